@@ -1,0 +1,30 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "cstpack",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "cstpack", targets: ["cstpack"]),
+        .library(name: "CSTPack", targets: ["CSTPack"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CTreeSitter", pkgConfig: "tree-sitter", providers: [.apt(["libtree-sitter-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        .target(name: "CTreeSitterMemory", dependencies: ["CTreeSitter"]),
+        .target(
+            name: "CSTPack",
+            dependencies: ["CTreeSitter", "CTreeSitterMemory", "CZstd", "CLZ4", "CXXHash"]
+        ),
+        .executableTarget(
+            name: "cstpack",
+            dependencies: ["CSTPack", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "CSTPackTests", dependencies: ["CSTPack"]),
+    ]
+)

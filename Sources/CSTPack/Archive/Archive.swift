@@ -1,0 +1,299 @@
+import Glibc
+
+/// A `.cstpack` archive opened read-only through mmap. Opening checks the header, the
+/// section table and the checksums of every section but the segments (each segment is
+/// checked when it is read). All later reads go through bounds-checked readers.
+public final class Archive: @unchecked Sendable {
+    public let path: String
+    public let size: Int
+    private let base: UnsafeMutableRawPointer
+    public let version: UInt32
+    public let flags: Format.HeaderFlags
+    public let maxSegmentRaw: Int
+    public let sections: [Format.SectionID: SectionEntry]
+    public let strings: StringTable
+    public let languages: [LanguageTable]
+    public let bases: [BaseEntry]
+    public let segmentCount: Int
+    public let recordCount: Int
+    public let fileCount: Int
+    public let buildInfo: BuildInfo
+    private let segmentTable: ByteReader
+    private let recordTable: ByteReader
+    private let fileTable: ByteReader
+
+    public struct BaseEntry: Sendable {
+        public var kind: UInt8
+        public var stream: UInt8
+        public var language: UInt16
+        public var offset: UInt64
+        public var length: UInt64
+        public var checksum: UInt64
+    }
+
+    /// The archive the reading commands use when none is named.
+    public static let defaultPath = "index.cstpack"
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw CSTPackError("\(path): cannot open archive: \(errnoText())")
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw CSTPackError("\(path): cannot stat: \(errnoText())") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw CSTPackError("\(path): not a regular file") }
+        size = Int(st.st_size)
+        guard size >= Format.headerSize else {
+            throw CSTPackError("\(path): not a cstpack archive (only \(size) bytes; a header is \(Format.headerSize))")
+        }
+        guard let m = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), m != UnsafeMutableRawPointer(bitPattern: -1) else {
+            throw CSTPackError("\(path): cannot map: \(errnoText())")
+        }
+        base = m
+        do {
+            let all = ByteReader(UnsafeRawBufferPointer(start: m, count: size), context: path)
+            var h = try all.slice(at: 0, length: Format.headerSize, context: "\(path) header")
+            let magic = Array(try h.bytes(8))
+            guard magic == Format.magic else { throw FormatError("\(path): not a cstpack archive (bad magic bytes)") }
+            version = try h.u32()
+            guard version == Format.version else {
+                throw FormatError("\(path): archive format version \(version); this cstpack reads version \(Format.version)")
+            }
+            let headerSum = Hash.xxh3(UnsafeRawBufferPointer(start: m, count: 56))
+            let rawFlags = try h.u32()
+            let fileLength = try h.u64()
+            let tableOffset = try h.u64()
+            let sectionCount = Int(try h.u32())
+            maxSegmentRaw = Int(try h.u32())
+            let tableSum = try h.u64()
+            _ = try h.u64()
+            guard try h.u64() == headerSum else { throw FormatError("\(path): header checksum mismatch (corrupt header)") }
+            flags = Format.HeaderFlags(rawValue: rawFlags)
+            guard Format.HeaderFlags.known.isSuperset(of: flags) else {
+                throw FormatError("\(path): unknown header flags 0x\(String(rawFlags, radix: 16)) (written by a newer cstpack?)")
+            }
+            guard fileLength == UInt64(size) else {
+                throw FormatError("\(path): archive is \(size) bytes but its header says \(fileLength) (truncated or extended)")
+            }
+            guard maxSegmentRaw <= Format.maxSegmentRaw else { throw FormatError("\(path): segment size \(maxSegmentRaw) too large") }
+            guard sectionCount <= 64, tableOffset <= UInt64(size) else { throw FormatError("\(path): section table out of range") }
+            let table = try all.slice(at: Int(tableOffset), length: sectionCount * Format.sectionEntrySize, context: "\(path) section table")
+            guard Hash.xxh3(UnsafeRawBufferPointer(start: table.base, count: table.count)) == tableSum else {
+                throw FormatError("\(path): section table checksum mismatch")
+            }
+            var t = table
+            var found: [Format.SectionID: SectionEntry] = [:]
+            for _ in 0..<sectionCount {
+                let rawID = try t.u32()
+                guard try t.u32() == 0 else { throw FormatError("\(path): reserved section field is not zero") }
+                let entry = SectionEntry(id: rawID, offset: try t.u64(), length: try t.u64(), checksum: try t.u64())
+                guard let id = Format.SectionID(rawValue: entry.id) else { throw FormatError("\(path): unknown section id \(entry.id)") }
+                guard found[id] == nil else { throw FormatError("\(path): section \(id) appears twice") }
+                guard entry.offset >= UInt64(Format.headerSize), entry.offset <= UInt64(size),
+                      entry.length <= UInt64(size) - entry.offset else {
+                    throw FormatError("\(path): section \(id) (\(entry.offset)+\(entry.length)) lies outside the file")
+                }
+                found[id] = entry
+            }
+            for id in Format.SectionID.allCases where found[id] == nil {
+                throw FormatError("\(path): section \(id) is missing")
+            }
+            sections = found
+            func section(_ id: Format.SectionID) throws(FormatError) -> ByteReader {
+                let e = found[id]!
+                let r = try all.slice(at: Int(e.offset), length: Int(e.length), context: "\(path) \(id) section")
+                if id != .segments {
+                    let sum = Hash.xxh3(UnsafeRawBufferPointer(start: r.base, count: r.count))
+                    guard sum == e.checksum else { throw FormatError("\(path): \(id) section checksum mismatch (corrupt)") }
+                }
+                return r
+            }
+            strings = try StringTable(try section(.strings))
+            languages = try Self.readLanguages(try section(.languages), strings: strings)
+            let basesSection = try section(.bases)
+            bases = try Self.readBases(basesSection)
+            (segmentTable, segmentCount) = try Self.table(try section(.segmentTable), entrySize: Format.segmentEntrySize, name: "segment table")
+            (recordTable, recordCount) = try Self.table(try section(.records), entrySize: Format.recordEntrySize, name: "record table")
+            (fileTable, fileCount) = try Self.table(try section(.files), entrySize: Format.fileEntrySize, name: "file index")
+            buildInfo = try Self.readBuildInfo(try section(.buildInfo), languageCount: languages.count)
+            _ = try section(.segments)
+        } catch let e as FormatError {
+            munmap(m, size)
+            throw CSTPackError(e.description)
+        } catch {
+            munmap(m, size)
+            throw error
+        }
+    }
+
+    deinit { munmap(base, size) }
+
+    /// Opens `explicit`, else `$CSTPACK_ARCHIVE`, else ./index.cstpack, with a message that
+    /// says what was looked for.
+    public static func open(explicit: String?) throws -> Archive {
+        if let e = explicit { return try Archive(path: e) }
+        if let env = getenv("CSTPACK_ARCHIVE").map({ String(cString: $0) }), !env.isEmpty {
+            return try Archive(path: env)
+        }
+        guard access(defaultPath, F_OK) == 0 else {
+            throw CSTPackError("no archive given and ./\(defaultPath) does not exist (use -a/--archive PATH, set CSTPACK_ARCHIVE, or run `cstpack build DIR` first)")
+        }
+        return try Archive(path: defaultPath)
+    }
+
+    private static func table(_ r: ByteReader, entrySize: Int, name: String) throws(FormatError) -> (ByteReader, Int) {
+        var h = r
+        let n = Int(try h.u32())
+        _ = try h.u32()
+        guard n <= (r.count - 8) / entrySize, r.count == 8 + n * entrySize else {
+            throw FormatError("\(r.context): \(name) of \(n) entries does not match its \(r.count) bytes")
+        }
+        return (try r.slice(at: 8, length: n * entrySize, context: r.context), n)
+    }
+
+    private static func readLanguages(_ section: ByteReader, strings: StringTable) throws(FormatError) -> [LanguageTable] {
+        var r = section
+        let n = Int(try r.u32())
+        guard n <= 0xFFFF else { throw FormatError("\(r.context): \(n) languages") }
+        var out: [LanguageTable] = []
+        for _ in 0..<n {
+            let name = try strings.string(try r.u32())
+            let abi = try r.u32()
+            let hash = try r.u64()
+            let kinds = Int(try r.u32())
+            guard kinds >= 1, kinds <= 0x10000, kinds * 5 <= r.remaining else { throw FormatError("\(r.context): \(name): \(kinds) kinds") }
+            var kindNames: [String] = [], kindNamed: [Bool] = []
+            for _ in 0..<kinds {
+                kindNames.append(try strings.string(try r.u32()))
+                let named = try r.u8()
+                guard named <= 1 else { throw FormatError("\(r.context): \(name): bad named flag") }
+                kindNamed.append(named == 1)
+            }
+            let fields = Int(try r.u32())
+            guard fields < 0xFFFF, fields * 4 <= r.remaining else { throw FormatError("\(r.context): \(name): \(fields) fields") }
+            var fieldNames = [""]
+            for _ in 0..<fields { fieldNames.append(try strings.string(try r.u32())) }
+            let table = LanguageTable(name: name, abi: abi, kindNames: kindNames, kindNamed: kindNamed, fieldNames: fieldNames)
+            guard table.grammarHash == hash else { throw FormatError("\(r.context): \(name): grammar hash does not match its tables") }
+            out.append(table)
+        }
+        guard r.isAtEnd else { throw FormatError("\(r.context): \(r.remaining) stray bytes") }
+        return out
+    }
+
+    private static func readBases(_ section: ByteReader) throws(FormatError) -> [BaseEntry] {
+        var r = section
+        let n = Int(try r.u32())
+        _ = try r.u32()
+        guard n <= r.remaining / Format.baseEntrySize else { throw FormatError("\(r.context): \(n) bases do not fit") }
+        var out: [BaseEntry] = []
+        for _ in 0..<n {
+            let kind = try r.u8(), stream = try r.u8(), language = try r.u16()
+            _ = try r.u32()
+            let e = BaseEntry(kind: kind, stream: stream, language: language,
+                              offset: try r.u64(), length: try r.u64(), checksum: try r.u64())
+            guard e.offset <= UInt64(section.count), e.length <= UInt64(section.count) - e.offset else {
+                throw FormatError("\(r.context): base outside the section")
+            }
+            out.append(e)
+        }
+        return out
+    }
+
+    private static func readBuildInfo(_ section: ByteReader, languageCount: Int) throws(FormatError) -> BuildInfo {
+        var r = section
+        var info = BuildInfo()
+        let n = Int(try r.u32())
+        guard n == languageCount else { throw FormatError("\(r.context): \(n) language entries for \(languageCount) languages") }
+        for _ in 0..<n {
+            let lang = try r.u16()
+            _ = try r.u16()
+            info.languages.append(LanguageBuildInfo(language: lang, files: try r.u32(), treeSitterBytes: try r.u64(),
+                                                    phase1Bytes: try r.u64(), bytecodeBytes: try r.u64()))
+        }
+        guard let codec = Codec(rawValue: try r.u8()) else { throw FormatError("\(r.context): unknown codec") }
+        info.codec = codec
+        info.level = Int(Int8(bitPattern: try r.u8()))
+        _ = try r.u16()
+        info.segmentSize = try r.u32()
+        let counts = Int(try r.u32())
+        guard counts == SkipCounts.fieldCount else { throw FormatError("\(r.context): \(counts) skip counters") }
+        var a: [Int] = []
+        for _ in 0..<counts { a.append(Int(try r.u32())) }
+        info.skipped = SkipCounts(a)
+        guard r.isAtEnd else { throw FormatError("\(r.context): \(r.remaining) stray bytes") }
+        return info
+    }
+
+    // MARK: Entries
+
+    public func segment(_ i: Int) throws(FormatError) -> SegmentEntry {
+        guard i >= 0, i < segmentCount else { throw FormatError("segment \(i) outside the \(segmentCount) segments") }
+        var r = segmentTable
+        try r.seek(to: i * Format.segmentEntrySize)
+        let offset = try r.u64(), stored = try r.u32(), raw = try r.u32()
+        let codecByte = try r.u8(), streamByte = try r.u8()
+        _ = try r.u16()
+        let base = try r.u32(), checksum = try r.u64()
+        guard let codec = Codec(rawValue: codecByte) else { throw FormatError("segment \(i): unknown codec \(codecByte)") }
+        guard let stream = Format.Stream(rawValue: streamByte) else { throw FormatError("segment \(i): unknown stream \(streamByte)") }
+        let seg = sections[.segments]!
+        guard offset >= seg.offset, UInt64(stored) <= seg.offset + seg.length - min(offset, seg.offset + seg.length),
+              offset <= seg.offset + seg.length else {
+            throw FormatError("segment \(i): \(offset)+\(stored) lies outside the segments section")
+        }
+        guard raw >= 1, Int(raw) <= maxSegmentRaw else { throw FormatError("segment \(i): raw length \(raw) outside 1...\(maxSegmentRaw)") }
+        guard base == Format.none32 || Int(base) < bases.count else { throw FormatError("segment \(i): base \(base) does not exist") }
+        return SegmentEntry(offset: offset, storedLength: stored, rawLength: raw, codec: codec, stream: stream, base: base, checksum: checksum)
+    }
+
+    /// The stored (possibly compressed) bytes of a segment, inside the mapping.
+    public func storedBytes(_ s: SegmentEntry) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base + Int(s.offset), count: Int(s.storedLength))
+    }
+
+    public func baseBytes(_ i: Int) -> UnsafeRawBufferPointer {
+        let sec = sections[.bases]!
+        let b = bases[i]
+        return UnsafeRawBufferPointer(start: base + Int(sec.offset + b.offset), count: Int(b.length))
+    }
+
+    public func record(_ i: Int) throws(FormatError) -> RecordEntry {
+        guard i >= 0, i < recordCount else { throw FormatError("record \(i) outside the \(recordCount) records") }
+        var r = recordTable
+        try r.seek(to: i * Format.recordEntrySize)
+        return RecordEntry(segment: try r.u32(), offset: try r.u32(), length: try r.u32(), first: try r.u32())
+    }
+
+    public func file(_ i: Int) throws(FormatError) -> FileEntry {
+        guard i >= 0, i < fileCount else { throw FormatError("file \(i) outside the \(fileCount) files") }
+        var r = try fileTable.slice(at: i * Format.fileEntrySize, length: Format.fileEntrySize, context: "file \(i)")
+        let e = try FileEntry.read(&r)
+        guard Int(e.language) < languages.count else { throw FormatError("file \(i): language \(e.language) does not exist") }
+        guard Format.FileFlags.known.isSuperset(of: e.flags) else { throw FormatError("file \(i): unknown flags \(e.flags.rawValue)") }
+        guard e.nodeCount >= 1 else { throw FormatError("file \(i): no nodes") }
+        guard UInt64(e.firstCSTRecord) + UInt64(e.cstRecordCount) <= UInt64(recordCount),
+              UInt64(e.firstSourceRecord) + UInt64(e.sourceRecordCount) <= UInt64(recordCount), e.cstRecordCount >= 1 else {
+            throw FormatError("file \(i): records outside the record table")
+        }
+        return e
+    }
+
+    public func path(ofFile i: Int) throws(FormatError) -> [UInt8] {
+        try strings.byteArray(try file(i).pathID)
+    }
+
+    /// Binary search of the path-sorted file index.
+    public func fileIndex(path: [UInt8]) throws(FormatError) -> Int? {
+        var lo = 0, hi = fileCount
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            let p = try strings.bytes(try file(mid).pathID)
+            if p.elementsEqual(path) { return mid }
+            if p.lexicographicallyPrecedes(path) { lo = mid + 1 } else { hi = mid }
+        }
+        return nil
+    }
+}

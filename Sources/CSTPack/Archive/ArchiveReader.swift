@@ -1,0 +1,151 @@
+/// Reads files out of an Archive for one thread: decompresses segments (checking their
+/// checksums and sizes), keeps recently used ones in a size-bounded LRU cache, and decodes
+/// CSTs, source text and line tables. Not shared between threads: make one per thread.
+public final class ArchiveReader {
+    public let archive: Archive
+    private let decompressor = Decompressor()
+    private var cache: [Int: (bytes: [UInt8], lastUse: Int)] = [:]
+    private var cachedBytes = 0
+    private var clock = 0
+    public let cacheLimit: Int
+    public private(set) var segmentsDecompressed = 0
+
+    public init(_ archive: Archive, cacheLimit: Int = 64 << 20) {
+        self.archive = archive
+        self.cacheLimit = cacheLimit
+    }
+
+    /// The decompressed bytes of segment `i` (checksum and length verified).
+    public func segmentBytes(_ i: Int) throws -> [UInt8] {
+        clock += 1
+        if let hit = cache[i] {
+            cache[i]!.lastUse = clock
+            return hit.bytes
+        }
+        let s = try archive.segment(i)
+        let stored = archive.storedBytes(s)
+        guard Hash.xxh3(stored) == s.checksum else { throw FormatError("segment \(i): checksum mismatch (corrupt data)") }
+        var out: [UInt8] = []
+        var dict: (id: Int, bytes: UnsafeRawBufferPointer)? = nil
+        if s.base != Format.none32 {
+            let b = Int(s.base)
+            let bytes = archive.baseBytes(b)
+            guard Hash.xxh3(bytes) == archive.bases[b].checksum else { throw FormatError("base \(b): checksum mismatch") }
+            dict = (b, bytes)
+        }
+        do {
+            try decompressor.decompress(stored, codec: s.codec, rawLength: Int(s.rawLength), dictionary: dict, into: &out)
+        } catch {
+            throw FormatError("segment \(i): \(error)")
+        }
+        segmentsDecompressed += 1
+        while cachedBytes + out.count > cacheLimit, let victim = cache.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+            cachedBytes -= victim.value.bytes.count
+            cache.removeValue(forKey: victim.key)
+        }
+        cache[i] = (out, clock)
+        cachedBytes += out.count
+        return out
+    }
+
+    /// The bytes of record `i`, checked to lie inside its segment of the expected stream.
+    public func recordBytes(_ i: Int, stream: Format.Stream) throws -> ArraySlice<UInt8> {
+        let r = try archive.record(i)
+        let s = try archive.segment(Int(r.segment))
+        guard s.stream == stream else { throw FormatError("record \(i) points into a \(s.stream) segment, expected \(stream)") }
+        let bytes = try segmentBytes(Int(r.segment))
+        guard UInt64(r.offset) + UInt64(r.length) <= UInt64(bytes.count) else {
+            throw FormatError("record \(i): \(r.offset)+\(r.length) outside segment \(r.segment) (\(bytes.count) bytes)")
+        }
+        return bytes[Int(r.offset)..<Int(r.offset + r.length)]
+    }
+
+    /// Decodes file `i`'s whole CST.
+    public func tree(ofFile i: Int) throws -> CSTTree {
+        let f = try archive.file(i)
+        let table = archive.languages[Int(f.language)]
+        var d = TreeDecoder(table: table, nodeCount: Int(f.nodeCount), sourceLength: Int(f.sourceLength))
+        let context = "file \(i)"
+        var total = 0
+        for k in 0..<Int(f.cstRecordCount) {
+            let recordIndex = Int(f.firstCSTRecord) + k
+            let rec = try archive.record(recordIndex)
+            guard Int(rec.first) == d.tree.count else {
+                throw FormatError("\(context) record \(k): says it starts at node \(rec.first), the stream is at node \(d.tree.count)")
+            }
+            let bytes = try recordBytes(recordIndex, stream: .cst)
+            total += bytes.count
+            try bytes.withUnsafeBytes { raw in
+                try d.feed(raw, context: "\(context) record \(k)")
+            }
+        }
+        guard total == Int(f.cstBytes) else { throw FormatError("\(context): CST is \(total) bytes, the index says \(f.cstBytes)") }
+        return try d.finish(context: context)
+    }
+
+    /// The stored source text of file `i`, or nil when the archive has none for it.
+    public func source(ofFile i: Int) throws -> [UInt8]? {
+        let f = try archive.file(i)
+        guard f.flags.contains(.source) else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(Int(f.sourceLength))
+        for k in 0..<Int(f.sourceRecordCount) {
+            let rec = try archive.record(Int(f.firstSourceRecord) + k)
+            guard Int(rec.first) == out.count else { throw FormatError("file \(i): source record \(k) starts at \(rec.first), expected \(out.count)") }
+            out.append(contentsOf: try recordBytes(Int(f.firstSourceRecord) + k, stream: .source))
+        }
+        guard out.count == Int(f.sourceLength) else { throw FormatError("file \(i): source is \(out.count) bytes, the index says \(f.sourceLength)") }
+        return out
+    }
+
+    /// Row start offsets of file `i` (from the source, or from the stored line table).
+    public func lineStarts(ofFile i: Int, source: [UInt8]?) throws -> [UInt32]? {
+        if let s = source { return s.withUnsafeBytes { Lines.starts($0) } }
+        let f = try archive.file(i)
+        guard f.flags.contains(.lineTable) else { return nil }
+        var bytes: [UInt8] = []
+        for k in 0..<Int(f.sourceRecordCount) {
+            bytes.append(contentsOf: try recordBytes(Int(f.firstSourceRecord) + k, stream: .source))
+        }
+        return try bytes.withUnsafeBytes { raw in try LineTable.decode(raw, sourceLength: Int(f.sourceLength)) }
+    }
+
+    /// One node of file `i`, decoded from the nearest checkpoint: only the segments of the
+    /// records from that checkpoint to the node's end are read.
+    public func node(ofFile i: Int, id: Int) throws -> NodeRecord {
+        let f = try archive.file(i)
+        guard id >= 0, id < Int(f.nodeCount) else { throw FormatError("node \(id) outside the \(f.nodeCount) nodes of file \(i)") }
+        var k = Int(f.cstRecordCount) - 1
+        while k > 0, Int(try archive.record(Int(f.firstCSTRecord) + k).first) > id { k -= 1 }
+        let start = Int(try archive.record(Int(f.firstCSTRecord) + k).first)
+        var d = TreeDecoder(table: archive.languages[Int(f.language)], nodeCount: Int(f.nodeCount),
+                            sourceLength: Int(f.sourceLength), base: start)
+        while k < Int(f.cstRecordCount) {
+            let bytes = try recordBytes(Int(f.firstCSTRecord) + k, stream: .cst)
+            let complete = try bytes.withUnsafeBytes { (raw) -> Bool in
+                var r = ByteReader(raw, context: "file \(i) record \(k)")
+                try d.readState(&r, checkAgainstRunning: d.recordsRead > 0)
+                return try d.run(&r, stopAfter: Int32(id))
+            }
+            if complete {
+                let local = id - start
+                let t = d.tree
+                return NodeRecord(id: id, kind: t.kinds[local], field: t.fields[local], flags: t.flags[local],
+                                  start: t.starts[local], end: t.ends[local], parent: Int(t.parents[local]))
+            }
+            k += 1
+        }
+        throw FormatError("file \(i): node \(id) is never completed")
+    }
+}
+
+/// One node's facts, as a reader returns them.
+public struct NodeRecord: Equatable, Sendable {
+    public var id: Int
+    public var kind: UInt16
+    public var field: UInt16
+    public var flags: CSTTree.Flags
+    public var start: UInt32
+    public var end: UInt32
+    public var parent: Int
+}

@@ -1,0 +1,283 @@
+import Glibc
+
+/// One file, encoded by a worker and ready to be appended in path order.
+public struct EncodedFile: Sendable {
+    public var path: [UInt8]
+    public var language: Int
+    public var contentHash: ContentHash
+    public var sourceLength: Int
+    public var lineCount: Int
+    public var nodeCount: Int
+    public var syntaxErrors: Bool
+    public var cst: TreeCodec.Encoded
+    /// What the source records hold: the text, or a line table, or nothing.
+    public var sourcePayload: [UInt8]
+    public var sourceFlags: Format.FileFlags
+    public var treeSitterBytes: Int
+}
+
+/// Writes an archive to a temporary file beside the destination and renames it into
+/// place only when complete (fsync before and after), so an interrupted build leaves the
+/// previous archive untouched.
+public final class ArchiveWriter {
+    public let destination: String
+    let tempPath: String
+    private var fd: Int32
+    private var offset: UInt64
+    private let compressor: Compressor
+    private let segmentSize: Int
+    private var finished = false
+
+    private var strings = StringTableBuilder()
+    private let languages: [LanguageTable]
+    private var segments: [SegmentEntry] = []
+    private var records: [RecordEntry] = []
+    private var files: [FileEntry] = []
+    private var byContent: [ContentHashKey: Int] = [:]
+    private var pending: [Format.Stream: PendingSegment] = [.cst: PendingSegment(), .source: PendingSegment()]
+    private var lastPath: [UInt8]? = nil
+    public private(set) var buildInfo: BuildInfo
+    private var maxRaw = 0
+
+    struct ContentHashKey: Hashable { var hash: ContentHash; var language: Int }
+
+    struct PendingSegment {
+        var bytes: [UInt8] = []
+        /// Records placed in this segment, whose segment index is known once it is sealed.
+        var recordIndices: [Int] = []
+    }
+
+    public init(destination: String, languages: [LanguageTable], codec: Codec, level: Int, segmentSize: Int) throws {
+        self.destination = destination
+        self.languages = languages
+        self.segmentSize = segmentSize
+        compressor = Compressor(codec: codec, level: level)
+        tempPath = destination + ".tmp-\(getpid())"
+        fd = open(tempPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CSTPackError("\(tempPath): cannot create: \(errnoText())") }
+        TemporaryFiles.register(tempPath)
+        offset = 0
+        buildInfo = BuildInfo(languages: languages.indices.map { LanguageBuildInfo(language: UInt16($0), files: 0, treeSitterBytes: 0, phase1Bytes: 0, bytecodeBytes: 0) },
+                              codec: codec, level: level, segmentSize: UInt32(segmentSize))
+        do {
+            try write([UInt8](repeating: 0, count: Format.headerSize)) // header is written last
+        } catch {
+            abort()
+            throw error
+        }
+    }
+
+    deinit { if !finished { abort() } }
+
+    /// Removes the temporary file (after a failure).
+    public func abort() {
+        finished = true
+        if fd >= 0 { close(fd); fd = -1 }
+        unlink(tempPath)
+        TemporaryFiles.unregister(tempPath)
+    }
+
+    private func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try writeAll(fd, $0, what: tempPath) }
+        offset += UInt64(bytes.count)
+    }
+
+    /// Appends a file. Files must come in strictly increasing byte order of path.
+    public func add(_ file: EncodedFile) throws {
+        if let last = lastPath { precondition(last.lexicographicallyPrecedes(file.path), "files out of order") }
+        lastPath = file.path
+        var info = buildInfo.languages[file.language]
+        info.files += 1
+        info.treeSitterBytes += UInt64(file.treeSitterBytes)
+        info.phase1Bytes += UInt64(file.cst.phase1Bytes)
+        info.bytecodeBytes += UInt64(file.cst.byteCount)
+        buildInfo.languages[file.language] = info
+
+        var entry = FileEntry(pathID: strings.intern(file.path), language: UInt16(file.language),
+                              flags: file.sourceFlags.union(file.syntaxErrors ? .syntaxErrors : []),
+                              contentHash: file.contentHash, sourceLength: UInt32(file.sourceLength),
+                              lineCount: UInt32(file.lineCount), nodeCount: UInt32(file.nodeCount),
+                              cstBytes: UInt32(file.cst.byteCount), firstCSTRecord: 0, cstRecordCount: 0,
+                              firstSourceRecord: 0, sourceRecordCount: 0, sameAs: Format.none32)
+        let key = ContentHashKey(hash: file.contentHash, language: file.language)
+        if let earlier = byContent[key], files[earlier].flags == entry.flags {
+            // Identical content, same language: share the earlier file's records (phase 2).
+            let e = files[earlier]
+            entry.firstCSTRecord = e.firstCSTRecord; entry.cstRecordCount = e.cstRecordCount
+            entry.firstSourceRecord = e.firstSourceRecord; entry.sourceRecordCount = e.sourceRecordCount
+            entry.sameAs = UInt32(earlier)
+        } else {
+            entry.firstCSTRecord = UInt32(records.count)
+            for (record, first) in zip(file.cst.records, file.cst.firstNodes) {
+                try place(record[...], stream: .cst, first: first)
+            }
+            entry.cstRecordCount = UInt32(file.cst.records.count)
+            entry.firstSourceRecord = UInt32(records.count)
+            var start = 0
+            while start < file.sourcePayload.count {
+                let end = min(file.sourcePayload.count, start + segmentSize)
+                try place(file.sourcePayload[start..<end], stream: .source, first: UInt32(start))
+                start = end
+            }
+            entry.sourceRecordCount = UInt32(records.count) - entry.firstSourceRecord
+            byContent[key] = files.count
+        }
+        files.append(entry)
+    }
+
+    private func place(_ bytes: ArraySlice<UInt8>, stream: Format.Stream, first: UInt32) throws {
+        if !pending[stream]!.bytes.isEmpty && pending[stream]!.bytes.count + bytes.count > segmentSize {
+            try seal(stream)
+        }
+        let index = records.count
+        records.append(RecordEntry(segment: Format.none32, offset: UInt32(pending[stream]!.bytes.count),
+                                   length: UInt32(bytes.count), first: first))
+        pending[stream]!.bytes.append(contentsOf: bytes)
+        pending[stream]!.recordIndices.append(index)
+    }
+
+    private func seal(_ stream: Format.Stream) throws {
+        let p = pending[stream]!
+        guard !p.bytes.isEmpty else { return }
+        pending[stream] = PendingSegment()
+        let stored = try p.bytes.withUnsafeBytes { try compressor.compress($0) }
+        let useStored = compressor.codec != .none && stored.count < p.bytes.count
+        let payload = useStored ? stored : p.bytes
+        let segmentIndex = UInt32(segments.count)
+        segments.append(SegmentEntry(offset: offset, storedLength: UInt32(payload.count), rawLength: UInt32(p.bytes.count),
+                                     codec: useStored ? compressor.codec : .none, stream: stream, base: Format.none32,
+                                     checksum: Hash.xxh3(payload)))
+        maxRaw = max(maxRaw, p.bytes.count)
+        for r in p.recordIndices { records[r].segment = segmentIndex }
+        try write(payload)
+    }
+
+    /// Writes the remaining sections and the header, syncs and renames into place.
+    public func finish(skipped: SkipCounts) throws {
+        do {
+            try seal(.cst)
+            try seal(.source)
+            buildInfo.skipped = skipped
+            var sections: [(Format.SectionID, UInt64, UInt64, UInt64)] = []
+            let segmentsStart = UInt64(Format.headerSize)
+            sections.append((.segments, segmentsStart, offset - segmentsStart, 0))
+
+            func section(_ id: Format.SectionID, _ bytes: [UInt8]) throws {
+                sections.append((id, offset, UInt64(bytes.count), Hash.xxh3(bytes)))
+                try write(bytes)
+            }
+            // Language tables intern their names before the string table is written.
+            let languageBytes = serializeLanguages()
+            try section(.strings, strings.serialize())
+            try section(.languages, languageBytes)
+            try section(.bases, serializeBases())
+            try section(.segmentTable, serializeSegments())
+            try section(.records, serializeRecords())
+            try section(.files, serializeFiles())
+            try section(.buildInfo, serializeBuildInfo())
+
+            var table = ByteWriter()
+            for (id, off, len, sum) in sections {
+                table.u32(id.rawValue); table.u32(0); table.u64(off); table.u64(len); table.u64(sum)
+            }
+            let tableOffset = offset
+            try write(table.bytes)
+
+            var header = ByteWriter()
+            header.append(Format.magic)
+            header.u32(Format.version)
+            header.u32(Format.HeaderFlags.sources.rawValue)
+            header.u64(offset)
+            header.u64(tableOffset)
+            header.u32(UInt32(sections.count))
+            header.u32(UInt32(maxRaw))
+            header.u64(Hash.xxh3(table.bytes))
+            header.u64(0)
+            header.u64(Hash.xxh3(header.bytes))
+            try header.bytes.withUnsafeBytes { h in
+                guard pwrite(fd, h.baseAddress, h.count, 0) == h.count else {
+                    throw CSTPackError("\(tempPath): cannot write header: \(errnoText())")
+                }
+            }
+            guard fsync(fd) == 0 else { throw CSTPackError("\(tempPath): fsync failed: \(errnoText())") }
+            guard close(fd) == 0 else { fd = -1; throw CSTPackError("\(tempPath): close failed: \(errnoText())") }
+            fd = -1
+            guard rename(tempPath, destination) == 0 else {
+                throw CSTPackError("cannot rename \(tempPath) to \(destination): \(errnoText())")
+            }
+            TemporaryFiles.unregister(tempPath)
+            finished = true
+            syncDirectory(of: destination)
+        } catch {
+            abort()
+            throw error
+        }
+    }
+
+    public var fileCount: Int { files.count }
+    public var archiveBytes: UInt64 { offset }
+
+    private func serializeLanguages() -> [UInt8] {
+        var w = ByteWriter()
+        w.u32(UInt32(languages.count))
+        for l in languages {
+            w.u32(strings.intern(l.name)); w.u32(l.abi); w.u64(l.grammarHash)
+            w.u32(UInt32(l.kindCount))
+            for (name, named) in zip(l.kindNames, l.kindNamed) { w.u32(strings.intern(name)); w.u8(named ? 1 : 0) }
+            w.u32(UInt32(l.fieldCount))
+            for f in l.fieldNames.dropFirst() { w.u32(strings.intern(f)) }
+        }
+        return w.bytes
+    }
+
+    private func serializeBases() -> [UInt8] {
+        var w = ByteWriter()
+        w.u32(0) // no bases beyond shared records yet (Spec/FORMAT.md, "BASES")
+        w.u32(0)
+        return w.bytes
+    }
+
+    private func serializeSegments() -> [UInt8] {
+        var w = ByteWriter()
+        w.u32(UInt32(segments.count)); w.u32(0)
+        for s in segments {
+            w.u64(s.offset); w.u32(s.storedLength); w.u32(s.rawLength)
+            w.u8(s.codec.rawValue); w.u8(s.stream.rawValue); w.u16(0); w.u32(s.base); w.u64(s.checksum)
+        }
+        return w.bytes
+    }
+
+    private func serializeRecords() -> [UInt8] {
+        var w = ByteWriter()
+        w.u32(UInt32(records.count)); w.u32(0)
+        for r in records { w.u32(r.segment); w.u32(r.offset); w.u32(r.length); w.u32(r.first) }
+        return w.bytes
+    }
+
+    private func serializeFiles() -> [UInt8] {
+        var w = ByteWriter()
+        w.u32(UInt32(files.count)); w.u32(0)
+        for f in files { f.write(to: &w) }
+        return w.bytes
+    }
+
+    private func serializeBuildInfo() -> [UInt8] {
+        var w = ByteWriter()
+        w.u32(UInt32(buildInfo.languages.count))
+        for l in buildInfo.languages {
+            w.u16(l.language); w.u16(0); w.u32(l.files)
+            w.u64(l.treeSitterBytes); w.u64(l.phase1Bytes); w.u64(l.bytecodeBytes)
+        }
+        w.u8(buildInfo.codec.rawValue); w.u8(UInt8(bitPattern: Int8(clamping: buildInfo.level))); w.u16(0)
+        w.u32(buildInfo.segmentSize)
+        w.u32(UInt32(SkipCounts.fieldCount))
+        for c in buildInfo.skipped.asArray { w.u32(UInt32(clamping: c)) }
+        return w.bytes
+    }
+}
+
+private func syncDirectory(of path: String) {
+    let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+    let fd = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY)
+    if fd >= 0 { fsync(fd); close(fd) }
+}

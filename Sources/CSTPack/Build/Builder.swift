@@ -1,0 +1,257 @@
+import Glibc
+
+public struct BuildOptions: Sendable {
+    public var root: String
+    public var output: String
+    public var jobs: Int
+    public var codec: Codec = .zstd
+    public var level: Int? = nil
+    public var segmentSize: Int = 256 * 1024
+    public var maxFileSize: Int = 4 << 20
+    public var storeSource = true
+    public var languageOverrides: [String: String] = [:]
+    public var parseTimeoutMicros: UInt64 = 10_000_000
+
+    public init(root: String, output: String, jobs: Int) {
+        self.root = root
+        self.output = output
+        self.jobs = jobs
+    }
+}
+
+public struct BuildSummary: Sendable {
+    public var files = 0
+    public var uniqueFiles = 0
+    public var lines = 0
+    public var nodes = 0
+    public var sourceBytes = 0
+    public var archiveBytes: UInt64 = 0
+    public var seconds = 0.0
+    public var skipped = SkipCounts()
+    public var languages: [String] = []
+    public var usedGit = false
+}
+
+/// What a build tells its caller while it runs.
+public enum BuildEvent {
+    /// A file was passed over (reason, path); printed with --verbose.
+    case skipped(String, String)
+    /// A problem worth a warning (unreadable file, parse failure, missing grammar).
+    case warning(String)
+    /// Progress: files done, total, source bytes done.
+    case progress(Int, Int, Int)
+}
+
+/// `cstpack build`: walk, parse and encode in parallel, write in path order.
+public enum Builder {
+    enum Outcome {
+        case encoded(EncodedFile)
+        case skipped(reason: String, message: String?)
+    }
+
+    public static func build(_ options: BuildOptions, grammars: GrammarRegistry,
+                             events: (BuildEvent) -> Void) throws -> BuildSummary {
+        let started = monotonicSeconds()
+        let walk = try Walker(root: options.root).walk()
+        for w in walk.warnings { events(.warning(w)) }
+        var skipped = SkipCounts()
+        skipped.symlinks = walk.symlinks
+
+        // Choose a grammar for each file.
+        let map = LanguageMap(overrides: options.languageOverrides)
+        var chosen: [(file: WalkedFile, language: String)] = []
+        var missingGrammars: [String: Int] = [:]
+        let outputRelative = relativeOutputPath(options)
+        for f in walk.files {
+            if let out = outputRelative, f.path == out { continue }
+            let name = Array(f.path.split(separator: UInt8(ascii: "/")).last ?? [])
+            guard let lang = map.language(forFileName: name) else {
+                skipped.unknownLanguage += 1
+                events(.skipped("unknown language", f.displayPath))
+                continue
+            }
+            guard grammars.grammars[lang] != nil else {
+                skipped.noGrammar += 1
+                missingGrammars[lang, default: 0] += 1
+                events(.skipped("no grammar for \(lang)", f.displayPath))
+                continue
+            }
+            guard f.size <= options.maxFileSize else {
+                skipped.tooLarge += 1
+                events(.skipped("larger than --max-file-size (\(f.size) bytes)", f.displayPath))
+                continue
+            }
+            chosen.append((f, lang))
+        }
+        for (lang, n) in missingGrammars.sorted(by: { $0.key < $1.key }) {
+            events(.warning("no grammar for '\(lang)': \(n) file(s) skipped (run scripts/setup-grammars, or see `cstpack languages`)"))
+        }
+        let languageNames = Array(Set(chosen.map(\.language))).sorted()
+        let languageIndex = Dictionary(uniqueKeysWithValues: languageNames.enumerated().map { ($1, $0) })
+        let selected = languageNames.map { grammars.grammars[$0]! }
+
+        let writer = try ArchiveWriter(destination: options.output, languages: selected.map(\.table),
+                                       codec: options.codec, level: options.level ?? options.codec.defaultLevel,
+                                       segmentSize: options.segmentSize)
+        let jobs = max(1, options.jobs)
+        let queue = OrderedWorkQueue<Outcome>(total: chosen.count, window: jobs * 8)
+        let work = WorkList(files: chosen.map { ($0.file, languageIndex[$0.language]!) }, grammars: selected, options: options)
+        let join = startThreads(jobs) { _ in
+            let parser = TreeSitterParser()
+            while let i = queue.take() {
+                queue.put(i, work.process(i, parser: parser))
+            }
+        }
+
+        var summary = BuildSummary()
+        summary.usedGit = walk.usedGit
+        summary.languages = languageNames
+        var failure: Error? = nil
+        var done = 0
+        var sourceDone = 0
+        while let outcome = queue.next() {
+            done += 1
+            switch outcome {
+            case .encoded(let file):
+                sourceDone += file.sourceLength
+                if failure == nil {
+                    do {
+                        let before = writer.fileCount
+                        try writer.add(file)
+                        _ = before
+                        summary.files += 1
+                        summary.lines += file.lineCount
+                        summary.nodes += file.nodeCount
+                        summary.sourceBytes += file.sourceLength
+                    } catch {
+                        failure = error
+                        queue.cancel()
+                    }
+                }
+            case .skipped(let reason, let message):
+                switch reason {
+                case "binary": skipped.binary += 1
+                case "unreadable": skipped.unreadable += 1
+                case "too large": skipped.tooLarge += 1
+                default: skipped.parseFailed += 1
+                }
+                if let m = message { events(.warning(m)) }
+            }
+            events(.progress(done, chosen.count, sourceDone))
+        }
+        join()
+        if let f = failure {
+            writer.abort()
+            throw f
+        }
+        try writer.finish(skipped: skipped)
+        summary.skipped = skipped
+        summary.archiveBytes = writer.archiveBytes
+        summary.seconds = monotonicSeconds() - started
+        return summary
+    }
+
+    /// The output's path relative to the root, when the archive is written inside the tree
+    /// (so a rebuild does not try to read the previous archive).
+    static func relativeOutputPath(_ o: BuildOptions) -> [UInt8]? {
+        guard let root = realPath(o.root), let out = realPath(directoryOf(o.output)) else { return nil }
+        let outFile = out + "/" + (o.output.split(separator: "/").last.map(String.init) ?? o.output)
+        guard outFile.hasPrefix(root + "/") else { return nil }
+        return Array(outFile.dropFirst(root.count + 1).utf8)
+    }
+}
+
+/// The files to encode and everything a worker needs; read-only, shared by all workers.
+final class WorkList: @unchecked Sendable {
+    let files: [(WalkedFile, Int)]
+    let grammars: [Grammar]
+    let options: BuildOptions
+
+    init(files: [(WalkedFile, Int)], grammars: [Grammar], options: BuildOptions) {
+        self.files = files
+        self.grammars = grammars
+        self.options = options
+    }
+
+    func process(_ i: Int, parser: TreeSitterParser) -> Builder.Outcome {
+        let (file, language) = files[i]
+        let display = file.displayPath
+        let full = Array(options.root.utf8) + [UInt8(ascii: "/")] + file.path
+        let bytes: [UInt8]
+        do {
+            bytes = try readFile(full, limit: options.maxFileSize)
+        } catch {
+            let text = "\(error)"
+            if text.contains("size limit") { return .skipped(reason: "too large", message: "\(display): skipped: \(text)") }
+            return .skipped(reason: "unreadable", message: "\(display): skipped: \(text)")
+        }
+        if bytes.prefix(8000).contains(0) { return .skipped(reason: "binary", message: nil) }
+        let grammar = grammars[language]
+        do {
+            return try bytes.withUnsafeBytes { raw -> Builder.Outcome in
+                let parsed = try parser.parse(raw, grammar: grammar, timeoutMicros: options.parseTimeoutMicros)
+                let encoded = try TreeCodec.encode(parsed.tree, table: grammar.table, recordLimit: options.segmentSize)
+                let payload: [UInt8]
+                let flags: Format.FileFlags
+                if options.storeSource {
+                    payload = bytes
+                    flags = .source
+                } else {
+                    payload = LineTable.encode(Lines.starts(raw))
+                    flags = .lineTable
+                }
+                return .encoded(EncodedFile(
+                    path: file.path, language: language, contentHash: Hash.content(raw), sourceLength: raw.count,
+                    lineCount: Lines.count(raw), nodeCount: parsed.tree.count,
+                    syntaxErrors: parsed.tree.flags[0].contains(.hasError), cst: encoded,
+                    sourcePayload: payload, sourceFlags: flags, treeSitterBytes: parsed.treeSitterBytes))
+            }
+        } catch {
+            return .skipped(reason: "parse failed", message: "\(display): skipped: \(error)")
+        }
+    }
+}
+
+/// Row starts stored instead of the text (`--no-source`): varint count, then varint deltas.
+public enum LineTable {
+    public static func encode(_ starts: [UInt32]) -> [UInt8] {
+        var w = ByteWriter()
+        w.varint(starts.count)
+        var previous: UInt32 = 0
+        for s in starts { w.varint(s - previous); previous = s }
+        return w.bytes
+    }
+
+    public static func decode(_ bytes: UnsafeRawBufferPointer, sourceLength: Int) throws(FormatError) -> [UInt32] {
+        var r = ByteReader(bytes, context: "line table")
+        let n = Int(try r.varint(max: UInt64(sourceLength) + 1, "row count"))
+        var out: [UInt32] = []
+        out.reserveCapacity(n)
+        var position: UInt64 = 0
+        for _ in 0..<n {
+            position += try r.varint(max: UInt64(sourceLength), "row start")
+            guard position <= UInt64(sourceLength) else { throw FormatError("line table: row starts past the source") }
+            out.append(UInt32(position))
+        }
+        guard r.isAtEnd, out.first == 0 else { throw FormatError("line table: malformed") }
+        return out
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func realPath(_ p: String) -> String? {
+    guard let r = realpath(p, nil) else { return nil }
+    defer { free(r) }
+    return String(cString: r)
+}
+
+func directoryOf(_ p: String) -> String {
+    guard let slash = p.lastIndex(of: "/") else { return "." }
+    let d = String(p[..<slash])
+    return d.isEmpty ? "/" : d
+}

@@ -1,0 +1,93 @@
+import Glibc
+
+/// Hands out item indices to worker threads and gives results back in index order, with
+/// at most `window` items in flight, so memory does not grow with the number of files.
+final class OrderedWorkQueue<Result>: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var changed = pthread_cond_t()
+    private let total: Int
+    private let window: Int
+    private var nextToTake = 0
+    private var nextToDeliver = 0
+    private var done: [Int: Result] = [:]
+    private var cancelled = false
+
+    init(total: Int, window: Int) {
+        self.total = total
+        self.window = max(1, window)
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&changed, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(&changed)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    /// The next index to work on, or nil when all are taken (or the queue was cancelled).
+    func take() -> Int? {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        while !cancelled && nextToTake < total && nextToTake >= nextToDeliver + window {
+            pthread_cond_wait(&changed, &mutex)
+        }
+        guard !cancelled, nextToTake < total else { return nil }
+        nextToTake += 1
+        return nextToTake - 1
+    }
+
+    func put(_ index: Int, _ result: Result) {
+        pthread_mutex_lock(&mutex)
+        done[index] = result
+        pthread_cond_broadcast(&changed)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    /// Waits for the result of the next index in order.
+    func next() -> Result? {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        guard nextToDeliver < total else { return nil }
+        while done[nextToDeliver] == nil { pthread_cond_wait(&changed, &mutex) }
+        let r = done.removeValue(forKey: nextToDeliver)!
+        nextToDeliver += 1
+        pthread_cond_broadcast(&changed)
+        return r
+    }
+
+    func cancel() {
+        pthread_mutex_lock(&mutex)
+        cancelled = true
+        pthread_cond_broadcast(&changed)
+        pthread_mutex_unlock(&mutex)
+    }
+}
+
+/// Starts `count` threads running `body(workerIndex)` and returns a function that joins them.
+func startThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> () -> Void {
+    final class Box: @unchecked Sendable {
+        let body: @Sendable (Int) -> Void
+        let index: Int
+        init(_ b: @escaping @Sendable (Int) -> Void, _ i: Int) { body = b; index = i }
+    }
+    var threads: [pthread_t] = []
+    for i in 0..<count {
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        pthread_attr_setstacksize(&attr, 8 << 20)
+        var t = pthread_t()
+        let box = Unmanaged.passRetained(Box(body, i)).toOpaque()
+        let rc = pthread_create(&t, &attr, { raw in
+            let b = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            b.body(b.index)
+            return nil
+        }, box)
+        pthread_attr_destroy(&attr)
+        if rc == 0 { threads.append(t) } else {
+            // Could not start a thread: run the work inline instead.
+            let b = Unmanaged<Box>.fromOpaque(box).takeRetainedValue()
+            b.body(b.index)
+        }
+    }
+    return { for t in threads { pthread_join(t, nil) } }
+}

@@ -1,0 +1,154 @@
+import CLZ4
+import CZstd
+
+/// How a segment's bytes are stored. The raw values are part of the format.
+public enum Codec: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    case none = 0
+    case zstd = 1
+    case lz4 = 2
+
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "none": self = .none
+        case "zstd": self = .zstd
+        case "lz4": self = .lz4
+        default: return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .none: "none"
+        case .zstd: "zstd"
+        case .lz4: "lz4"
+        }
+    }
+
+    public var defaultLevel: Int {
+        switch self {
+        case .none: 0
+        case .zstd: 9
+        case .lz4: 0
+        }
+    }
+}
+
+/// A reusable compressor for one thread (zstd contexts are not thread-safe).
+public final class Compressor {
+    public let codec: Codec
+    public let level: Int
+    private let cctx: OpaquePointer?
+    private var dictionaries: [Int: OpaquePointer] = [:]
+
+    public init(codec: Codec, level: Int) {
+        self.codec = codec
+        self.level = level
+        cctx = codec == .zstd ? ZSTD_createCCtx() : nil
+    }
+
+    deinit {
+        if let c = cctx { ZSTD_freeCCtx(c) }
+        for (_, d) in dictionaries { ZSTD_freeCDict(d) }
+    }
+
+    /// Compresses `input`; with `dictionary` (a zstd dictionary base) when given.
+    public func compress(_ input: UnsafeRawBufferPointer, dictionary: (id: Int, bytes: [UInt8])? = nil) throws -> [UInt8] {
+        switch codec {
+        case .none:
+            return Array(input)
+        case .zstd:
+            let bound = ZSTD_compressBound(input.count)
+            var out = [UInt8](repeating: 0, count: bound)
+            let n = try out.withUnsafeMutableBytes { dst -> Int in
+                let r: Int
+                if let dict = dictionary {
+                    let cdict = try cdictFor(dict)
+                    r = ZSTD_compress_usingCDict(cctx, dst.baseAddress, dst.count, input.baseAddress, input.count, cdict)
+                } else {
+                    r = ZSTD_compressCCtx(cctx, dst.baseAddress, dst.count, input.baseAddress, input.count, Int32(level))
+                }
+                if ZSTD_isError(r) != 0 { throw CSTPackError("zstd: \(String(cString: ZSTD_getErrorName(r)))") }
+                return r
+            }
+            out.removeSubrange(n...)
+            return out
+        case .lz4:
+            guard input.count < Int(LZ4_MAX_INPUT_SIZE) else { throw CSTPackError("lz4: segment too large") }
+            let bound = Int(LZ4_compressBound(Int32(input.count)))
+            var out = [UInt8](repeating: 0, count: max(bound, 1))
+            let n = out.withUnsafeMutableBytes { dst -> Int32 in
+                let src = input.baseAddress?.assumingMemoryBound(to: CChar.self)
+                let d = dst.baseAddress!.assumingMemoryBound(to: CChar.self)
+                if level > 0 {
+                    return LZ4_compress_HC(src, d, Int32(input.count), Int32(dst.count), Int32(level))
+                }
+                return LZ4_compress_default(src, d, Int32(input.count), Int32(dst.count))
+            }
+            guard n > 0 || input.count == 0 else { throw CSTPackError("lz4: compression failed") }
+            out.removeSubrange(Int(n)...)
+            return out
+        }
+    }
+
+    private func cdictFor(_ dict: (id: Int, bytes: [UInt8])) throws -> OpaquePointer {
+        if let d = dictionaries[dict.id] { return d }
+        guard let d = dict.bytes.withUnsafeBytes({ ZSTD_createCDict($0.baseAddress, $0.count, Int32(level)) }) else {
+            throw CSTPackError("zstd: cannot load dictionary \(dict.id)")
+        }
+        dictionaries[dict.id] = d
+        return d
+    }
+}
+
+/// A reusable decompressor for one thread. Output sizes come from the segment table and
+/// are checked exactly: a segment that decompresses to any other size is corrupt.
+public final class Decompressor {
+    private let dctx: OpaquePointer?
+    private var dictionaries: [Int: OpaquePointer] = [:]
+
+    public init() { dctx = ZSTD_createDCtx() }
+
+    deinit {
+        if let d = dctx { ZSTD_freeDCtx(d) }
+        for (_, d) in dictionaries { ZSTD_freeDDict(d) }
+    }
+
+    public func decompress(_ input: UnsafeRawBufferPointer, codec: Codec, rawLength: Int,
+                           dictionary: (id: Int, bytes: UnsafeRawBufferPointer)? = nil, into out: inout [UInt8]) throws(FormatError) {
+        out.removeAll(keepingCapacity: true)
+        switch codec {
+        case .none:
+            guard input.count == rawLength else { throw FormatError("stored length \(input.count) differs from raw length \(rawLength)") }
+            out.append(contentsOf: input)
+        case .zstd:
+            out = [UInt8](repeating: 0, count: rawLength)
+            var ddict: OpaquePointer? = nil
+            if let dict = dictionary {
+                if let d = dictionaries[dict.id] { ddict = d } else {
+                    guard let d = ZSTD_createDDict(dict.bytes.baseAddress, dict.bytes.count) else {
+                        throw FormatError("zstd dictionary \(dict.id) is unusable")
+                    }
+                    dictionaries[dict.id] = d
+                    ddict = d
+                }
+            }
+            let r = out.withUnsafeMutableBytes { dst -> Int in
+                if let dd = ddict {
+                    return ZSTD_decompress_usingDDict(dctx, dst.baseAddress, dst.count, input.baseAddress, input.count, dd)
+                }
+                return ZSTD_decompressDCtx(dctx, dst.baseAddress, dst.count, input.baseAddress, input.count)
+            }
+            if ZSTD_isError(r) != 0 { throw FormatError("zstd: \(String(cString: ZSTD_getErrorName(r)))") }
+            guard r == rawLength else { throw FormatError("decompressed to \(r) bytes, expected \(rawLength)") }
+        case .lz4:
+            out = [UInt8](repeating: 0, count: rawLength)
+            guard input.count < Int(Int32.max), rawLength < Int(Int32.max) else { throw FormatError("lz4 segment too large") }
+            let r = out.withUnsafeMutableBytes { dst -> Int32 in
+                LZ4_decompress_safe(input.baseAddress?.assumingMemoryBound(to: CChar.self),
+                                    dst.baseAddress?.assumingMemoryBound(to: CChar.self),
+                                    Int32(input.count), Int32(dst.count))
+            }
+            guard r == Int32(rawLength) else { throw FormatError("lz4: corrupt block (got \(r), expected \(rawLength) bytes)") }
+        }
+    }
+}

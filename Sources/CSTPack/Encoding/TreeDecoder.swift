@@ -1,0 +1,160 @@
+/// Decodes the bytecode of `TreeCodec`. Input is untrusted: every count, kind, field and
+/// position is checked (against the language table, the node count and the source length
+/// recorded in the index) before it is used, and decoding uses an explicit stack.
+public struct TreeDecoder {
+    struct Open {
+        var node: Int32
+        var implied: Bool
+        var errorToggle: Bool
+        var childError: Bool
+    }
+
+    let table: LanguageTable
+    let nodeCount: Int
+    let sourceLength: UInt64
+    /// Preorder id of the first node this decoder materialises (0 for a whole file).
+    let base: Int32
+    var tree: CSTTree
+    var stack: [Open] = []
+    var pos: UInt64 = 0
+    var recordsRead = 0
+
+    public init(table: LanguageTable, nodeCount: Int, sourceLength: Int, base: Int = 0) {
+        self.table = table
+        self.nodeCount = nodeCount
+        self.sourceLength = UInt64(sourceLength)
+        self.base = Int32(base)
+        tree = CSTTree(reservingCapacity: max(0, min(nodeCount - base, 1 << 24)))
+    }
+
+    /// Decodes the next record of a file (records come in order).
+    public mutating func feed(_ record: UnsafeRawBufferPointer, context: String) throws(FormatError) {
+        var reader = ByteReader(record, context: context)
+        try readState(&reader, checkAgainstRunning: recordsRead > 0)
+        _ = try run(&reader, stopAfter: nil)
+    }
+
+    /// The decoded tree, once every record was fed; checks that the stream is complete.
+    public func finish(context: String) throws(FormatError) -> CSTTree {
+        guard stack.isEmpty else { throw FormatError("\(context): \(stack.count) nodes left open at the end") }
+        guard tree.count == nodeCount else {
+            throw FormatError("\(context): decoded \(tree.count) nodes, the index says \(nodeCount)")
+        }
+        return tree
+    }
+
+    /// Reads a record's state header. For a record decoded in sequence, the header must
+    /// agree with where the previous record left off.
+    mutating func readState(_ r: inout ByteReader, checkAgainstRunning: Bool) throws(FormatError) {
+        let p = try r.varint(max: sourceLength, "checkpoint position")
+        let depth = Int(try r.varint(max: UInt64(nodeCount), "checkpoint depth"))
+        guard depth <= r.remaining else { throw FormatError("\(r.context): checkpoint depth \(depth) exceeds the record") }
+        if checkAgainstRunning {
+            guard p == pos, depth == stack.count else {
+                throw FormatError("\(r.context): checkpoint (position \(p), depth \(depth)) disagrees with the stream (position \(pos), depth \(stack.count))")
+            }
+        }
+        var previous: Int64 = -1
+        for k in 0..<depth {
+            let v = try r.varint()
+            let node = Int64(v >> 1)
+            guard node > previous, node < Int64(nodeCount) else {
+                throw FormatError("\(r.context): checkpoint ancestor \(node) out of order or range")
+            }
+            previous = node
+            if checkAgainstRunning {
+                guard stack[k].node == Int32(node), stack[k].implied == (v & 1 == 1) else {
+                    throw FormatError("\(r.context): checkpoint ancestor \(k) disagrees with the stream")
+                }
+            } else {
+                stack.append(Open(node: Int32(node), implied: v & 1 == 1, errorToggle: false, childError: false))
+            }
+        }
+        pos = p
+        recordsRead += 1
+    }
+
+    /// Decodes instructions until the reader is exhausted, or until node `stopAfter` is
+    /// complete (its END read, or it is a token). Returns true when it stopped there.
+    mutating func run(_ r: inout ByteReader, stopAfter: Int32?) throws(FormatError) -> Bool {
+        let kindCount = UInt64(table.kindCount)
+        let fieldCount = UInt64(table.fieldCount)
+        let errorKind = table.errorKind
+        while !r.isAtEnd {
+            let tag = try r.varint()
+            if tag == 0 {
+                guard let top = stack.popLast() else { throw FormatError("\(r.context): END with no open node at offset \(r.offset)") }
+                var end = pos
+                if !top.implied {
+                    end += try r.varint(max: sourceLength - pos, "end delta")
+                }
+                let local = Int(top.node - base)
+                var hasError = top.childError
+                if local >= 0 {
+                    tree.ends[local] = UInt32(end)
+                    var f = tree.flags[local]
+                    if tree.kinds[local] == errorKind || f.contains(.missing) { hasError = true }
+                    if top.errorToggle { hasError.toggle() }
+                    if hasError { f.insert(.hasError) }
+                    tree.flags[local] = f
+                }
+                pos = end
+                if hasError, !stack.isEmpty { stack[stack.count - 1].childError = true }
+                if top.node == stopAfter { return true }
+                continue
+            }
+            let id = Int(base) + tree.count
+            guard id < nodeCount else { throw FormatError("\(r.context): more nodes than the \(nodeCount) the index records") }
+            if id > 0 && stack.isEmpty { throw FormatError("\(r.context): node \(id) lies outside the root") }
+            let kindPlusOne = tag >> 4
+            guard kindPlusOne >= 1, kindPlusOne <= kindCount else {
+                throw FormatError("\(r.context): kind \(kindPlusOne &- 1) outside the \(kindCount) kinds of \(table.name)")
+            }
+            let kind = UInt16(kindPlusOne - 1)
+            var field: UInt16 = 0
+            if tag & TreeCodec.bitField != 0 {
+                let f = try r.varint()
+                guard f >= 1, f <= fieldCount else { throw FormatError("\(r.context): field \(f) outside the \(fieldCount) fields of \(table.name)") }
+                field = UInt16(f)
+            }
+            var exceptions: UInt8 = 0
+            if tag & TreeCodec.bitExceptions != 0 {
+                exceptions = try r.u8()
+                guard exceptions & 0xF0 == 0 else { throw FormatError("\(r.context): unknown node flags \(exceptions)") }
+            }
+            let start = pos + (try r.varint(max: sourceLength - pos, "start gap"))
+            var flags = CSTTree.Flags()
+            if table.kindNamed[Int(kind)] != (exceptions & TreeCodec.excNamedToggle != 0) { flags.insert(.named) }
+            if exceptions & TreeCodec.excExtra != 0 { flags.insert(.extra) }
+            if exceptions & TreeCodec.excMissing != 0 { flags.insert(.missing) }
+            let parent = stack.last?.node ?? -1
+            if tag & TreeCodec.bitChildren != 0 {
+                stack.append(Open(node: Int32(id), implied: tag & TreeCodec.bitImplied != 0,
+                                  errorToggle: exceptions & TreeCodec.excErrorToggle != 0, childError: false))
+                tree.append(kind: kind, field: field, flags: flags, start: UInt32(start), end: UInt32(start), parent: parent)
+                pos = start
+            } else {
+                let length: UInt64
+                if tag & TreeCodec.bitImplied != 0 {
+                    guard let p = table.predictedLength[Int(kind)] else {
+                        throw FormatError("\(r.context): node \(id) of named kind \(table.kindNames[Int(kind)]) claims a predicted length")
+                    }
+                    length = UInt64(p)
+                    guard length <= sourceLength - start else { throw FormatError("\(r.context): node \(id) ends past the source") }
+                } else {
+                    length = try r.varint(max: sourceLength - start, "token length")
+                }
+                var hasError = kind == errorKind || flags.contains(.missing)
+                if exceptions & TreeCodec.excErrorToggle != 0 { hasError.toggle() }
+                if hasError {
+                    flags.insert(.hasError)
+                    if !stack.isEmpty { stack[stack.count - 1].childError = true }
+                }
+                tree.append(kind: kind, field: field, flags: flags, start: UInt32(start), end: UInt32(start + length), parent: parent)
+                pos = start + length
+                if Int32(id) == stopAfter { return true }
+            }
+        }
+        return false
+    }
+}

@@ -1,0 +1,83 @@
+import CTreeSitter
+import CTreeSitterMemory
+
+/// One tree-sitter parser, used by one thread at a time: turns source bytes into a CSTTree.
+public final class TreeSitterParser {
+    private let parser: OpaquePointer
+    private var currentLanguage: String?
+
+    public struct Result {
+        public var tree: CSTTree
+        /// Bytes tree-sitter's own tree held in memory (measured by the counting allocator).
+        public var treeSitterBytes: Int
+    }
+
+    /// Installs an allocator that counts tree-sitter's bytes per thread. Call once, before
+    /// any parser exists (tree-sitter frees with the allocator that is current).
+    public static let installCountingAllocator: Void = { cst_install_counting_allocator() }()
+
+    public init() {
+        _ = Self.installCountingAllocator
+        parser = ts_parser_new()
+    }
+
+    deinit { ts_parser_delete(parser) }
+
+    /// Parses `source` and reads every node the cursor visits (named, anonymous, extras,
+    /// ERROR and MISSING). `timeoutMicros` 0 means no limit.
+    public func parse(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64) throws -> Result {
+        if currentLanguage != grammar.name {
+            guard ts_parser_set_language(parser, grammar.language) else {
+                throw CSTPackError("grammar '\(grammar.name)' (ABI \(grammar.abi)) is rejected by tree-sitter 0.20.7")
+            }
+            currentLanguage = grammar.name
+        }
+        guard source.count < Int(UInt32.max) else { throw CSTPackError("file larger than 4 GiB; tree-sitter cannot parse it") }
+        ts_parser_set_timeout_micros(parser, timeoutMicros)
+        ts_parser_reset(parser)
+        let before = cst_thread_ts_live_bytes()
+        // An empty buffer may have no address; tree-sitter reads no bytes of it then.
+        let empty: StaticString = ""
+        let base = source.baseAddress?.assumingMemoryBound(to: CChar.self)
+            ?? UnsafeRawPointer(empty.utf8Start).assumingMemoryBound(to: CChar.self)
+        guard let tsTree = ts_parser_parse_string(parser, nil, base, UInt32(source.count)) else {
+            throw CSTPackError("parse timed out after \(timeoutMicros / 1000) ms (see --parse-timeout)")
+        }
+        defer { ts_tree_delete(tsTree) }
+        let treeBytes = Int(cst_thread_ts_live_bytes() - before)
+        let tree = try Self.read(tsTree, table: grammar.table, sourceLength: source.count)
+        return Result(tree: tree, treeSitterBytes: treeBytes)
+    }
+
+    /// Preorder walk with a cursor (no recursion: depth is unbounded in hostile files).
+    static func read(_ tsTree: OpaquePointer, table: LanguageTable, sourceLength: Int) throws -> CSTTree {
+        let symbolCount = UInt16(table.kindCount - 1)
+        var tree = CSTTree(reservingCapacity: max(16, sourceLength / 3))
+        var cursor = ts_tree_cursor_new(ts_tree_root_node(tsTree))
+        defer { ts_tree_cursor_delete(&cursor) }
+        var facts = CSTNodeFacts()
+        var ancestors: [Int32] = []
+        while true {
+            cst_cursor_facts(&cursor, &facts)
+            let kind: UInt16
+            if facts.symbol == 0xFFFF {
+                kind = symbolCount
+            } else if facts.symbol < symbolCount {
+                kind = facts.symbol
+            } else {
+                throw CSTPackError("tree-sitter returned symbol \(facts.symbol) outside the grammar's \(symbolCount) symbols")
+            }
+            let index = Int32(tree.count)
+            tree.append(kind: kind, field: facts.field, flags: CSTTree.Flags(rawValue: facts.flags),
+                        start: facts.start_byte, end: facts.end_byte, parent: ancestors.last ?? -1)
+            if ts_tree_cursor_goto_first_child(&cursor) {
+                ancestors.append(index)
+                continue
+            }
+            while !ts_tree_cursor_goto_next_sibling(&cursor) {
+                guard ts_tree_cursor_goto_parent(&cursor) else { return tree }
+                ancestors.removeLast()
+            }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+/// `cstpack stats`: sizes per language and in total, sections, segments, and what each
+/// encoding phase contributes, all read from the archive (no re-parsing).
+public struct StatsReport: Codable, Sendable {
+    public struct Totals: Codable, Sendable {
+        public var files = 0
+        public var unique_files = 0
+        public var lines = 0
+        public var nodes = 0
+        public var source_bytes = 0
+        /// Everything in the archive but stored source text.
+        public var cst_bytes = 0
+        public var archive_bytes = 0
+        public var bytes_per_node = 0.0
+        public var lines_per_mb_of_cst = 0.0
+    }
+    public struct Phase: Codable, Sendable {
+        public var phase: String
+        public var bytes: Int
+        public var bytes_per_node: Double
+    }
+    public struct Segments: Codable, Sendable {
+        public var cst_segments = 0
+        public var source_segments = 0
+        public var segment_size = 0
+        public var cst_raw_bytes = 0
+        public var cst_stored_bytes = 0
+        public var source_raw_bytes = 0
+        public var source_stored_bytes = 0
+        /// Mean raw size of a segment over the segment size.
+        public var mean_fill = 0.0
+        public var codec = ""
+        public var level = 0
+    }
+    public var archive: String
+    public var format_version: Int
+    public var total = Totals()
+    public var languages: [String: Totals] = [:]
+    public var sections: [String: Int] = [:]
+    public var segments = Segments()
+    public var phases: [Phase] = []
+    public var skipped: [String: Int] = [:]
+
+    public static func compute(_ archive: Archive) throws -> StatsReport {
+        var report = StatsReport(archive: archive.path, format_version: Int(archive.version))
+        for (id, e) in archive.sections.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            report.sections["\(id)"] = Int(e.length)
+        }
+        // Segments, and each CST segment's stored size shared out over its records by raw size.
+        var storedPerRawByte: [Double] = []
+        var s = Segments()
+        s.codec = "\(archive.buildInfo.codec)"
+        s.level = archive.buildInfo.level
+        s.segment_size = Int(archive.buildInfo.segmentSize)
+        for i in 0..<archive.segmentCount {
+            let e = try archive.segment(i)
+            storedPerRawByte.append(Double(e.storedLength) / Double(e.rawLength))
+            if e.stream == .cst {
+                s.cst_segments += 1; s.cst_raw_bytes += Int(e.rawLength); s.cst_stored_bytes += Int(e.storedLength)
+            } else {
+                s.source_segments += 1; s.source_raw_bytes += Int(e.rawLength); s.source_stored_bytes += Int(e.storedLength)
+            }
+        }
+        let count = s.cst_segments + s.source_segments
+        s.mean_fill = count == 0 || s.segment_size == 0 ? 0 : Double(s.cst_raw_bytes + s.source_raw_bytes) / Double(count) / Double(s.segment_size)
+        report.segments = s
+
+        let metadataBytes = archive.size - Int(archive.sections[.segments]!.length)
+        var totals = Totals()
+        var perLanguage = [Totals](repeating: Totals(), count: archive.languages.count)
+        var attributed = [Double](repeating: 0, count: archive.languages.count)
+        var sourceAttributed = [Double](repeating: 0, count: archive.languages.count)
+        for i in 0..<archive.fileCount {
+            let f = try archive.file(i)
+            let l = Int(f.language)
+            perLanguage[l].files += 1
+            perLanguage[l].lines += Int(f.lineCount)
+            perLanguage[l].nodes += Int(f.nodeCount)
+            perLanguage[l].source_bytes += Int(f.sourceLength)
+            guard f.sameAs == Format.none32 else { continue }
+            perLanguage[l].unique_files += 1
+            for k in 0..<Int(f.cstRecordCount) {
+                let r = try archive.record(Int(f.firstCSTRecord) + k)
+                attributed[l] += Double(r.length) * storedPerRawByte[Int(r.segment)]
+            }
+            for k in 0..<Int(f.sourceRecordCount) {
+                let r = try archive.record(Int(f.firstSourceRecord) + k)
+                let e = try archive.segment(Int(r.segment))
+                let share = Double(r.length) * storedPerRawByte[Int(r.segment)]
+                if e.stream == .source && f.flags.contains(.source) { sourceAttributed[l] += share } else { attributed[l] += share }
+            }
+        }
+        // Metadata (index, strings, tables) is shared out by node count.
+        let allNodes = perLanguage.reduce(0) { $0 + $1.nodes }
+        for l in perLanguage.indices {
+            let meta = allNodes == 0 ? 0 : Double(metadataBytes) * Double(perLanguage[l].nodes) / Double(allNodes)
+            perLanguage[l].cst_bytes = Int((attributed[l] + meta).rounded())
+            perLanguage[l].archive_bytes = Int((attributed[l] + meta + sourceAttributed[l]).rounded())
+            totals.files += perLanguage[l].files
+            totals.unique_files += perLanguage[l].unique_files
+            totals.lines += perLanguage[l].lines
+            totals.nodes += perLanguage[l].nodes
+            totals.source_bytes += perLanguage[l].source_bytes
+        }
+        let sourceStored = archive.fileCount == 0 ? 0 : try storedSourceBytes(archive)
+        totals.archive_bytes = archive.size
+        totals.cst_bytes = archive.size - sourceStored
+        report.total = finish(totals)
+        for (l, t) in perLanguage.enumerated() { report.languages[archive.languages[l].name] = finish(t) }
+
+        // What each phase contributes, for CSTs only.
+        let info = archive.buildInfo
+        let n = Double(max(totals.nodes, 1))
+        func phase(_ name: String, _ bytes: Int) -> Phase { Phase(phase: name, bytes: bytes, bytes_per_node: Double(bytes) / n) }
+        report.phases = [
+            phase("tree-sitter's trees in memory", Int(info.languages.reduce(0) { $0 + $1.treeSitterBytes })),
+            phase("phase 1: plain varint records", Int(info.languages.reduce(0) { $0 + $1.phase1Bytes })),
+            phase("+ phase 3: bytecode, implicit structure", Int(info.languages.reduce(0) { $0 + $1.bytecodeBytes })),
+            phase("+ phase 2: identical files stored once", s.cst_raw_bytes),
+            phase("+ segment compression (\(s.codec))", s.cst_stored_bytes),
+            phase("archive CST bytes (with index and tables)", totals.cst_bytes),
+        ]
+        let k = info.skipped
+        report.skipped = ["binary": k.binary, "too_large": k.tooLarge, "unknown_language": k.unknownLanguage,
+                          "no_grammar": k.noGrammar, "unreadable": k.unreadable, "parse_failed": k.parseFailed, "symlinks": k.symlinks]
+        return report
+    }
+
+    static func storedSourceBytes(_ archive: Archive) throws -> Int {
+        var total = 0
+        for i in 0..<archive.segmentCount {
+            let e = try archive.segment(i)
+            if e.stream == .source { total += Int(e.storedLength) }
+        }
+        return total
+    }
+
+    static func finish(_ t: Totals) -> Totals {
+        var t = t
+        t.bytes_per_node = t.nodes == 0 ? 0 : Double(t.cst_bytes) / Double(t.nodes)
+        t.lines_per_mb_of_cst = t.cst_bytes == 0 ? 0 : Double(t.lines) / (Double(t.cst_bytes) / 1_000_000)
+        return t
+    }
+
+    /// A table for people.
+    public func text() -> String {
+        var out: [String] = []
+        func mb(_ b: Int) -> String { fmt(Double(b) / 1_000_000, 2) + " MB" }
+        out.append("archive \(archive) (format \(format_version)): \(mb(total.archive_bytes)), \(total.files) files (\(total.unique_files) unique), \(total.lines) lines, \(total.nodes) nodes")
+        out.append("")
+        let header = ["language", "files", "lines", "nodes", "source", "cst", "B/node", "lines/MB"]
+        var rows: [[String]] = []
+        for (name, t) in languages.sorted(by: { $0.value.nodes > $1.value.nodes }) {
+            rows.append([name, "\(t.files)", "\(t.lines)", "\(t.nodes)", mb(t.source_bytes), mb(t.cst_bytes), fmt(t.bytes_per_node, 3), fmt(t.lines_per_mb_of_cst, 0)])
+        }
+        rows.append(["total", "\(total.files)", "\(total.lines)", "\(total.nodes)", mb(total.source_bytes), mb(total.cst_bytes), fmt(total.bytes_per_node, 3), fmt(total.lines_per_mb_of_cst, 0)])
+        out += table([header] + rows)
+        out.append("")
+        out.append("what each phase contributes (CSTs only):")
+        out += table([["stage", "bytes", "B/node"]] + phases.map { [$0.phase, "\($0.bytes)", fmt($0.bytes_per_node, 3)] })
+        out.append("")
+        out.append("segments: \(segments.cst_segments) CST + \(segments.source_segments) source, \(segments.codec) level \(segments.level), size \(segments.segment_size), mean fill \(fmt(segments.mean_fill * 100, 1))%")
+        out.append("  CST: \(mb(segments.cst_raw_bytes)) raw -> \(mb(segments.cst_stored_bytes)) stored; source: \(mb(segments.source_raw_bytes)) raw -> \(mb(segments.source_stored_bytes)) stored")
+        out.append("sections: " + sections.sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        let skippedText = skipped.filter { $0.value > 0 }.sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }
+        out.append("skipped at build: " + (skippedText.isEmpty ? "none" : skippedText.joined(separator: ", ")))
+        return out.joined(separator: "\n")
+    }
+}
+
+/// Left-aligned first column, right-aligned others.
+func table(_ rows: [[String]]) -> [String] {
+    guard let first = rows.first else { return [] }
+    let widths = first.indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
+    return rows.map { row in
+        row.enumerated().map { c, cell in
+            let pad = String(repeating: " ", count: widths[c] - cell.count)
+            return c == 0 ? cell + pad : pad + cell
+        }.joined(separator: "  ")
+    }
+}
+
+/// A number with `digits` decimals, without Foundation's locale machinery.
+public func fmt(_ v: Double, _ digits: Int) -> String {
+    guard v.isFinite else { return "\(v)" }
+    var p = 1.0
+    for _ in 0..<digits { p *= 10 }
+    let scaled = (abs(v) * p).rounded()
+    let whole = Int(scaled / p)
+    let frac = Int(scaled - Double(whole) * p)
+    let sign = v < 0 && scaled != 0 ? "-" : ""
+    if digits == 0 { return sign + "\(whole)" }
+    return sign + "\(whole)." + String(frac).leftPadded(to: digits)
+}

@@ -1,0 +1,61 @@
+import Glibc
+
+/// Reads a whole file with POSIX calls; the path is raw bytes. Fails on files that
+/// grew past `limit` while being read.
+func readFile(_ path: [UInt8], limit: Int) throws -> [UInt8] {
+    let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
+    guard fd >= 0 else { throw CSTPackError("cannot open: \(errnoText())") }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { throw CSTPackError("cannot stat: \(errnoText())") }
+    guard (st.st_mode & S_IFMT) == S_IFREG else { throw CSTPackError("not a regular file") }
+    var out = [UInt8](repeating: 0, count: min(Int(st.st_size), limit) + 1)
+    var filled = 0
+    while true {
+        if filled == out.count {
+            guard out.count <= limit else { throw CSTPackError("grew past the size limit while being read") }
+            out.append(contentsOf: repeatElement(0, count: max(4096, out.count)))
+        }
+        let n = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw CSTPackError("read failed: \(errnoText())")
+        }
+        if n == 0 { break }
+        filled += n
+    }
+    guard filled <= limit else { throw CSTPackError("grew past the size limit while being read") }
+    out.removeSubrange(filled...)
+    return out
+}
+
+/// Writes all of `bytes` to `fd`, retrying short writes; throws with errno's text.
+func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, what: String) throws {
+    var done = 0
+    while done < bytes.count {
+        let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw CSTPackError("\(what): write failed: \(errnoText())")
+        }
+        done += n
+    }
+}
+
+/// Line facts of a source text. Lines end with "\n"; a final line without one counts.
+public enum Lines {
+    public static func count(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard !bytes.isEmpty else { return 0 }
+        var n = 0
+        for b in bytes where b == 0x0A { n += 1 }
+        return bytes.last == 0x0A ? n : n + 1
+    }
+
+    /// Byte offset where each row starts, tree-sitter's way: row r starts after the r-th
+    /// "\n" (so a text ending in "\n" has an empty last row).
+    public static func starts(_ bytes: UnsafeRawBufferPointer) -> [UInt32] {
+        var s: [UInt32] = [0]
+        for (i, b) in bytes.enumerated() where b == 0x0A { s.append(UInt32(i + 1)) }
+        return s
+    }
+}

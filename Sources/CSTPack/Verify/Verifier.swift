@@ -1,0 +1,186 @@
+/// `cstpack verify`: proves an archive is intact and, with a source, that every node
+/// decodes exactly as tree-sitter produces it.
+public struct VerifyOptions: Sendable {
+    /// Re-parse each file from this directory and compare every node.
+    public var sourceDirectory: String?
+    /// Re-parse each file from the archive's stored source and compare every node.
+    public var deep = false
+    public var jobs = 1
+    public init() {}
+}
+
+public struct VerifyReport: Sendable {
+    public var files = 0
+    public var uniqueFiles = 0
+    public var nodes = 0
+    public var segments = 0
+    public var filesReparsed = 0
+    public var nodesCompared = 0
+    /// Each problem: what and where (file, segment, node).
+    public var problems: [String] = []
+    public var ok: Bool { problems.isEmpty }
+}
+
+public enum Verifier {
+    public static func run(_ archive: Archive, options: VerifyOptions, grammars: GrammarRegistry?,
+                           progress: (Int, Int) -> Void = { _, _ in }) -> VerifyReport {
+        var report = VerifyReport()
+        let reader = ArchiveReader(archive, cacheLimit: 16 << 20)
+        func problem(_ s: String) { report.problems.append(s) }
+
+        // Segments: checksum, codec, exact decompressed size; bases: checksums.
+        report.segments = archive.segmentCount
+        var segmentRaw: [Int] = []
+        var segmentStream: [Format.Stream?] = []
+        for i in 0..<archive.segmentCount {
+            do {
+                let s = try archive.segment(i)
+                segmentRaw.append(Int(s.rawLength))
+                segmentStream.append(s.stream)
+                _ = try reader.segmentBytes(i)
+            } catch {
+                if segmentRaw.count == i { segmentRaw.append(0); segmentStream.append(nil) }
+                problem("segment \(i): \(error)")
+            }
+        }
+        for (b, e) in archive.bases.enumerated() where Hash.xxh3(archive.baseBytes(b)) != e.checksum {
+            problem("base \(b): checksum mismatch")
+        }
+        // Records: inside their segments; in each segment they tile it without overlap.
+        var covered = [Int](repeating: 0, count: archive.segmentCount)
+        var lastEnd = [Int](repeating: 0, count: archive.segmentCount)
+        for i in 0..<archive.recordCount {
+            do {
+                let r = try archive.record(i)
+                let s = Int(r.segment)
+                guard s < archive.segmentCount else { throw FormatError("segment \(s) does not exist") }
+                guard Int(r.offset) == lastEnd[s] else { throw FormatError("starts at \(r.offset) in segment \(s), expected \(lastEnd[s])") }
+                lastEnd[s] = Int(r.offset) + Int(r.length)
+                covered[s] += Int(r.length)
+                guard lastEnd[s] <= segmentRaw[s] else { throw FormatError("ends past segment \(s)") }
+            } catch {
+                problem("record \(i): \(error)")
+            }
+        }
+        for s in 0..<archive.segmentCount where covered[s] != segmentRaw[s] {
+            problem("segment \(s): records cover \(covered[s]) of its \(segmentRaw[s]) bytes")
+        }
+
+        // Files: sorted, unique, consistent; every unique CST decodes and keeps its invariants.
+        var previousPath: [UInt8]? = nil
+        report.files = archive.fileCount
+        var trees: [Int: (nodes: Int, errors: Bool)] = [:]
+        for i in 0..<archive.fileCount {
+            progress(i, archive.fileCount)
+            var where_ = "file \(i)"
+            do {
+                let f = try archive.file(i)
+                let path = try archive.path(ofFile: i)
+                where_ = String(decoding: path, as: UTF8.self)
+                if let p = previousPath, !p.lexicographicallyPrecedes(path) {
+                    problem("\(where_): file index is not sorted by path (after \(String(decoding: p, as: UTF8.self)))")
+                }
+                previousPath = path
+                report.nodes += Int(f.nodeCount)
+                if f.sameAs != Format.none32 {
+                    let e = try archive.file(Int(f.sameAs))
+                    guard Int(f.sameAs) < i, e.sameAs == Format.none32, e.contentHash == f.contentHash, e.language == f.language,
+                          e.firstCSTRecord == f.firstCSTRecord, e.cstRecordCount == f.cstRecordCount,
+                          e.firstSourceRecord == f.firstSourceRecord, e.sourceRecordCount == f.sourceRecordCount,
+                          e.nodeCount == f.nodeCount, e.sourceLength == f.sourceLength, e.flags == f.flags else {
+                        throw FormatError("shares the records of file \(f.sameAs), but their entries disagree")
+                    }
+                    if options.sourceDirectory == nil { continue }
+                }
+                let ft = try reader.fileTree(i)
+                try checkInvariants(ft, entry: f)
+                if f.sameAs == Format.none32 {
+                    report.uniqueFiles += 1
+                    trees[i] = (ft.count, f.flags.contains(.syntaxErrors))
+                }
+                if options.deep || options.sourceDirectory != nil {
+                    guard let grammars else { throw FormatError("no grammars loaded to re-parse") }
+                    let compared = try reparseAndCompare(ft, entry: f, archive: archive, grammars: grammars,
+                                                         directory: options.sourceDirectory)
+                    report.filesReparsed += 1
+                    report.nodesCompared += compared
+                }
+            } catch {
+                problem("\(where_): \(error)")
+            }
+        }
+        return report
+    }
+
+    /// Structural invariants of a decoded tree against its index entry and source.
+    static func checkInvariants(_ ft: FileTree, entry f: FileEntry) throws(FormatError) {
+        let t = ft.tree
+        guard t.count == Int(f.nodeCount) else { throw FormatError("\(t.count) nodes, index says \(f.nodeCount)") }
+        for i in 1..<max(t.count, 1) {
+            let p = Int(t.parents[i])
+            guard p >= 0, p < i else { throw FormatError("node \(i): parent \(p) is not an earlier node") }
+            guard t.starts[i] >= t.starts[p], t.ends[i] <= t.ends[p] else {
+                throw FormatError("node \(i): range \(t.starts[i])..<\(t.ends[i]) outside its parent's \(t.starts[p])..<\(t.ends[p])")
+            }
+        }
+        guard t.ends[0] <= f.sourceLength else { throw FormatError("root ends at \(t.ends[0]) past the source (\(f.sourceLength) bytes)") }
+        guard t.flags[0].contains(.hasError) == f.flags.contains(.syntaxErrors) else {
+            throw FormatError("the index's syntax-error flag disagrees with the tree")
+        }
+        if let s = ft.source {
+            let h = s.withUnsafeBytes { Hash.content($0) }
+            guard h == f.contentHash else { throw FormatError("stored source does not match its content hash") }
+            let lines = s.withUnsafeBytes { Lines.count($0) }
+            guard lines == Int(f.lineCount) else { throw FormatError("source has \(lines) lines, index says \(f.lineCount)") }
+        } else if let starts = ft.lineStarts {
+            guard starts.count >= 1, starts.count <= Int(f.lineCount) + 1 else { throw FormatError("line table has \(starts.count) rows for \(f.lineCount) lines") }
+        }
+    }
+
+    /// Parses the file again (from `directory`, or its stored source) and compares every
+    /// node: kind, field, flags, range and parent. Returns the number of nodes compared.
+    static func reparseAndCompare(_ ft: FileTree, entry f: FileEntry, archive: Archive, grammars: GrammarRegistry,
+                                  directory: String?) throws -> Int {
+        let table = ft.table
+        guard let grammar = grammars.grammars[table.name] else {
+            throw CSTPackError("no grammar '\(table.name)' loaded to re-parse with")
+        }
+        guard grammar.table.grammarHash == table.grammarHash else {
+            throw CSTPackError("the loaded grammar '\(table.name)' (\(grammar.libraryPath)) differs from the one that built the archive")
+        }
+        let text: [UInt8]
+        if let dir = directory {
+            text = try readFile(Array(dir.utf8) + [UInt8(ascii: "/")] + ft.path, limit: Int(UInt32.max - 1))
+            let h = text.withUnsafeBytes { Hash.content($0) }
+            guard h == f.contentHash else { throw CSTPackError("differs from the archived file (changed since the build)") }
+        } else {
+            guard let s = ft.source else { throw CSTPackError("no stored source to re-parse (built with --no-source)") }
+            text = s
+        }
+        let parser = TreeSitterParser()
+        let parsed = try text.withUnsafeBytes { try parser.parse($0, grammar: grammar, timeoutMicros: 0) }
+        try compare(parsed.tree, ft.tree, table: table)
+        return parsed.tree.count
+    }
+
+    /// The first difference between what tree-sitter gave and what the archive holds.
+    static func compare(_ expected: CSTTree, _ actual: CSTTree, table: LanguageTable) throws {
+        guard expected.count == actual.count else {
+            throw CSTPackError("tree-sitter gives \(expected.count) nodes, the archive holds \(actual.count)")
+        }
+        for i in 0..<expected.count {
+            func differs(_ what: String, _ a: String, _ b: String) -> CSTPackError {
+                CSTPackError("node \(i) (\(table.kindNames[Int(expected.kinds[i])]) at byte \(expected.starts[i])): \(what) is \(b) in the archive, tree-sitter says \(a)")
+            }
+            if expected.kinds[i] != actual.kinds[i] {
+                throw differs("kind", table.kindNames[Int(expected.kinds[i])], table.kindNames[Int(actual.kinds[i])])
+            }
+            if expected.fields[i] != actual.fields[i] { throw differs("field", "\(expected.fields[i])", "\(actual.fields[i])") }
+            if expected.flags[i] != actual.flags[i] { throw differs("flags", "\(expected.flags[i].rawValue)", "\(actual.flags[i].rawValue)") }
+            if expected.starts[i] != actual.starts[i] || expected.ends[i] != actual.ends[i] {
+                throw differs("range", "\(expected.starts[i])..<\(expected.ends[i])", "\(actual.starts[i])..<\(actual.ends[i])")
+            }
+            if expected.parents[i] != actual.parents[i] { throw differs("parent", "\(expected.parents[i])", "\(actual.parents[i])") }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Glibc
+
+/// A file found by the walker: its path relative to the root as raw bytes ('/'-separated;
+/// names need not be UTF-8), and its size when listed.
+public struct WalkedFile: Sendable {
+    public var path: [UInt8]
+    public var size: Int
+    public var displayPath: String { String(decoding: path, as: UTF8.self) }
+}
+
+/// Lists the files of a source tree, in byte order of their paths.
+/// Inside a git work tree it asks git (`ls-files --cached --others --exclude-standard`), so
+/// `.gitignore` is honoured; elsewhere it walks the directories itself, skipping hidden
+/// entries. Symbolic links are never followed (no loops), only counted.
+public struct Walker {
+    public let root: String
+
+    public struct Result: Sendable {
+        public var files: [WalkedFile] = []
+        public var symlinks = 0
+        public var warnings: [String] = []
+        public var usedGit = false
+    }
+
+    public init(root: String) { self.root = root }
+
+    public func walk() throws -> Result {
+        var st = stat()
+        guard stat(root, &st) == 0 else { throw CSTPackError("\(root): \(errnoText())") }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else { throw CSTPackError("\(root): not a directory") }
+        var result = Result()
+        if let listed = gitListing() {
+            result.usedGit = true
+            for path in listed { classify(path, into: &result) }
+        } else {
+            walkDirectories(into: &result)
+        }
+        result.files.sort { $0.path.lexicographicallyPrecedes($1.path) }
+        return result
+    }
+
+    private func classify(_ path: [UInt8], into result: inout Result) {
+        var st = stat()
+        let full = rootBytes + [UInt8(ascii: "/")] + path
+        let ok = full.withCString { lstat($0, &st) == 0 }
+        guard ok else { return } // listed by git but deleted from the work tree
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: result.files.append(WalkedFile(path: path, size: Int(st.st_size)))
+        case S_IFLNK: result.symlinks += 1
+        default: break
+        }
+    }
+
+    var rootBytes: [UInt8] { Array(root.utf8) }
+
+    /// Paths from git, or nil when `root` is not inside a work tree (or git is missing).
+    private func gitListing() -> [[UInt8]]? {
+        guard let inside = runGit(["rev-parse", "--is-inside-work-tree"]),
+              String(decoding: inside, as: UTF8.self).hasPrefix("true") else { return nil }
+        guard let out = runGit(["ls-files", "--cached", "--others", "--exclude-standard", "-z"]) else { return nil }
+        var seen = Set<[UInt8]>()
+        return out.split(separator: 0).map(Array.init).filter { seen.insert($0).inserted }
+    }
+
+    private func runGit(_ args: [String]) -> [UInt8]? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["git", "-C", root] + args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        do { try p.run() } catch { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return p.terminationStatus == 0 ? [UInt8](data) : nil
+    }
+
+    private func walkDirectories(into result: inout Result) {
+        var pending: [[UInt8]] = [[]] // relative directory paths, explicit stack
+        while let rel = pending.popLast() {
+            let dirPath = rel.isEmpty ? rootBytes : rootBytes + [UInt8(ascii: "/")] + rel
+            guard let dir = dirPath.withCString({ opendir($0) }) else {
+                result.warnings.append("\(String(decoding: dirPath, as: UTF8.self)): cannot read directory: \(errnoText())")
+                continue
+            }
+            var names: [[UInt8]] = []
+            while let entry = readdir(dir) {
+                let name: [UInt8] = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    Array(raw.prefix { $0 != 0 })
+                }
+                if name.first == UInt8(ascii: ".") { continue } // ".", "..", hidden files and VCS folders
+                names.append(name)
+            }
+            closedir(dir)
+            for name in names.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                let childRel = rel.isEmpty ? name : rel + [UInt8(ascii: "/")] + name
+                var st = stat()
+                let full = rootBytes + [UInt8(ascii: "/")] + childRel
+                guard full.withCString({ lstat($0, &st) }) == 0 else { continue }
+                switch st.st_mode & S_IFMT {
+                case S_IFDIR: pending.append(childRel)
+                case S_IFREG: result.files.append(WalkedFile(path: childRel, size: Int(st.st_size)))
+                case S_IFLNK: result.symlinks += 1
+                default: break
+                }
+            }
+        }
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Calls `body` with this byte string as a NUL-terminated C string.
+    func withCString<R>(_ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R {
+        var z = self
+        z.append(0)
+        return try z.withUnsafeBufferPointer { try $0.withMemoryRebound(to: CChar.self) { try body($0.baseAddress!) } }
+    }
+}

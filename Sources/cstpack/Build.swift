@@ -1,0 +1,122 @@
+import ArgumentParser
+import CSTPack
+import Glibc
+
+struct Build: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Parse every known file under DIR and write an archive of their syntax trees.",
+        discussion: """
+        Inside a git work tree the files are those git lists (tracked and untracked, .gitignore
+        honoured); elsewhere every file not under a hidden directory. Symbolic links are not
+        followed; binary files, files of unknown languages and files over --max-file-size are
+        skipped and counted. The archive is written to a temporary file and renamed into place.
+        """
+    )
+
+    @Argument(help: "The source tree to pack.")
+    var directory: String
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the archive.", valueName: "PATH"))
+    var output: String = Archive.defaultPath
+
+    @Option(name: .short, help: ArgumentHelp("Parallel workers (default: all cores).", valueName: "N"))
+    var jobs: Int?
+
+    @Option(help: ArgumentHelp("Segment compression: zstd, lz4 or none.", valueName: "CODEC"))
+    var codec: String = "zstd"
+
+    @Option(help: ArgumentHelp("Compression level (zstd 1-22, default 9; lz4: 0 fast, 1-12 HC).", valueName: "N"))
+    var level: Int?
+
+    @Option(help: ArgumentHelp("Uncompressed bytes per segment (4096 to 67108864).", valueName: "BYTES"))
+    var segmentSize: Int = 256 * 1024
+
+    @Option(help: ArgumentHelp("Skip files larger than this.", valueName: "BYTES"))
+    var maxFileSize: Int = 4 << 20
+
+    @Option(help: ArgumentHelp("Give up parsing a file after this many milliseconds (0: never).", valueName: "MS"))
+    var parseTimeout: Int = 10_000
+
+    @Option(name: .customLong("lang"), help: ArgumentHelp("Map an extension to a grammar, e.g. --lang inc=cpp (repeatable).", valueName: "EXT=NAME"))
+    var languageOverrides: [String] = []
+
+    @Flag(help: "Store only the trees and a line table, not the source text.")
+    var noSource = false
+
+    @Flag(name: .shortAndLong, help: "List every skipped file with the reason.")
+    var verbose = false
+
+    @Flag(name: .shortAndLong, help: "Print neither progress nor the summary.")
+    var quiet = false
+
+    @OptionGroup var grammarOptions: GrammarOptions
+
+    func validate() throws {
+        guard Codec(name: codec) != nil else { throw ValidationError("--codec must be zstd, lz4 or none (got '\(codec)')") }
+        guard (4096...(64 << 20)).contains(segmentSize) else { throw ValidationError("--segment-size must be between 4096 and 67108864") }
+        if let j = jobs, j < 1 || j > 256 { throw ValidationError("-j must be between 1 and 256") }
+        guard maxFileSize > 0, maxFileSize < Int(UInt32.max) else { throw ValidationError("--max-file-size must be between 1 and 4294967294") }
+        guard parseTimeout >= 0 else { throw ValidationError("--parse-timeout must be >= 0") }
+        if let l = level {
+            switch Codec(name: codec)! {
+            case .zstd: guard (-7...22).contains(l) else { throw ValidationError("zstd --level must be between -7 and 22") }
+            case .lz4: guard (0...12).contains(l) else { throw ValidationError("lz4 --level must be between 0 and 12") }
+            case .none: break
+            }
+        }
+    }
+
+    func run() throws {
+        do {
+            let overrides = try LanguageMap.parseOverrides(languageOverrides)
+            let grammars = grammarOptions.registry(extraNames: Array(Set(overrides.values)))
+            guard !grammars.grammars.isEmpty else {
+                throw CSTPackError("no grammars found (searched \(grammars.searchedDirectories.joined(separator: ", "))); run scripts/setup-grammars or pass --grammars DIR")
+            }
+            var options = BuildOptions(root: directory, output: output, jobs: jobs ?? defaultJobs())
+            options.codec = Codec(name: codec)!
+            options.level = level
+            options.segmentSize = segmentSize
+            options.maxFileSize = maxFileSize
+            options.storeSource = !noSource
+            options.languageOverrides = overrides
+            options.parseTimeoutMicros = UInt64(parseTimeout) * 1000
+            let progress = !quiet && isTerminal(2)
+            var lastProgress = 0.0
+            let started = now()
+            let summary = try Builder.build(options, grammars: grammars) { event in
+                switch event {
+                case .skipped(let why, let path):
+                    if verbose { writeStderr("skipped \(path): \(why)\n") }
+                case .warning(let w):
+                    if progress { writeStderr("\r\u{1B}[K") }
+                    writeStderr("cstpack: warning: \(w)\n")
+                case .progress(let done, let total, let bytes):
+                    guard progress else { return }
+                    let t = now()
+                    if t - lastProgress < 0.1 && done < total { return }
+                    lastProgress = t
+                    let mb = Double(bytes) / 1_000_000
+                    writeStderr("\r\u{1B}[K\(done)/\(total) files  \(fmt(mb, 1)) MB  \(fmt(mb / max(t - started, 0.001), 1)) MB/s")
+                }
+            }
+            if progress { writeStderr("\r\u{1B}[K") }
+            if !quiet {
+                let k = summary.skipped
+                print("\(output): \(summary.files) files, \(summary.lines) lines, \(summary.nodes) nodes, "
+                      + "source \(fmt(Double(summary.sourceBytes) / 1_000_000, 2)) MB, archive \(fmt(Double(summary.archiveBytes) / 1_000_000, 2)) MB, "
+                      + "\(fmt(summary.seconds, 2)) s; skipped \(k.total) (binary \(k.binary), too large \(k.tooLarge), "
+                      + "unknown language \(k.unknownLanguage), no grammar \(k.noGrammar), unreadable \(k.unreadable), "
+                      + "parse failed \(k.parseFailed), symlinks \(k.symlinks))")
+            }
+        } catch {
+            fail(error)
+        }
+    }
+}
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import CSTPack
+import Glibc
+
+@main
+struct CSTPackCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cstpack",
+        abstract: "Pack a source tree's concrete syntax trees into one compact, verifiable, random-access archive.",
+        discussion: """
+        Reading subcommands use -a/--archive PATH, else $CSTPACK_ARCHIVE, else ./index.cstpack.
+        Grammars are found in: --grammars DIR, $CSTPACK_GRAMMARS, ~/.local/share/cstpack/grammars,
+        then beside the executable (see `cstpack languages`).
+        """,
+        version: "cstpack 0.1.0 (archive format \(Format.version))",
+        subcommands: [Build.self, Verify.self, Stats.self, Languages.self]
+    )
+}
+
+struct GrammarOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Directory of grammar libraries to search first.", valueName: "DIR"))
+    var grammars: String?
+
+    func registry(extraNames: [String] = []) -> GrammarRegistry {
+        GrammarRegistry(directories: GrammarRegistry.searchDirectories(explicit: grammars), extraNames: extraNames)
+    }
+}
+
+struct ArchiveOption: ParsableArguments {
+    @Option(name: [.short, .long], help: ArgumentHelp("The archive to read (default: $CSTPACK_ARCHIVE, else ./index.cstpack).", valueName: "PATH"))
+    var archive: String?
+
+    func open() throws -> Archive { try Archive.open(explicit: archive) }
+}
+
+/// Prints a one-line error and exits non-zero: the shape of every failure.
+func fail(_ error: Error) -> Never {
+    writeStderr("cstpack: error: \(error)\n")
+    exit(2)
+}
+
+func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
+
+func defaultJobs() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }

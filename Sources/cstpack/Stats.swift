@@ -1,0 +1,25 @@
+import ArgumentParser
+import CSTPack
+
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sizes per language and in total, sections, segments and what each phase contributes.",
+        discussion: """
+        cst_bytes is everything in the archive except stored source text. Per language, a
+        segment's compressed size is shared out over its records in proportion to their raw
+        size, and the index and tables in proportion to node counts.
+        """
+    )
+    @OptionGroup var archiveOption: ArchiveOption
+    @Flag(help: "Print JSON (keys: total, languages.<name>, sections, segments, phases, skipped).")
+    var json = false
+
+    func run() throws {
+        do {
+            let report = try StatsReport.compute(try archiveOption.open())
+            print(json ? try report.json() : report.text())
+        } catch {
+            fail(error)
+        }
+    }
+}
