@@ -28,6 +28,9 @@ struct Build: ParsableCommand {
     @Option(help: ArgumentHelp("Compression level (zstd 1-22, default 9; lz4: 0 fast, 1-12 HC).", valueName: "N"))
     var level: Int?
 
+    @Option(help: ArgumentHelp("Compression level of the stored source text (zstd default 3).", valueName: "N"))
+    var sourceLevel: Int?
+
     @Option(help: ArgumentHelp("Uncompressed bytes per segment (4096 to 67108864).", valueName: "BYTES"))
     var segmentSize: Int = 256 * 1024
 
@@ -40,8 +43,17 @@ struct Build: ParsableCommand {
     @Option(name: .customLong("lang"), help: ArgumentHelp("Map an extension to a grammar, e.g. --lang inc=cpp (repeatable).", valueName: "EXT=NAME"))
     var languageOverrides: [String] = []
 
+    @Flag(help: "Walk the directory itself even inside a git work tree (.gitignore is not read).")
+    var noIgnore = false
+
+    @Option(help: ArgumentHelp("Skip paths or names matching this shell pattern, e.g. --exclude site-packages (repeatable).", valueName: "GLOB"))
+    var exclude: [String] = []
+
     @Flag(help: "Store only the trees and a line table, not the source text.")
     var noSource = false
+
+    @Flag(help: "Walk, read and parse only; write nothing (the reference for benchmarks).")
+    var parseOnly = false
 
     @Flag(name: .shortAndLong, help: "List every skipped file with the reason.")
     var verbose = false
@@ -57,7 +69,7 @@ struct Build: ParsableCommand {
         if let j = jobs, j < 1 || j > 256 { throw ValidationError("-j must be between 1 and 256") }
         guard maxFileSize > 0, maxFileSize < Int(UInt32.max) else { throw ValidationError("--max-file-size must be between 1 and 4294967294") }
         guard parseTimeout >= 0 else { throw ValidationError("--parse-timeout must be >= 0") }
-        if let l = level {
+        for l in [level, sourceLevel].compactMap({ $0 }) {
             switch Codec(name: codec)! {
             case .zstd: guard (-7...22).contains(l) else { throw ValidationError("zstd --level must be between -7 and 22") }
             case .lz4: guard (0...12).contains(l) else { throw ValidationError("lz4 --level must be between 0 and 12") }
@@ -76,11 +88,15 @@ struct Build: ParsableCommand {
             var options = BuildOptions(root: directory, output: output, jobs: jobs ?? defaultJobs())
             options.codec = Codec(name: codec)!
             options.level = level
+            options.sourceLevel = sourceLevel
             options.segmentSize = segmentSize
             options.maxFileSize = maxFileSize
             options.storeSource = !noSource
             options.languageOverrides = overrides
             options.parseTimeoutMicros = UInt64(parseTimeout) * 1000
+            options.noIgnore = noIgnore
+            options.parseOnly = parseOnly
+            options.excludes = exclude
             let progress = !quiet && isTerminal(2)
             var lastProgress = 0.0
             let started = now()

@@ -25,6 +25,8 @@ public final class ArchiveWriter {
     private var fd: Int32
     private var offset: UInt64
     private let compressor: Compressor
+    /// Source text is compressed at its own (usually faster) level: it is not the CST.
+    private let sourceCompressor: Compressor
     private let segmentSize: Int
     private var finished = false
 
@@ -47,11 +49,12 @@ public final class ArchiveWriter {
         var recordIndices: [Int] = []
     }
 
-    public init(destination: String, languages: [LanguageTable], codec: Codec, level: Int, segmentSize: Int) throws {
+    public init(destination: String, languages: [LanguageTable], codec: Codec, level: Int, sourceLevel: Int, segmentSize: Int) throws {
         self.destination = destination
         self.languages = languages
         self.segmentSize = segmentSize
         compressor = Compressor(codec: codec, level: level)
+        sourceCompressor = Compressor(codec: codec, level: sourceLevel)
         tempPath = destination + ".tmp-\(getpid())"
         fd = open(tempPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CSTPackError("\(tempPath): cannot create: \(errnoText())") }
@@ -140,7 +143,8 @@ public final class ArchiveWriter {
         let p = pending[stream]!
         guard !p.bytes.isEmpty else { return }
         pending[stream] = PendingSegment()
-        let stored = try p.bytes.withUnsafeBytes { try compressor.compress($0) }
+        let c = stream == .cst ? compressor : sourceCompressor
+        let stored = try p.bytes.withUnsafeBytes { try c.compress($0) }
         let useStored = compressor.codec != .none && stored.count < p.bytes.count
         let payload = useStored ? stored : p.bytes
         let segmentIndex = UInt32(segments.count)

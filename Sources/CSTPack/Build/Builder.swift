@@ -6,11 +6,17 @@ public struct BuildOptions: Sendable {
     public var jobs: Int
     public var codec: Codec = .zstd
     public var level: Int? = nil
+    /// Compression level of stored source text (nil: the codec's source default).
+    public var sourceLevel: Int? = nil
     public var segmentSize: Int = 256 * 1024
     public var maxFileSize: Int = 4 << 20
     public var storeSource = true
     public var languageOverrides: [String: String] = [:]
     public var parseTimeoutMicros: UInt64 = 10_000_000
+    public var noIgnore = false
+    public var excludes: [String] = []
+    /// Walk, read and parse only; write nothing (the reference for build-time benchmarks).
+    public var parseOnly = false
 
     public init(root: String, output: String, jobs: Int) {
         self.root = root
@@ -30,6 +36,7 @@ public struct BuildSummary: Sendable {
     public var skipped = SkipCounts()
     public var languages: [String] = []
     public var usedGit = false
+    public var excluded = 0
 }
 
 /// What a build tells its caller while it runs.
@@ -47,12 +54,19 @@ public enum Builder {
     enum Outcome {
         case encoded(EncodedFile)
         case skipped(reason: String, message: String?)
+        case parsedOnly(Int)
     }
 
     public static func build(_ options: BuildOptions, grammars: GrammarRegistry,
                              events: (BuildEvent) -> Void) throws -> BuildSummary {
         let started = monotonicSeconds()
-        let walk = try Walker(root: options.root).walk()
+        var walker = Walker(root: options.root)
+        walker.noIgnore = options.noIgnore
+        walker.excludes = options.excludes
+        let walk = try walker.walk()
+        if walk.files.isEmpty && walk.usedGit {
+            events(.warning("\(options.root): git lists no files here (all ignored?); use --no-ignore to walk the directory itself"))
+        }
         for w in walk.warnings { events(.warning(w)) }
         var skipped = SkipCounts()
         skipped.symlinks = walk.symlinks
@@ -90,9 +104,10 @@ public enum Builder {
         let languageIndex = Dictionary(uniqueKeysWithValues: languageNames.enumerated().map { ($1, $0) })
         let selected = languageNames.map { grammars.grammars[$0]! }
 
-        let writer = try ArchiveWriter(destination: options.output, languages: selected.map(\.table),
-                                       codec: options.codec, level: options.level ?? options.codec.defaultLevel,
-                                       segmentSize: options.segmentSize)
+        let writer = options.parseOnly ? nil : try ArchiveWriter(
+            destination: options.output, languages: selected.map(\.table), codec: options.codec,
+            level: options.level ?? options.codec.defaultLevel,
+            sourceLevel: options.sourceLevel ?? options.codec.defaultSourceLevel, segmentSize: options.segmentSize)
         let jobs = max(1, options.jobs)
         let queue = OrderedWorkQueue<Outcome>(total: chosen.count, window: jobs * 8)
         let work = WorkList(files: chosen.map { ($0.file, languageIndex[$0.language]!) }, grammars: selected, options: options)
@@ -105,6 +120,7 @@ public enum Builder {
 
         var summary = BuildSummary()
         summary.usedGit = walk.usedGit
+        summary.excluded = walk.excluded
         summary.languages = languageNames
         var failure: Error? = nil
         var done = 0
@@ -116,9 +132,7 @@ public enum Builder {
                 sourceDone += file.sourceLength
                 if failure == nil {
                     do {
-                        let before = writer.fileCount
-                        try writer.add(file)
-                        _ = before
+                        try writer!.add(file)
                         summary.files += 1
                         summary.lines += file.lineCount
                         summary.nodes += file.nodeCount
@@ -128,6 +142,10 @@ public enum Builder {
                         queue.cancel()
                     }
                 }
+            case .parsedOnly(let n):
+                sourceDone += n
+                summary.files += 1
+                summary.sourceBytes += n
             case .skipped(let reason, let message):
                 switch reason {
                 case "binary": skipped.binary += 1
@@ -141,12 +159,12 @@ public enum Builder {
         }
         join()
         if let f = failure {
-            writer.abort()
+            writer?.abort()
             throw f
         }
-        try writer.finish(skipped: skipped)
+        try writer?.finish(skipped: skipped)
         summary.skipped = skipped
-        summary.archiveBytes = writer.archiveBytes
+        summary.archiveBytes = writer?.archiveBytes ?? 0
         summary.seconds = monotonicSeconds() - started
         return summary
     }
@@ -187,6 +205,14 @@ final class WorkList: @unchecked Sendable {
         }
         if bytes.prefix(8000).contains(0) { return .skipped(reason: "binary", message: nil) }
         let grammar = grammars[language]
+        if options.parseOnly {
+            do {
+                try bytes.withUnsafeBytes { try parser.parseOnly($0, grammar: grammar, timeoutMicros: options.parseTimeoutMicros) }
+                return .parsedOnly(bytes.count)
+            } catch {
+                return .skipped(reason: "parse failed", message: "\(display): skipped: \(error)")
+            }
+        }
         do {
             return try bytes.withUnsafeBytes { raw -> Builder.Outcome in
                 let parsed = try parser.parse(raw, grammar: grammar, timeoutMicros: options.parseTimeoutMicros)

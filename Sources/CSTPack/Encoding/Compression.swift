@@ -24,6 +24,10 @@ public enum Codec: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
+    public var defaultSourceLevel: Int {
+        self == .zstd ? 3 : 0
+    }
+
     public var defaultLevel: Int {
         switch self {
         case .none: 0

@@ -7,11 +7,16 @@
 /// and a parent's end is implied by its last child unless it says otherwise.
 /// The byte layout is specified in Spec/FORMAT.md, "CST records".
 public enum TreeCodec {
-    // Low four bits of a node tag.
+    // Low bits of a node tag.
     static let bitField: UInt64 = 1
     static let bitExceptions: UInt64 = 2
     static let bitChildren: UInt64 = 4
     static let bitImplied: UInt64 = 8
+    /// Bits 4-5: the start gap: 0 -> gap 0, 1 -> gap 1, 2 -> a varint (gap - 2) follows.
+    static let gapShift: UInt64 = 4
+    static let gapExplicit: UInt64 = 2
+    /// The kind (plus one; 0 is END) sits above the six flag bits.
+    static let kindShift: UInt64 = 6
     // Bits of the exceptions byte.
     static let excExtra: UInt8 = 1
     static let excMissing: UInt8 = 2
@@ -104,7 +109,8 @@ public enum TreeCodec {
             } else {
                 implied = table.predictedLength[Int(kind)] == end - start
             }
-            var tag = (UInt64(kind) + 1) << 4
+            let gap = start - pos
+            var tag = (UInt64(kind) + 1) << kindShift | UInt64(min(gap, 2)) << gapShift
             if field != 0 { tag |= bitField }
             if exceptions != 0 { tag |= bitExceptions }
             if hasKids { tag |= bitChildren }
@@ -112,7 +118,7 @@ public enum TreeCodec {
             w.varint(tag)
             if field != 0 { w.varint(UInt64(field)) }
             if exceptions != 0 { w.u8(exceptions) }
-            w.varint(start - pos)
+            if gap >= 2 { w.varint(gap - 2) }
             if hasKids {
                 stack.append((Int32(i), implied))
                 pos = start

@@ -106,7 +106,7 @@ public struct TreeDecoder {
             let id = Int(base) + tree.count
             guard id < nodeCount else { throw FormatError("\(r.context): more nodes than the \(nodeCount) the index records") }
             if id > 0 && stack.isEmpty { throw FormatError("\(r.context): node \(id) lies outside the root") }
-            let kindPlusOne = tag >> 4
+            let kindPlusOne = tag >> TreeCodec.kindShift
             guard kindPlusOne >= 1, kindPlusOne <= kindCount else {
                 throw FormatError("\(r.context): kind \(kindPlusOne &- 1) outside the \(kindCount) kinds of \(table.name)")
             }
@@ -122,7 +122,15 @@ public struct TreeDecoder {
                 exceptions = try r.u8()
                 guard exceptions & 0xF0 == 0 else { throw FormatError("\(r.context): unknown node flags \(exceptions)") }
             }
-            let start = pos + (try r.varint(max: sourceLength - pos, "start gap"))
+            let gapCode = (tag >> TreeCodec.gapShift) & 3
+            let gap: UInt64
+            switch gapCode {
+            case 0, 1: gap = gapCode
+            case TreeCodec.gapExplicit: gap = 2 + (try r.varint(max: sourceLength, "start gap"))
+            default: throw FormatError("\(r.context): reserved gap code 3 at offset \(r.offset)")
+            }
+            guard gap <= sourceLength - pos else { throw FormatError("\(r.context): node \(id) starts past the source") }
+            let start = pos + gap
             var flags = CSTTree.Flags()
             if table.kindNamed[Int(kind)] != (exceptions & TreeCodec.excNamedToggle != 0) { flags.insert(.named) }
             if exceptions & TreeCodec.excExtra != 0 { flags.insert(.extra) }

@@ -26,6 +26,20 @@ public final class TreeSitterParser {
     /// Parses `source` and reads every node the cursor visits (named, anonymous, extras,
     /// ERROR and MISSING). `timeoutMicros` 0 means no limit.
     public func parse(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64) throws -> Result {
+        let before = cst_thread_ts_live_bytes()
+        let tsTree = try treeSitterParse(source, grammar: grammar, timeoutMicros: timeoutMicros)
+        defer { ts_tree_delete(tsTree) }
+        let treeBytes = Int(cst_thread_ts_live_bytes() - before)
+        let tree = try Self.read(tsTree, table: grammar.table, sourceLength: source.count)
+        return Result(tree: tree, treeSitterBytes: treeBytes)
+    }
+
+    /// Parses and discards the tree: the reference that `build` is measured against.
+    public func parseOnly(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64) throws {
+        ts_tree_delete(try treeSitterParse(source, grammar: grammar, timeoutMicros: timeoutMicros))
+    }
+
+    private func treeSitterParse(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64) throws -> OpaquePointer {
         if currentLanguage != grammar.name {
             guard ts_parser_set_language(parser, grammar.language) else {
                 throw CSTPackError("grammar '\(grammar.name)' (ABI \(grammar.abi)) is rejected by tree-sitter 0.20.7")
@@ -35,7 +49,6 @@ public final class TreeSitterParser {
         guard source.count < Int(UInt32.max) else { throw CSTPackError("file larger than 4 GiB; tree-sitter cannot parse it") }
         ts_parser_set_timeout_micros(parser, timeoutMicros)
         ts_parser_reset(parser)
-        let before = cst_thread_ts_live_bytes()
         // An empty buffer may have no address; tree-sitter reads no bytes of it then.
         let empty: StaticString = ""
         let base = source.baseAddress?.assumingMemoryBound(to: CChar.self)
@@ -43,10 +56,7 @@ public final class TreeSitterParser {
         guard let tsTree = ts_parser_parse_string(parser, nil, base, UInt32(source.count)) else {
             throw CSTPackError("parse timed out after \(timeoutMicros / 1000) ms (see --parse-timeout)")
         }
-        defer { ts_tree_delete(tsTree) }
-        let treeBytes = Int(cst_thread_ts_live_bytes() - before)
-        let tree = try Self.read(tsTree, table: grammar.table, sourceLength: source.count)
-        return Result(tree: tree, treeSitterBytes: treeBytes)
+        return tsTree
     }
 
     /// Preorder walk with a cursor (no recursion: depth is unbounded in hostile files).

@@ -15,12 +15,17 @@ public struct WalkedFile: Sendable {
 /// entries. Symbolic links are never followed (no loops), only counted.
 public struct Walker {
     public let root: String
+    /// Walk the directories even inside a git work tree (ignore files are not read).
+    public var noIgnore = false
+    /// Shell patterns (fnmatch) matched against each relative path and each of its names.
+    public var excludes: [String] = []
 
     public struct Result: Sendable {
         public var files: [WalkedFile] = []
         public var symlinks = 0
         public var warnings: [String] = []
         public var usedGit = false
+        public var excluded = 0
     }
 
     public init(root: String) { self.root = root }
@@ -30,11 +35,16 @@ public struct Walker {
         guard stat(root, &st) == 0 else { throw CSTPackError("\(root): \(errnoText())") }
         guard (st.st_mode & S_IFMT) == S_IFDIR else { throw CSTPackError("\(root): not a directory") }
         var result = Result()
-        if let listed = gitListing() {
+        if !noIgnore, let listed = gitListing() {
             result.usedGit = true
             for path in listed { classify(path, into: &result) }
         } else {
             walkDirectories(into: &result)
+        }
+        if !excludes.isEmpty {
+            let before = result.files.count
+            result.files.removeAll { isExcluded($0.path) }
+            result.excluded = before - result.files.count
         }
         result.files.sort { $0.path.lexicographicallyPrecedes($1.path) }
         return result
@@ -49,6 +59,13 @@ public struct Walker {
         case S_IFREG: result.files.append(WalkedFile(path: path, size: Int(st.st_size)))
         case S_IFLNK: result.symlinks += 1
         default: break
+        }
+    }
+
+    func isExcluded(_ path: [UInt8]) -> Bool {
+        let parts = [path] + path.split(separator: UInt8(ascii: "/")).map(Array.init)
+        return excludes.contains { pattern in
+            parts.contains { part in part.withCString { fnmatch(pattern, $0, 0) == 0 } }
         }
     }
 
