@@ -78,7 +78,7 @@ final class BytesTests: XCTestCase {
         }
     }
 
-    func testVarintRejectsEveryTruncation() {
+    func testVarintRejectsEveryTruncation() throws {
         var rng = SplitMix64(seed: 0x5EED_0002)
         var values = edgeValues().filter { $0 >= 128 }
         for _ in 0..<500 { values.append(rng.next() >> UInt64(rng.below(57)) | 0x80) }
@@ -87,7 +87,7 @@ final class BytesTests: XCTestCase {
             XCTAssertGreaterThan(bytes.count, 1)
             for n in 0..<bytes.count {
                 let prefix = Array(bytes[0..<n])
-                withReader(prefix) { r in
+                try withReader(prefix) { r in
                     XCTAssertThrowsError(try r.varint(), "prefix \(n) of varint(\(v)) must not decode") {
                         XCTAssertTrue($0 is FormatError)
                     }
@@ -96,7 +96,7 @@ final class BytesTests: XCTestCase {
         }
     }
 
-    func testVarintRejectsOverlongAndOverflowingEncodings() {
+    func testVarintRejectsOverlongAndOverflowingEncodings() throws {
         // 11 bytes: ten continuation bytes then a terminator.
         let overlong11 = [UInt8](repeating: 0x80, count: 10) + [0x00]
         let allOnes11 = [UInt8](repeating: 0xFF, count: 10) + [0x01]
@@ -107,12 +107,12 @@ final class BytesTests: XCTestCase {
         let endless = [UInt8](repeating: 0xFF, count: 64)
         for (name, bytes) in [("overlong11", overlong11), ("allOnes11", allOnes11), ("overflow10", overflow10),
                               ("overflow10b", overflow10b), ("endless", endless)] {
-            withReader(bytes) { r in
+            try withReader(bytes) { r in
                 XCTAssertThrowsError(try r.varint(), name) { XCTAssertTrue($0 is FormatError, name) }
             }
         }
         // The largest 10-byte encoding is still accepted.
-        withReader([UInt8](repeating: 0xFF, count: 9) + [0x01]) { r in
+        try withReader([UInt8](repeating: 0xFF, count: 9) + [0x01]) { r in
             XCTAssertEqual(try r.varint(), UInt64.max)
         }
     }
@@ -212,10 +212,10 @@ final class BytesTests: XCTestCase {
         }
     }
 
-    func testTruncatedFixedReadsThrowWithoutAdvancing() {
+    func testTruncatedFixedReadsThrowWithoutAdvancing() throws {
         for n in 0..<8 {
             let bytes = [UInt8](repeating: 0x11, count: n)
-            withReader(bytes) { r in
+            try withReader(bytes) { r in
                 if n < 2 { XCTAssertThrowsError(try r.u16()) }
                 if n < 4 { XCTAssertThrowsError(try r.u32()) }
                 XCTAssertThrowsError(try r.u64())

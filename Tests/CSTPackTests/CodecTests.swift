@@ -362,7 +362,7 @@ final class CodecTests: XCTestCase {
                     if !rec.isEmpty { rec.remove(at: rng.below(rec.count)) }
                 }
                 records[k] = rec
-                mark("case \(it): subject \(it % subjects.count), record \(k), mutation \(how), bytes \(rec.map { String($0, radix: 16) }.joined(separator: " "))")
+                mark("case \(it): subject \(it % subjects.count), record \(k) of \(records.count), mutation \(how), \(rec.count) bytes" + (rec.count <= 64 ? ": " + rec.map { String($0, radix: 16) }.joined(separator: " ") : ""))
                 var enc = s.enc
                 enc.records = records
                 do {
@@ -474,7 +474,11 @@ final class CodecTests: XCTestCase {
 
     func testDecompressorRejectsWrongLengthAndTruncation() throws {
         var rng = SplitMix64(seed: 0xC0DE_0006)
-        let input: [UInt8] = (0..<20_000).map { i in i % 7 == 0 ? UInt8(rng.below(256)) : UInt8(97 + (i / 3) % 11) }
+        var input: [UInt8] = []
+        for i in 0..<20_000 {
+            let b: UInt8 = i % 7 == 0 ? UInt8(rng.below(256)) : UInt8(97 + (i / 3) % 11)
+            input.append(b)
+        }
         let d = Decompressor()
         for codec in Codec.allCases {
             let stored = try input.withUnsafeBytes { try Compressor(codec: codec, level: codec.defaultLevel).compress($0) }

@@ -145,8 +145,14 @@ enum IsolatedOutcome: Equatable {
 /// markers to `markers` (one line each) so that the parent can say which case trapped.
 /// The body returns the exit status the child uses.
 func runIsolated(_ body: (_ mark: (String) -> Void) -> Int32) -> (outcome: IsolatedOutcome, lastMarker: String?) {
+    let (outcome, lines) = runIsolatedCollecting(body)
+    return (outcome, lines.last)
+}
+
+/// runIsolated, returning the marker lines (the last few MB of them).
+func runIsolatedCollecting(_ body: (_ mark: (String) -> Void) -> Int32) -> (outcome: IsolatedOutcome, lines: [String]) {
     var fds: [Int32] = [0, 0]
-    guard pipe(&fds) == 0 else { return (.exited(-1), "pipe failed") }
+    guard pipe(&fds) == 0 else { return (.exited(-1), ["pipe failed"]) }
     fflush(nil)
     let pid = fork()
     if pid == 0 {
@@ -167,15 +173,14 @@ func runIsolated(_ body: (_ mark: (String) -> Void) -> Int32) -> (outcome: Isola
         if n < 0 && errno == EINTR { continue }
         if n <= 0 { break }
         collected.append(contentsOf: buf[0..<n])
-        if collected.count > 1 << 20 { collected.removeFirst(collected.count - (1 << 16)) }
+        if collected.count > 4 << 20 { collected.removeFirst(collected.count - (1 << 20)) }
     }
     close(fds[0])
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    let lines = String(decoding: collected, as: UTF8.self).split(separator: "\n")
-    let last = lines.last.map(String.init)
+    let lines = String(decoding: collected, as: UTF8.self).split(separator: "\n").map(String.init)
     // WIFEXITED / WEXITSTATUS / WTERMSIG by hand (the macros are not imported).
     let termSig = status & 0x7F
-    if termSig == 0 { return (.exited((status >> 8) & 0xFF), last) }
-    return (.signalled(termSig), last)
+    if termSig == 0 { return (.exited((status >> 8) & 0xFF), lines) }
+    return (.signalled(termSig), lines)
 }

@@ -56,6 +56,7 @@ public final class ArchiveWriter {
         compressor = Compressor(codec: codec, level: level)
         sourceCompressor = Compressor(codec: codec, level: sourceLevel)
         tempPath = destination + ".tmp-\(getpid())"
+        Self.removeStaleTemporaries(of: destination)
         fd = open(tempPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CSTPackError("\(tempPath): cannot create: \(errnoText())") }
         TemporaryFiles.register(tempPath)
@@ -71,6 +72,18 @@ public final class ArchiveWriter {
     }
 
     deinit { if !finished { abort() } }
+
+    /// Removes `<destination>.tmp-<pid>` files left by builds that were killed (kill -9
+    /// cannot be caught), when that process no longer exists.
+    static func removeStaleTemporaries(of destination: String) {
+        let dir = directoryOf(destination)
+        let prefix = String(destination.split(separator: "/").last ?? "") + ".tmp-"
+        guard let names = try? listDirectory(dir) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            guard let pid = Int32(name.dropFirst(prefix.count)), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { unlink(dir + "/" + name) }
+        }
+    }
 
     /// Removes the temporary file (after a failure).
     public func abort() {

@@ -21,3 +21,16 @@ public func writeStderr(_ s: String) {
         }
     }
 }
+
+/// Writes raw bytes to standard output (paths need not be UTF-8).
+public func writeStdout(_ bytes: [UInt8]) {
+    fflush(nil)
+    bytes.withUnsafeBytes { raw in
+        var done = 0
+        while done < raw.count {
+            let n = write(1, raw.baseAddress! + done, raw.count - done)
+            if n <= 0 { return }
+            done += n
+        }
+    }
+}

@@ -1,0 +1,44 @@
+/// Decodes every stored CST of an archive on `jobs` threads: the read-side counterpart of
+/// parsing every file, used by `cstpack decode-all` and the benchmarks.
+public enum DecodeAll {
+    public struct Result: Sendable {
+        public var files = 0
+        public var nodes = 0
+        public var seconds = 0.0
+    }
+
+    public static func run(_ archive: Archive, jobs: Int) throws -> Result {
+        let started = monotonicSeconds()
+        final class Shared: @unchecked Sendable {
+            let lock = Mutex()
+            var next = 0
+            var files = 0
+            var nodes = 0
+            var error: Error?
+        }
+        let shared = Shared()
+        let join = startThreads(max(1, jobs)) { _ in
+            let reader = ArchiveReader(archive, cacheLimit: 8 << 20)
+            var files = 0, nodes = 0
+            while true {
+                let i: Int = shared.lock.locked {
+                    defer { shared.next += 1 }
+                    return shared.error == nil ? shared.next : archive.fileCount
+                }
+                guard i < archive.fileCount else { break }
+                do {
+                    guard try archive.file(i).sameAs == Format.none32 else { continue }
+                    let t = try reader.tree(ofFile: i)
+                    files += 1
+                    nodes += t.count
+                } catch {
+                    shared.lock.locked { shared.error = shared.error ?? error }
+                }
+            }
+            shared.lock.locked { shared.files += files; shared.nodes += nodes }
+        }
+        join()
+        if let e = shared.error { throw e }
+        return Result(files: shared.files, nodes: shared.nodes, seconds: monotonicSeconds() - started)
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import CSTPack
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ls",
+        abstract: "List the files stored in an archive, with language, lines and nodes."
+    )
+    @OptionGroup var archiveOption: ArchiveOption
+    @Flag(help: "Print JSON Lines: path, language, bytes, lines, nodes, syntax_errors, same_as.")
+    var json = false
+    @Flag(name: .customLong("null"), help: "Print only paths, each ended by a NUL byte (for xargs -0).")
+    var nul = false
+
+    func run() throws {
+        do {
+            let archive = try archiveOption.open()
+            for i in 0..<archive.fileCount {
+                let f = try archive.file(i)
+                let pathBytes = try archive.path(ofFile: i)
+                let path = String(decoding: pathBytes, as: UTF8.self)
+                let lang = archive.languages[Int(f.language)].name
+                if nul {
+                    writeStdout(pathBytes + [0])
+                } else if json {
+                    let sameAs: JSONValue = f.sameAs == Format.none32 ? .null : .string(String(decoding: try archive.path(ofFile: Int(f.sameAs)), as: UTF8.self))
+                    print(jsonObject(["path": .string(path), "language": .string(lang), "bytes": .int(Int(f.sourceLength)),
+                                      "lines": .int(Int(f.lineCount)), "nodes": .int(Int(f.nodeCount)),
+                                      "syntax_errors": .bool(f.flags.contains(.syntaxErrors)), "same_as": sameAs]))
+                } else {
+                    print("\(path)\t\(lang)\t\(f.lineCount) lines\t\(f.nodeCount) nodes\(f.flags.contains(.syntaxErrors) ? "\tsyntax errors" : "")")
+                }
+            }
+        } catch {
+            fail(error)
+        }
+    }
+}

@@ -1,0 +1,244 @@
+import Foundation
+import XCTest
+@testable import CSTPack
+
+/// End to end through the built `cstpack` executable.
+final class CLITests: XCTestCase {
+
+    struct Run {
+        var status: Int32
+        var reason: Process.TerminationReason
+        var stdout: String
+        var stderr: String
+        var exitedNormally: Bool { reason == .exit }
+        var description: String { "status \(status) (\(reason == .exit ? "exit" : "signal")), stdout: \(stdout.prefix(2000)), stderr: \(stderr.prefix(2000))" }
+    }
+
+    /// The `cstpack` executable built beside this test bundle.
+    static let executable: String? = {
+        var dirs: [URL] = []
+        if let env = ProcessInfo.processInfo.environment["CSTPACK_TEST_EXECUTABLE"] { return env }
+        let arg0 = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        dirs.append(arg0.deletingLastPathComponent())
+        for b in Bundle.allBundles where b.bundlePath.hasSuffix(".xctest") {
+            dirs.append(b.bundleURL.deletingLastPathComponent())
+        }
+        dirs.append(Bundle.main.bundleURL)
+        dirs.append(Bundle.main.bundleURL.deletingLastPathComponent())
+        // The .xctest may be a directory (bundle) whose executable lives deeper inside.
+        var walk = arg0.deletingLastPathComponent()
+        for _ in 0..<4 {
+            if walk.lastPathComponent.hasSuffix(".xctest") { dirs.append(walk.deletingLastPathComponent()) }
+            walk = walk.deletingLastPathComponent()
+        }
+        for scratch in [".build-tests", ".build"] {
+            dirs.append(TestPaths.repoRoot.appendingPathComponent("\(scratch)/debug"))
+        }
+        for d in dirs {
+            let candidate = d.appendingPathComponent("cstpack").path
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDir), !isDir.boolValue,
+               FileManager.default.isExecutableFile(atPath: candidate) {
+                return candidate
+            }
+        }
+        return nil
+    }()
+
+    private func exe() throws -> String {
+        guard let e = Self.executable else {
+            let msg = "cannot find the cstpack executable beside the test bundle (\(CommandLine.arguments[0])); build it with `swift build` or set CSTPACK_TEST_EXECUTABLE"
+            XCTFail(msg)
+            throw TestSetupError(msg)
+        }
+        return e
+    }
+
+    /// Runs cstpack with no stdin, capturing stdout and stderr through files.
+    private func run(_ args: [String], cwd: String? = nil, environment: [String: String]? = nil) throws -> Run {
+        let exe = try exe()
+        let dir = try makeTempDir("cstpack-cli-io")
+        let outPath = dir + "/stdout", errPath = dir + "/stderr"
+        XCTAssertTrue(FileManager.default.createFile(atPath: outPath, contents: nil))
+        XCTAssertTrue(FileManager.default.createFile(atPath: errPath, contents: nil))
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = out
+        p.standardError = err
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        var env = environment ?? ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "CSTPACK_ARCHIVE")
+        p.environment = env
+        try p.run()
+        p.waitUntilExit()
+        try out.close(); try err.close()
+        return Run(status: p.terminationStatus, reason: p.terminationReason,
+                   stdout: String(decoding: try readBytes(outPath), as: UTF8.self),
+                   stderr: String(decoding: try readBytes(errPath), as: UTF8.self))
+    }
+
+    @discardableResult
+    private func build(_ dir: String, extra: [String] = []) throws -> String {
+        _ = try TestGrammars.require()
+        let out = try makeTempDir("cstpack-cli") + "/cli.cstpack"
+        let r = try run(["build", TestPaths.fixturesPath, "-o", out, "-q"] + extra)
+        XCTAssertEqual(r.status, 0, "build: \(r.description)")
+        XCTAssertTrue(r.exitedNormally)
+        XCTAssertEqual(r.stdout, "", "-q prints no summary")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out))
+        return out
+    }
+
+    // MARK: Happy paths
+
+    func testBuildVerifyStats() throws {
+        let archive = try build(TestPaths.fixturesPath)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: (archive as NSString).deletingLastPathComponent)
+        XCTAssertEqual(leftovers, ["cli.cstpack"], "no temporary files left beside the archive")
+
+        let v = try run(["verify", "-a", archive])
+        XCTAssertEqual(v.status, 0, v.description)
+        XCTAssertTrue(v.stdout.contains(": OK:"), v.description)
+        XCTAssertFalse(v.stdout.contains("problem:"))
+
+        let s = try run(["verify", "-a", archive, "--source", TestPaths.fixturesPath])
+        XCTAssertEqual(s.status, 0, s.description)
+        XCTAssertTrue(s.stdout.contains("identical to tree-sitter's"), s.description)
+        XCTAssertFalse(s.stdout.contains("re-parsed 0 files"), s.description)
+
+        let d = try run(["verify", "-a", archive, "--deep"])
+        XCTAssertEqual(d.status, 0, d.description)
+        XCTAssertTrue(d.stdout.contains("identical to tree-sitter's"), d.description)
+
+        let j = try run(["verify", "-a", archive, "--json"])
+        XCTAssertEqual(j.status, 0, j.description)
+        let vj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(vj["ok"] as? Bool, true)
+        XCTAssertGreaterThan(vj["files"] as? Int ?? 0, 10)
+
+        let both = try run(["verify", "-a", archive, "--deep", "--source", TestPaths.fixturesPath])
+        XCTAssertNotEqual(both.status, 0, "--deep with --source is a usage error")
+        XCTAssertTrue(both.exitedNormally)
+
+        let st = try run(["stats", "-a", archive, "--json"])
+        XCTAssertEqual(st.status, 0, st.description)
+        let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(st.stdout.utf8)) as? [String: Any], st.stdout)
+        let total = try XCTUnwrap(obj["total"] as? [String: Any])
+        XCTAssertGreaterThan(total["files"] as? Int ?? 0, 10)
+        XCTAssertGreaterThan(total["nodes"] as? Int ?? 0, 1000)
+        let langs = try XCTUnwrap(obj["languages"] as? [String: Any])
+        XCTAssertNotNil(langs["python"])
+
+        let text = try run(["stats", "-a", archive])
+        XCTAssertEqual(text.status, 0, text.description)
+        XCTAssertTrue(text.stdout.contains("python"), text.description)
+    }
+
+    func testLanguagesListsPython() throws {
+        _ = try TestGrammars.require()
+        let r = try run(["languages"])
+        XCTAssertEqual(r.status, 0, r.description)
+        XCTAssertTrue(r.stdout.split(separator: "\n").contains { $0.hasPrefix("python ") }, r.description)
+        let j = try run(["languages", "--json"])
+        XCTAssertEqual(j.status, 0, j.description)
+        let names = j.stdout.split(separator: "\n").compactMap { line -> String? in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["language"] as? String
+        }
+        XCTAssertTrue(names.contains("python"), j.description)
+    }
+
+    func testDeterministicAcrossJobCounts() throws {
+        let a = try build(TestPaths.fixturesPath, extra: ["-j", "1"])
+        let b = try build(TestPaths.fixturesPath, extra: ["-j", "2"])
+        let x = try readBytes(a), y = try readBytes(b)
+        XCTAssertGreaterThan(x.count, 64)
+        if x != y {
+            let at = (0..<min(x.count, y.count)).first { x[$0] != y[$0] } ?? min(x.count, y.count)
+            XCTFail("cstpack build -j 1 and -j 2 differ (sizes \(x.count), \(y.count); first difference at byte \(at))")
+        }
+    }
+
+    // MARK: Failures
+
+    /// The shape every failure must have: a normal exit with a non-zero status and a
+    /// one-line `cstpack: error:` on stderr or `problem:` lines on stdout.
+    private func assertCleanFailure(_ r: Run, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertTrue(r.exitedNormally, "\(what): killed by a signal: \(r.description)", file: file, line: line)
+        XCTAssertNotEqual(r.status, 0, "\(what): \(r.description)", file: file, line: line)
+        let errLines = r.stderr.split(separator: "\n", omittingEmptySubsequences: true)
+        let problems = r.stdout.split(separator: "\n").filter { $0.hasPrefix("problem:") }
+        if !errLines.isEmpty {
+            XCTAssertEqual(errLines.count, 1, "\(what): one line on stderr: \(r.stderr)", file: file, line: line)
+            XCTAssertTrue(errLines[0].hasPrefix("cstpack: error: "), "\(what): \(r.stderr)", file: file, line: line)
+        } else {
+            XCTAssertFalse(problems.isEmpty, "\(what): neither an error nor a problem line: \(r.description)", file: file, line: line)
+        }
+    }
+
+    func testCorruptedArchiveFailsVerify() throws {
+        let archive = try build(TestPaths.fixturesPath)
+        let pristine = try readBytes(archive)
+        let dir = try makeTempDir("cstpack-cli-bad")
+        let a = try Archive(path: archive)
+        let seg = try a.segment(0)
+        let strings = try XCTUnwrap(a.sections[.strings])
+        // header, a segment's payload, the string table, and the last byte (section table).
+        let positions = [12, Int(seg.offset) + Int(seg.storedLength) / 2, Int(strings.offset) + 5, pristine.count - 1]
+        for pos in positions {
+            var bytes = pristine
+            bytes[pos] ^= 0x5A
+            let bad = dir + "/bad-\(pos).cstpack"
+            try writeBytes(bytes, to: bad)
+            let r = try run(["verify", "-a", bad])
+            assertCleanFailure(r, "verify of an archive flipped at byte \(pos)")
+            if pos == positions[1] {
+                XCTAssertEqual(r.status, 1, "a damaged segment is a verify problem: \(r.description)")
+                XCTAssertTrue(r.stdout.contains("FAILED"), r.description)
+            }
+            let s = try run(["stats", "-a", bad])
+            XCTAssertTrue(s.exitedNormally, "stats on a damaged archive: \(s.description)")
+        }
+        // Truncated.
+        let cut = dir + "/cut.cstpack"
+        try writeBytes(Array(pristine[0..<(pristine.count / 2)]), to: cut)
+        let r = try run(["verify", "-a", cut])
+        assertCleanFailure(r, "verify of a truncated archive")
+        XCTAssertTrue(r.stderr.contains("truncated") || r.stderr.contains("bytes"), r.description)
+    }
+
+    func testVerifyWithoutArchiveInEmptyDirectory() throws {
+        let empty = try makeTempDir("cstpack-cli-empty")
+        let r = try run(["verify"], cwd: empty)
+        assertCleanFailure(r, "verify with no archive")
+        XCTAssertTrue((r.stderr + r.stdout).contains("index.cstpack"), r.description)
+        let s = try run(["stats"], cwd: empty)
+        assertCleanFailure(s, "stats with no archive")
+        XCTAssertTrue((s.stderr + s.stdout).contains("index.cstpack"), s.description)
+    }
+
+    func testBuildOfMissingDirectoryFailsCleanly() throws {
+        let dir = try makeTempDir("cstpack-cli-missing")
+        let out = dir + "/out.cstpack"
+        let r = try run(["build", dir + "/does-not-exist", "-o", out, "-q"])
+        assertCleanFailure(r, "build of a missing directory")
+        XCTAssertTrue(r.stderr.contains("does-not-exist"), r.description)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [], "nothing written")
+
+        // A regular file is not a directory either.
+        let f = dir + "/file.py"
+        try writeBytes(Array("x = 1\n".utf8), to: f)
+        let r2 = try run(["build", f, "-o", out, "-q"])
+        assertCleanFailure(r2, "build of a regular file")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+
+        // Bad option values are usage errors.
+        let r3 = try run(["build", TestPaths.fixturesPath, "-o", out, "--codec", "gzip"])
+        XCTAssertTrue(r3.exitedNormally)
+        XCTAssertNotEqual(r3.status, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+}
