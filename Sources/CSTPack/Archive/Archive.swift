@@ -68,7 +68,7 @@ public final class Archive: @unchecked Sendable {
             let sectionCount = Int(try h.u32())
             maxSegmentRaw = Int(try h.u32())
             let tableSum = try h.u64()
-            _ = try h.u64()
+            guard try h.u64() == 0 else { throw FormatError("\(path): reserved header bytes 48-55 are not zero") }
             guard try h.u64() == headerSum else { throw FormatError("\(path): header checksum mismatch (corrupt header)") }
             flags = Format.HeaderFlags(rawValue: rawFlags)
             guard Format.HeaderFlags.known.isSuperset(of: flags) else {
@@ -146,7 +146,7 @@ public final class Archive: @unchecked Sendable {
     private static func table(_ r: ByteReader, entrySize: Int, name: String) throws(FormatError) -> (ByteReader, Int) {
         var h = r
         let n = Int(try h.u32())
-        _ = try h.u32()
+        guard try h.u32() == 0 else { throw FormatError("\(r.context): reserved field is not zero") }
         guard n <= (r.count - 8) / entrySize, r.count == 8 + n * entrySize else {
             throw FormatError("\(r.context): \(name) of \(n) entries does not match its \(r.count) bytes")
         }
@@ -186,15 +186,19 @@ public final class Archive: @unchecked Sendable {
     private static func readBases(_ section: ByteReader) throws(FormatError) -> [BaseEntry] {
         var r = section
         let n = Int(try r.u32())
-        _ = try r.u32()
+        guard try r.u32() == 0 else { throw FormatError("\(r.context): reserved field is not zero") }
         guard n <= r.remaining / Format.baseEntrySize else { throw FormatError("\(r.context): \(n) bases do not fit") }
         var out: [BaseEntry] = []
         for _ in 0..<n {
             let kind = try r.u8(), stream = try r.u8(), language = try r.u16()
-            _ = try r.u32()
+            guard kind == Format.BaseKind.zstdDictionary.rawValue, Format.Stream(rawValue: stream) != nil else {
+                throw FormatError("\(r.context): base of unknown kind \(kind) or stream \(stream)")
+            }
+            guard try r.u32() == 0 else { throw FormatError("\(r.context): reserved field is not zero") }
             let e = BaseEntry(kind: kind, stream: stream, language: language,
                               offset: try r.u64(), length: try r.u64(), checksum: try r.u64())
-            guard e.offset <= UInt64(section.count), e.length <= UInt64(section.count) - e.offset else {
+            let tableEnd = UInt64(8 + n * Format.baseEntrySize)
+            guard e.offset >= tableEnd, e.offset <= UInt64(section.count), e.length <= UInt64(section.count) - e.offset else {
                 throw FormatError("\(r.context): base outside the section")
             }
             out.append(e)
@@ -209,14 +213,14 @@ public final class Archive: @unchecked Sendable {
         guard n == languageCount else { throw FormatError("\(r.context): \(n) language entries for \(languageCount) languages") }
         for _ in 0..<n {
             let lang = try r.u16()
-            _ = try r.u16()
+            guard try r.u16() == 0, Int(lang) < languageCount else { throw FormatError("\(r.context): bad language entry") }
             info.languages.append(LanguageBuildInfo(language: lang, files: try r.u32(), treeSitterBytes: try r.u64(),
                                                     phase1Bytes: try r.u64(), bytecodeBytes: try r.u64()))
         }
         guard let codec = Codec(rawValue: try r.u8()) else { throw FormatError("\(r.context): unknown codec") }
         info.codec = codec
         info.level = Int(Int8(bitPattern: try r.u8()))
-        _ = try r.u16()
+        guard try r.u16() == 0 else { throw FormatError("\(r.context): reserved field is not zero") }
         info.segmentSize = try r.u32()
         let counts = Int(try r.u32())
         guard counts == SkipCounts.fieldCount else { throw FormatError("\(r.context): \(counts) skip counters") }
@@ -235,7 +239,7 @@ public final class Archive: @unchecked Sendable {
         try r.seek(to: i * Format.segmentEntrySize)
         let offset = try r.u64(), stored = try r.u32(), raw = try r.u32()
         let codecByte = try r.u8(), streamByte = try r.u8()
-        _ = try r.u16()
+        guard try r.u16() == 0 else { throw FormatError("segment \(i): reserved field is not zero") }
         let base = try r.u32(), checksum = try r.u64()
         guard let codec = Codec(rawValue: codecByte) else { throw FormatError("segment \(i): unknown codec \(codecByte)") }
         guard let stream = Format.Stream(rawValue: streamByte) else { throw FormatError("segment \(i): unknown stream \(streamByte)") }
@@ -272,7 +276,7 @@ public final class Archive: @unchecked Sendable {
         var r = try fileTable.slice(at: i * Format.fileEntrySize, length: Format.fileEntrySize, context: "file \(i)")
         let e = try FileEntry.read(&r)
         guard Int(e.language) < languages.count else { throw FormatError("file \(i): language \(e.language) does not exist") }
-        guard Format.FileFlags.known.isSuperset(of: e.flags) else { throw FormatError("file \(i): unknown flags \(e.flags.rawValue)") }
+        guard Format.FileFlags.known.isSuperset(of: e.flags), !e.flags.isSuperset(of: [.source, .lineTable]) else { throw FormatError("file \(i): unknown flags \(e.flags.rawValue)") }
         guard e.nodeCount >= 1 else { throw FormatError("file \(i): no nodes") }
         guard UInt64(e.firstCSTRecord) + UInt64(e.cstRecordCount) <= UInt64(recordCount),
               UInt64(e.firstSourceRecord) + UInt64(e.sourceRecordCount) <= UInt64(recordCount), e.cstRecordCount >= 1 else {

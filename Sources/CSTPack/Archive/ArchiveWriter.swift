@@ -203,7 +203,7 @@ public final class ArchiveWriter {
             var header = ByteWriter()
             header.append(Format.magic)
             header.u32(Format.version)
-            header.u32(Format.HeaderFlags.sources.rawValue)
+            header.u32(files.contains { $0.flags.contains(.source) } ? Format.HeaderFlags.sources.rawValue : 0)
             header.u64(offset)
             header.u64(tableOffset)
             header.u32(UInt32(sections.count))

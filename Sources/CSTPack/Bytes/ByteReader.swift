@@ -51,7 +51,8 @@ public struct ByteReader {
     public mutating func u32() throws(FormatError) -> UInt32 { try fixed(UInt32.self) }
     public mutating func u64() throws(FormatError) -> UInt64 { try fixed(UInt64.self) }
 
-    /// Unsigned LEB128 of at most 10 bytes; overlong or overflowing encodings are errors.
+    /// Unsigned LEB128 of at most 10 bytes; a value past 64 bits is an error (non-minimal
+    /// encodings are accepted, as they decode to one value).
     @inline(__always)
     public mutating func varint() throws(FormatError) -> UInt64 {
         guard offset < count else { throw FormatError("\(context): truncated varint at offset \(offset)") }

@@ -54,11 +54,16 @@ public struct TreeDecoder {
                 throw FormatError("\(r.context): checkpoint (position \(p), depth \(depth)) disagrees with the stream (position \(pos), depth \(stack.count))")
             }
         }
+        if !checkAgainstRunning && base == 0 {
+            guard p == 0, depth == 0 else { throw FormatError("\(r.context): a file's first record must start at position 0 with no open nodes") }
+        }
         var previous: Int64 = -1
         for k in 0..<depth {
             let v = try r.varint()
             let node = Int64(v >> 1)
-            guard node > previous, node < Int64(nodeCount) else {
+            // Ancestors open at a checkpoint are earlier nodes than the record's first one.
+            let limit = checkAgainstRunning ? Int64(nodeCount) : Int64(base)
+            guard node > previous, node < limit else {
                 throw FormatError("\(r.context): checkpoint ancestor \(node) out of order or range")
             }
             previous = node
@@ -90,7 +95,7 @@ public struct TreeDecoder {
                 }
                 let local = Int(top.node - base)
                 var hasError = top.childError
-                if local >= 0 {
+                if local >= 0 && local < tree.count {
                     tree.ends[local] = UInt32(end)
                     var f = tree.flags[local]
                     if tree.kinds[local] == errorKind || f.contains(.missing) { hasError = true }
