@@ -64,14 +64,15 @@ public final class ArchiveReader {
     public func tree(ofFile i: Int) throws -> CSTTree {
         let f = try archive.file(i)
         let table = archive.languages[Int(f.language)]
-        var d = TreeDecoder(table: table, nodeCount: Int(f.nodeCount), sourceLength: Int(f.sourceLength))
         let context = "file \(i)"
+        try checkNodeCount(f, fromRecord: 0, firstNode: 0, context: context)
+        var d = TreeDecoder(table: table, nodeCount: Int(f.nodeCount), sourceLength: Int(f.sourceLength))
         var total = 0
         for k in 0..<Int(f.cstRecordCount) {
             let recordIndex = Int(f.firstCSTRecord) + k
             let rec = try archive.record(recordIndex)
-            guard Int(rec.first) == d.tree.count else {
-                throw FormatError("\(context) record \(k): says it starts at node \(rec.first), the stream is at node \(d.tree.count)")
+            guard Int(rec.first) == d.count else {
+                throw FormatError("\(context) record \(k): says it starts at node \(rec.first), the stream is at node \(d.count)")
             }
             let bytes = try recordBytes(recordIndex, stream: .cst)
             total += bytes.count
@@ -110,6 +111,16 @@ public final class ArchiveReader {
         return try bytes.withUnsafeBytes { raw in try LineTable.decode(raw, sourceLength: Int(f.sourceLength)) }
     }
 
+    /// Every node takes at least one byte of bytecode: a node count beyond the bytes of the
+    /// records is corrupt, and is refused before it sizes any allocation.
+    private func checkNodeCount(_ f: FileEntry, fromRecord k: Int, firstNode: Int, context: String) throws {
+        var bytes = 0
+        for r in k..<Int(f.cstRecordCount) { bytes += Int(try archive.record(Int(f.firstCSTRecord) + r).length) }
+        guard firstNode <= Int(f.nodeCount), Int(f.nodeCount) - firstNode <= bytes else {
+            throw FormatError("\(context): \(f.nodeCount) nodes cannot fit in \(bytes) bytes of records")
+        }
+    }
+
     /// One node of file `i`, decoded from the nearest checkpoint: only the segments of the
     /// records from that checkpoint to the node's end are read.
     public func node(ofFile i: Int, id: Int) throws -> NodeRecord {
@@ -118,6 +129,7 @@ public final class ArchiveReader {
         var k = Int(f.cstRecordCount) - 1
         while k > 0, Int(try archive.record(Int(f.firstCSTRecord) + k).first) > id { k -= 1 }
         let start = Int(try archive.record(Int(f.firstCSTRecord) + k).first)
+        try checkNodeCount(f, fromRecord: k, firstNode: start, context: "file \(i)")
         var d = TreeDecoder(table: archive.languages[Int(f.language)], nodeCount: Int(f.nodeCount),
                             sourceLength: Int(f.sourceLength), base: start)
         while k < Int(f.cstRecordCount) {
@@ -127,12 +139,7 @@ public final class ArchiveReader {
                 try d.readState(&r, checkAgainstRunning: d.recordsRead > 0)
                 return try d.run(&r, stopAfter: Int32(id))
             }
-            if complete {
-                let local = id - start
-                let t = d.tree
-                return NodeRecord(id: id, kind: t.kinds[local], field: t.fields[local], flags: t.flags[local],
-                                  start: t.starts[local], end: t.ends[local], parent: Int(t.parents[local]))
-            }
+            if complete { return d.record(id) }
             k += 1
         }
         throw FormatError("file \(i): node \(id) is never completed")

@@ -9,22 +9,77 @@ public struct TreeDecoder {
         var childError: Bool
     }
 
+    /// Decoded nodes, written through raw pointers: appending to six Swift arrays costs a
+    /// uniqueness check per array per node, which was a third of decoding time.
+    final class Buffers {
+        let capacity: Int
+        var count = 0
+        let kinds: UnsafeMutablePointer<UInt16>
+        let fields: UnsafeMutablePointer<UInt16>
+        let flags: UnsafeMutablePointer<CSTTree.Flags>
+        let starts: UnsafeMutablePointer<UInt32>
+        let ends: UnsafeMutablePointer<UInt32>
+        let parents: UnsafeMutablePointer<Int32>
+
+        init(capacity: Int) {
+            self.capacity = capacity
+            kinds = .allocate(capacity: capacity); fields = .allocate(capacity: capacity)
+            flags = .allocate(capacity: capacity); starts = .allocate(capacity: capacity)
+            ends = .allocate(capacity: capacity); parents = .allocate(capacity: capacity)
+        }
+
+        deinit {
+            kinds.deallocate(); fields.deallocate(); flags.deallocate()
+            starts.deallocate(); ends.deallocate(); parents.deallocate()
+        }
+
+        @inline(__always)
+        func append(kind: UInt16, field: UInt16, flags f: CSTTree.Flags, start: UInt32, end: UInt32, parent: Int32) {
+            kinds[count] = kind; fields[count] = field; flags[count] = f
+            starts[count] = start; ends[count] = end; parents[count] = parent
+            count += 1
+        }
+
+        func tree() -> CSTTree {
+            var t = CSTTree()
+            t.kinds = Array(UnsafeBufferPointer(start: kinds, count: count))
+            t.fields = Array(UnsafeBufferPointer(start: fields, count: count))
+            t.flags = Array(UnsafeBufferPointer(start: flags, count: count))
+            t.starts = Array(UnsafeBufferPointer(start: starts, count: count))
+            t.ends = Array(UnsafeBufferPointer(start: ends, count: count))
+            t.parents = Array(UnsafeBufferPointer(start: parents, count: count))
+            return t
+        }
+    }
+
     let table: LanguageTable
     let nodeCount: Int
     let sourceLength: UInt64
     /// Preorder id of the first node this decoder materialises (0 for a whole file).
     let base: Int32
-    var tree: CSTTree
+    let nodes: Buffers
     var stack: [Open] = []
     var pos: UInt64 = 0
     var recordsRead = 0
 
+    /// `nodeCount` comes from an untrusted index: callers bound it (every node takes at
+    /// least one byte of bytecode) before it sizes the buffers allocated here.
     public init(table: LanguageTable, nodeCount: Int, sourceLength: Int, base: Int = 0) {
         self.table = table
         self.nodeCount = nodeCount
         self.sourceLength = UInt64(sourceLength)
         self.base = Int32(base)
-        tree = CSTTree(reservingCapacity: max(0, min(nodeCount - base, 1 << 24)))
+        nodes = Buffers(capacity: max(0, nodeCount - base))
+    }
+
+    /// Nodes decoded so far.
+    public var count: Int { nodes.count }
+
+    /// Facts of a decoded node by preorder id.
+    func record(_ id: Int) -> NodeRecord {
+        let i = id - Int(base)
+        return NodeRecord(id: id, kind: nodes.kinds[i], field: nodes.fields[i], flags: nodes.flags[i],
+                          start: nodes.starts[i], end: nodes.ends[i], parent: Int(nodes.parents[i]))
     }
 
     /// Decodes the next record of a file (records come in order).
@@ -37,10 +92,10 @@ public struct TreeDecoder {
     /// The decoded tree, once every record was fed; checks that the stream is complete.
     public func finish(context: String) throws(FormatError) -> CSTTree {
         guard stack.isEmpty else { throw FormatError("\(context): \(stack.count) nodes left open at the end") }
-        guard tree.count == nodeCount else {
-            throw FormatError("\(context): decoded \(tree.count) nodes, the index says \(nodeCount)")
+        guard nodes.count == nodeCount else {
+            throw FormatError("\(context): decoded \(nodes.count) nodes, the index says \(nodeCount)")
         }
-        return tree
+        return nodes.tree()
     }
 
     /// Reads a record's state header. For a record decoded in sequence, the header must
@@ -85,6 +140,7 @@ public struct TreeDecoder {
         let kindCount = UInt64(table.kindCount)
         let fieldCount = UInt64(table.fieldCount)
         let errorKind = table.errorKind
+        let n = nodes
         while !r.isAtEnd {
             let tag = try r.varint()
             if tag == 0 {
@@ -95,21 +151,21 @@ public struct TreeDecoder {
                 }
                 let local = Int(top.node - base)
                 var hasError = top.childError
-                if local >= 0 && local < tree.count {
-                    tree.ends[local] = UInt32(end)
-                    var f = tree.flags[local]
-                    if tree.kinds[local] == errorKind || f.contains(.missing) { hasError = true }
+                if local >= 0 && local < n.count {
+                    n.ends[local] = UInt32(end)
+                    var f = n.flags[local]
+                    if n.kinds[local] == errorKind || f.contains(.missing) { hasError = true }
                     if top.errorToggle { hasError.toggle() }
                     if hasError { f.insert(.hasError) }
-                    tree.flags[local] = f
+                    n.flags[local] = f
                 }
                 pos = end
                 if hasError, !stack.isEmpty { stack[stack.count - 1].childError = true }
                 if top.node == stopAfter { return true }
                 continue
             }
-            let id = Int(base) + tree.count
-            guard id < nodeCount else { throw FormatError("\(r.context): more nodes than the \(nodeCount) the index records") }
+            let id = Int(base) + n.count
+            guard id < nodeCount, n.count < n.capacity else { throw FormatError("\(r.context): more nodes than the \(nodeCount) the index records") }
             if id > 0 && stack.isEmpty { throw FormatError("\(r.context): node \(id) lies outside the root") }
             let kindPlusOne = tag >> TreeCodec.kindShift
             guard kindPlusOne >= 1, kindPlusOne <= kindCount else {
@@ -144,7 +200,7 @@ public struct TreeDecoder {
             if tag & TreeCodec.bitChildren != 0 {
                 stack.append(Open(node: Int32(id), implied: tag & TreeCodec.bitImplied != 0,
                                   errorToggle: exceptions & TreeCodec.excErrorToggle != 0, childError: false))
-                tree.append(kind: kind, field: field, flags: flags, start: UInt32(start), end: UInt32(start), parent: parent)
+                n.append(kind: kind, field: field, flags: flags, start: UInt32(start), end: UInt32(start), parent: parent)
                 pos = start
             } else {
                 let length: UInt64
@@ -163,7 +219,7 @@ public struct TreeDecoder {
                     flags.insert(.hasError)
                     if !stack.isEmpty { stack[stack.count - 1].childError = true }
                 }
-                tree.append(kind: kind, field: field, flags: flags, start: UInt32(start), end: UInt32(start + length), parent: parent)
+                n.append(kind: kind, field: field, flags: flags, start: UInt32(start), end: UInt32(start + length), parent: parent)
                 pos = start + length
                 if Int32(id) == stopAfter { return true }
             }
