@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import XCTest
 @testable import CSTPack
 
@@ -37,10 +38,9 @@ final class ArchiveTests: XCTestCase {
         let again = try buildFixtures(jobs: 1)
         let a = try readBytes(one.path), b = try readBytes(four.path), c = try readBytes(again.path)
         XCTAssertGreaterThan(a.count, Format.headerSize)
-        XCTAssertEqual(a, c, "two builds with -j 1 differ")
+        XCTAssertTrue(a == c, "two builds with jobs 1 differ: \(describeArchiveDifference(one.path, again.path))")
         if a != b {
-            let at = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
-            XCTFail("archives built with jobs 1 and 4 differ (sizes \(a.count) and \(b.count), first difference at byte \(at))")
+            XCTFail("archives built with jobs 1 and 4 differ: \(describeArchiveDifference(one.path, four.path))")
         }
         XCTAssertEqual(one.summary.files, four.summary.files)
         XCTAssertEqual(one.summary.nodes, four.summary.nodes)
@@ -132,8 +132,7 @@ final class ArchiveTests: XCTestCase {
             for _ in 0..<8 { ids.insert(rng.below(tree.count)) }
             for id in ids.sorted() {
                 let n = try reader.node(ofFile: i, id: id)
-                XCTAssertEqual(n, NodeRecord(id: id, kind: tree.kinds[id], field: tree.fields[id], flags: tree.flags[id],
-                                             start: tree.starts[id], end: tree.ends[id], parent: Int(tree.parents[id])), "\(rel) node \(id)")
+                XCTAssertEqual(n, nodeRecord(tree, id), "\(rel) node \(id)")
                 lookups += 1
             }
             XCTAssertThrowsError(try reader.node(ofFile: i, id: tree.count), "\(rel): node past the end")
@@ -218,6 +217,38 @@ final class ArchiveTests: XCTestCase {
         XCTAssertEqual(a.buildInfo.skipped.binary, 1)
     }
 
+    func testRawBytePathsAndSymlinks() throws {
+        let registry = try TestGrammars.require()
+        let dir = try makeTempDir()
+        let root = dir + "/tree"
+        try FileManager.default.createDirectory(atPath: root + "/sub dir", withIntermediateDirectories: true)
+        // A Latin-1 file name (not UTF-8), a name with a space, and a symbolic link.
+        let latin1Name: [UInt8] = Array("caf".utf8) + [0xE9] + Array(".py".utf8)
+        let full = Array(root.utf8) + [UInt8(ascii: "/")] + latin1Name + [0]
+        let fd = full.withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { Glibc.open($0.baseAddress!, O_WRONLY | O_CREAT | O_TRUNC, 0o644) }
+        }
+        XCTAssertGreaterThanOrEqual(fd, 0, "cannot create a Latin-1 file name here")
+        let body = Array("name = 'caf\u{e9}'\n".utf8)
+        XCTAssertEqual(body.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }, body.count)
+        Glibc.close(fd)
+        try writeBytes(Array("x = 1\n".utf8), to: root + "/sub dir/a b.py")
+        try FileManager.default.createSymbolicLink(atPath: root + "/link.py", withDestinationPath: root + "/sub dir/a b.py")
+        let out = dir + "/p.cstpack"
+        let s = try buildArchive(root: root, output: out, grammars: registry)
+        XCTAssertEqual(s.files, 2)
+        XCTAssertEqual(s.skipped.symlinks, 1)
+        let a = try Archive(path: out)
+        XCTAssertEqual(try (0..<a.fileCount).map { try a.path(ofFile: $0) }, [latin1Name, Array("sub dir/a b.py".utf8)])
+        XCTAssertEqual(try a.fileIndex(path: latin1Name), 0)
+        XCTAssertNil(try a.fileIndex(path: Array("link.py".utf8)))
+        var o = VerifyOptions()
+        o.sourceDirectory = root
+        let report = Verifier.run(a, options: o, grammars: registry)
+        XCTAssertTrue(report.ok, "\(report.problems)")
+        XCTAssertEqual(report.filesReparsed, 2)
+    }
+
     // MARK: --no-source
 
     func testNoSourceBuild() throws {
@@ -297,8 +328,7 @@ final class ArchiveTests: XCTestCase {
         let reader = ArchiveReader(archive)
         for id in ids.sorted() {
             let node = try reader.node(ofFile: i, id: id)
-            XCTAssertEqual(node, NodeRecord(id: id, kind: full.kinds[id], field: full.fields[id], flags: full.flags[id],
-                                            start: full.starts[id], end: full.ends[id], parent: Int(full.parents[id])), "node \(id)")
+            XCTAssertEqual(node, nodeRecord(full, id), "node \(id)")
         }
         // A leaf near the end is found from the last checkpoint, without reading the
         // segments before it.

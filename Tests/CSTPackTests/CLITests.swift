@@ -82,7 +82,7 @@ final class CLITests: XCTestCase {
     }
 
     @discardableResult
-    private func build(_ dir: String, extra: [String] = []) throws -> String {
+    private func buildFixtures(extra: [String] = []) throws -> String {
         _ = try TestGrammars.require()
         let out = try makeTempDir("cstpack-cli") + "/cli.cstpack"
         let r = try run(["build", TestPaths.fixturesPath, "-o", out, "-q"] + extra)
@@ -96,7 +96,7 @@ final class CLITests: XCTestCase {
     // MARK: Happy paths
 
     func testBuildVerifyStats() throws {
-        let archive = try build(TestPaths.fixturesPath)
+        let archive = try buildFixtures()
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: (archive as NSString).deletingLastPathComponent)
         XCTAssertEqual(leftovers, ["cli.cstpack"], "no temporary files left beside the archive")
 
@@ -152,13 +152,12 @@ final class CLITests: XCTestCase {
     }
 
     func testDeterministicAcrossJobCounts() throws {
-        let a = try build(TestPaths.fixturesPath, extra: ["-j", "1"])
-        let b = try build(TestPaths.fixturesPath, extra: ["-j", "2"])
+        let a = try buildFixtures(extra: ["-j", "1"])
+        let b = try buildFixtures(extra: ["-j", "2"])
         let x = try readBytes(a), y = try readBytes(b)
         XCTAssertGreaterThan(x.count, 64)
         if x != y {
-            let at = (0..<min(x.count, y.count)).first { x[$0] != y[$0] } ?? min(x.count, y.count)
-            XCTFail("cstpack build -j 1 and -j 2 differ (sizes \(x.count), \(y.count); first difference at byte \(at))")
+            XCTFail("cstpack build -j 1 and -j 2 differ: \(describeArchiveDifference(a, b))")
         }
     }
 
@@ -180,7 +179,7 @@ final class CLITests: XCTestCase {
     }
 
     func testCorruptedArchiveFailsVerify() throws {
-        let archive = try build(TestPaths.fixturesPath)
+        let archive = try buildFixtures()
         let pristine = try readBytes(archive)
         let dir = try makeTempDir("cstpack-cli-bad")
         let a = try Archive(path: archive)

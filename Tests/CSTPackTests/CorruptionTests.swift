@@ -70,15 +70,30 @@ final class CorruptionTests: XCTestCase {
         return (report.ok ? .undetected : .verifyFailed, readsFailed)
     }
 
-    private func flipSweep(codec: Codec, flips: Int, seed: UInt64) throws {
+    /// Every byte of the header, section table, segments and the small tables, then
+    /// `randomFlips` positions anywhere (the string and language sections are large blobs
+    /// under one checksum each, so they are sampled).
+    private func flipSweep(codec: Codec, randomFlips: Int, seed: UInt64) throws {
         let (dir, path) = try smallArchive(codec: codec)
         let pristine = try readBytes(path)
+        let a = try Archive(path: path)
+        var positions: [Int] = Array(0..<Format.headerSize)
+        for (id, e) in a.sections where id != .strings && id != .languages {
+            positions += Array(Int(e.offset)..<Int(e.offset + e.length))
+        }
+        let tableStart = a.sections.values.map { Int($0.offset + $0.length) }.max() ?? pristine.count
+        positions += Array(tableStart..<pristine.count)
+        let exhaustive = positions.count
+        var rng = SplitMix64(seed: seed)
+        for _ in 0..<randomFlips { positions.append(rng.below(pristine.count)) }
+        // Control: the judge passes the undamaged archive (so "detected" below means something).
+        let control = Self.judge(path)
+        XCTAssertEqual(control.0, .undetected, "the pristine archive must verify")
+        XCTAssertFalse(control.readsFailed, "the pristine archive must read")
         let damaged = dir + "/damaged.cstpack"
         let (outcome, lines) = runIsolatedCollecting { mark in
-            var rng = SplitMix64(seed: seed)
-            for k in 0..<flips {
-                // Cover every byte at least once when the archive is small enough, then random.
-                let pos = k < pristine.count && flips >= pristine.count ? k : rng.below(pristine.count)
+            var rng = SplitMix64(seed: seed ^ 0xFFFF)
+            for (k, pos) in positions.enumerated() {
                 let mask = UInt8(1 + rng.below(255))
                 var bytes = pristine
                 bytes[pos] ^= mask
@@ -95,16 +110,18 @@ final class CorruptionTests: XCTestCase {
             mark("done")
             return 0
         }
-        report(outcome, lines, what: "\(codec) archive of \(pristine.count) bytes, \(flips) flips")
+        XCTAssertGreaterThan(exhaustive, 500)
+        report(outcome, lines, what: "\(codec) archive of \(pristine.count) bytes, \(positions.count) flips (\(exhaustive) exhaustive)")
+        XCTAssertEqual(lines.filter { $0.hasPrefix("case ") }.count, positions.count, "every flip was tried")
     }
 
     func testSingleByteFlipsAreDetectedZstd() throws {
-        try flipSweep(codec: .zstd, flips: 2500, seed: 0xBAD_0001)
+        try flipSweep(codec: .zstd, randomFlips: 2000, seed: 0xBAD_0001)
     }
 
     func testSingleByteFlipsAreDetectedLZ4AndNone() throws {
-        try flipSweep(codec: .lz4, flips: 600, seed: 0xBAD_0002)
-        try flipSweep(codec: .none, flips: 600, seed: 0xBAD_0003)
+        try flipSweep(codec: .lz4, randomFlips: 300, seed: 0xBAD_0002)
+        try flipSweep(codec: .none, randomFlips: 300, seed: 0xBAD_0003)
     }
 
     func testTruncationsAndExtensionsAreDetected() throws {
@@ -135,6 +152,7 @@ final class CorruptionTests: XCTestCase {
             return 0
         }
         report(outcome, lines, what: "truncations of a \(pristine.count)-byte archive")
+        XCTAssertEqual(lines.filter { $0.hasPrefix("case ") }.count, lengths.count + 3, "every length was tried")
     }
 
     func testDamagedArchivesThrowCleanErrors() throws {

@@ -111,6 +111,45 @@ func decodeAll(_ enc: TreeCodec.Encoded, table: LanguageTable, nodeCount: Int, s
     return try d.finish(context: "test tree")
 }
 
+// The checkpoint path that ArchiveReader.node(ofFile:id:) takes, through the decoder's
+// internal entry points (kept here, in one place, so that the tests follow its changes).
+
+/// Decodes records `k...` starting at checkpoint `k` (the record's first node is `base`);
+/// returns the nodes from `base` on.
+func decodeFromCheckpoint(_ records: [[UInt8]], from k: Int, base: Int, table: LanguageTable,
+                          nodeCount: Int, sourceLength: Int) throws -> (nodes: CSTTree, openAtEnd: Int) {
+    var d = TreeDecoder(table: table, nodeCount: nodeCount, sourceLength: sourceLength, base: base)
+    for j in k..<records.count {
+        try records[j].withUnsafeBytes { raw in
+            var r = ByteReader(raw, context: "record \(j)")
+            try d.readState(&r, checkAgainstRunning: d.recordsRead > 0)
+            _ = try d.run(&r, stopAfter: nil)
+        }
+    }
+    return (d.nodes.tree(), d.stack.count)
+}
+
+/// Finds node `id` from checkpoint `k` as the reader does; nil when it is never completed.
+func nodeFromCheckpoint(_ records: [[UInt8]], from k: Int, base: Int, id: Int, table: LanguageTable,
+                        nodeCount: Int, sourceLength: Int) throws -> NodeRecord? {
+    var d = TreeDecoder(table: table, nodeCount: nodeCount, sourceLength: sourceLength, base: base)
+    for j in k..<records.count {
+        let done = try records[j].withUnsafeBytes { raw in
+            var r = ByteReader(raw, context: "record \(j)")
+            try d.readState(&r, checkAgainstRunning: d.recordsRead > 0)
+            return try d.run(&r, stopAfter: Int32(id))
+        }
+        if done { return d.record(id) }
+    }
+    return nil
+}
+
+/// A node of a tree as the reader reports it.
+func nodeRecord(_ t: CSTTree, _ id: Int) -> NodeRecord {
+    NodeRecord(id: id, kind: t.kinds[id], field: t.fields[id], flags: t.flags[id],
+               start: t.starts[id], end: t.ends[id], parent: Int(t.parents[id]))
+}
+
 /// The first differing node of two trees, for readable failures.
 func firstDifference(_ a: CSTTree, _ b: CSTTree) -> String? {
     if a.count != b.count { return "node counts differ: \(a.count) vs \(b.count)" }
@@ -130,6 +169,29 @@ func buildArchive(root: String, output: String, jobs: Int = 1, grammars: Grammar
     var o = BuildOptions(root: root, output: output, jobs: jobs)
     tweak(&o)
     return try Builder.build(o, grammars: grammars) { _ in }
+}
+
+/// Where two archives differ: first differing byte and the sections whose bytes differ.
+func describeArchiveDifference(_ pathA: String, _ pathB: String) -> String {
+    guard let a = try? readBytes(pathA), let b = try? readBytes(pathB) else { return "cannot read the archives" }
+    let at = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
+    var text = "sizes \(a.count) and \(b.count), first difference at byte \(at)"
+    if let x = try? Archive(path: pathA), let y = try? Archive(path: pathB) {
+        var differing: [String] = []
+        for (id, e) in x.sections.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            guard let f = y.sections[id] else { differing.append("\(id) (missing)"); continue }
+            let sa = a[Int(e.offset)..<Int(e.offset + e.length)], sb = b[Int(f.offset)..<Int(f.offset + f.length)]
+            if !sa.elementsEqual(sb) { differing.append("\(id)") }
+        }
+        text += "; sections that differ: \(differing.joined(separator: ", "))"
+        if x.buildInfo.languages != y.buildInfo.languages {
+            let diffs = zip(x.buildInfo.languages, y.buildInfo.languages).filter { $0 != $1 }.prefix(3).map {
+                "language \($0.0.language) (\(x.languages[Int($0.0.language)].name)): treeSitterBytes \($0.0.treeSitterBytes) vs \($0.1.treeSitterBytes), phase1 \($0.0.phase1Bytes) vs \($0.1.phase1Bytes), bytecode \($0.0.bytecodeBytes) vs \($0.1.bytecodeBytes)"
+            }
+            text += "; build info: " + diffs.joined(separator: "; ")
+        }
+    }
+    return text
 }
 
 // MARK: Crash isolation
@@ -156,6 +218,8 @@ func runIsolatedCollecting(_ body: (_ mark: (String) -> Void) -> Int32) -> (outc
     fflush(nil)
     let pid = fork()
     if pid == 0 {
+        // Die of the signal itself, without the runtime's backtracer (the parent reports).
+        for sig in [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGABRT, SIGFPE] { signal(sig, SIG_DFL) }
         close(fds[0])
         let w = fds[1]
         let status = body { marker in

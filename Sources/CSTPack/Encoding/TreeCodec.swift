@@ -56,7 +56,7 @@ public enum TreeCodec {
         var firstNodes: [UInt32] = [0]
         var w = ByteWriter(capacity: n * 4 + 16)
         w.varint(0); w.varint(0) // state header of the first record: position 0, no open ancestors
-        var recordStart = 0
+        var recordStart = w.count
         var stack: [(node: Int32, implied: Bool)] = []
         var pos: UInt32 = 0
         var phase1 = 0
@@ -78,14 +78,16 @@ public enum TreeCodec {
                 try close(top)
             }
             if i > 0 && stack.isEmpty { throw CSTPackError("node \(i) is outside the root") }
+            // Only bytecode counts toward the limit, not the state header: with deep nesting
+            // the header alone can exceed it, and every node would start a record.
             if w.count - recordStart >= recordLimit {
                 records.append(w.bytes)
                 w.removeAll()
                 firstNodes.append(UInt32(i))
-                recordStart = 0
                 w.varint(pos)
                 w.varint(stack.count)
                 for s in stack { w.varint(UInt64(s.node) << 1 | (s.implied ? 1 : 0)) }
+                recordStart = w.count
             }
             let kind = tree.kinds[i]
             guard Int(kind) < table.kindCount else { throw CSTPackError("node \(i): kind \(kind) outside the grammar") }

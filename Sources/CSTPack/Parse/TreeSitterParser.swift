@@ -3,8 +3,7 @@ import CTreeSitterMemory
 
 /// One tree-sitter parser, used by one thread at a time: turns source bytes into a CSTTree.
 public final class TreeSitterParser {
-    private let parser: OpaquePointer
-    private var currentLanguage: String?
+    private var parser: OpaquePointer
 
     public struct Result {
         public var tree: CSTTree
@@ -26,12 +25,19 @@ public final class TreeSitterParser {
     /// Parses `source` and reads every node the cursor visits (named, anonymous, extras,
     /// ERROR and MISSING). `timeoutMicros` 0 means no limit.
     public func parse(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64) throws -> Result {
-        let before = cst_thread_ts_live_bytes()
         let tsTree = try treeSitterParse(source, grammar: grammar, timeoutMicros: timeoutMicros)
-        defer { ts_tree_delete(tsTree) }
-        let treeBytes = Int(cst_thread_ts_live_bytes() - before)
-        let tree = try Self.read(tsTree, table: grammar.table, sourceLength: source.count)
-        return Result(tree: tree, treeSitterBytes: treeBytes)
+        let tree: CSTTree
+        do {
+            tree = try Self.read(tsTree, table: grammar.table, sourceLength: source.count)
+        } catch {
+            ts_tree_delete(tsTree)
+            throw error
+        }
+        // The tree's size is what deleting it frees: unlike growth during the parse, this
+        // does not depend on the parser's reused buffers, so archives stay reproducible.
+        let beforeDelete = cst_thread_ts_live_bytes()
+        ts_tree_delete(tsTree)
+        return Result(tree: tree, treeSitterBytes: Int(beforeDelete - cst_thread_ts_live_bytes()))
     }
 
     /// Parses and discards the tree: the reference that `build` is measured against.
@@ -40,15 +46,15 @@ public final class TreeSitterParser {
     }
 
     private func treeSitterParse(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64) throws -> OpaquePointer {
-        if currentLanguage != grammar.name {
-            guard ts_parser_set_language(parser, grammar.language) else {
-                throw CSTPackError("grammar '\(grammar.name)' (ABI \(grammar.abi)) is rejected by tree-sitter 0.20.7")
-            }
-            currentLanguage = grammar.name
+        // A fresh parser per file: a reused one hands its grown internal arrays to the new
+        // tree, which would make the measured tree size depend on the files parsed before.
+        ts_parser_delete(parser)
+        parser = ts_parser_new()
+        guard ts_parser_set_language(parser, grammar.language) else {
+            throw CSTPackError("grammar '\(grammar.name)' (ABI \(grammar.abi)) is rejected by tree-sitter 0.20.7")
         }
         guard source.count < Int(UInt32.max) else { throw CSTPackError("file larger than 4 GiB; tree-sitter cannot parse it") }
         ts_parser_set_timeout_micros(parser, timeoutMicros)
-        ts_parser_reset(parser)
         // An empty buffer may have no address; tree-sitter reads no bytes of it then.
         let empty: StaticString = ""
         let base = source.baseAddress?.assumingMemoryBound(to: CChar.self)
