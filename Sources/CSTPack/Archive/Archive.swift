@@ -18,6 +18,8 @@ public final class Archive: @unchecked Sendable {
     public let recordCount: Int
     public let fileCount: Int
     public let buildInfo: BuildInfo
+    /// Decompressed metadata sections, which the readers above point into.
+    private let ownedSections: [UnsafeMutableRawBufferPointer]
     private let segmentTable: ByteReader
     private let recordTable: ByteReader
     private let fileTable: ByteReader
@@ -52,6 +54,7 @@ public final class Archive: @unchecked Sendable {
             throw CSTPackError("\(path): cannot map: \(errnoText())")
         }
         base = m
+        var owned: [UnsafeMutableRawBufferPointer] = []
         do {
             let all = ByteReader(UnsafeRawBufferPointer(start: m, count: size), context: path)
             var h = try all.slice(at: 0, length: Format.headerSize, context: "\(path) header")
@@ -87,8 +90,11 @@ public final class Archive: @unchecked Sendable {
             var found: [Format.SectionID: SectionEntry] = [:]
             for _ in 0..<sectionCount {
                 let rawID = try t.u32()
-                guard try t.u32() == 0 else { throw FormatError("\(path): reserved section field is not zero") }
-                let entry = SectionEntry(id: rawID, offset: try t.u64(), length: try t.u64(), checksum: try t.u64())
+                let rawCodec = try t.u32()
+                guard let codec = Format.SectionCodec(rawValue: rawCodec) else {
+                    throw FormatError("\(path): section \(rawID) has unknown codec \(rawCodec)")
+                }
+                let entry = SectionEntry(id: rawID, codec: codec, offset: try t.u64(), length: try t.u64(), checksum: try t.u64())
                 guard let id = Format.SectionID(rawValue: entry.id) else { throw FormatError("\(path): unknown section id \(entry.id)") }
                 guard found[id] == nil else { throw FormatError("\(path): section \(id) appears twice") }
                 guard entry.offset >= UInt64(Format.headerSize), entry.offset <= UInt64(size),
@@ -103,12 +109,29 @@ public final class Archive: @unchecked Sendable {
             sections = found
             func section(_ id: Format.SectionID) throws(FormatError) -> ByteReader {
                 let e = found[id]!
-                let r = try all.slice(at: Int(e.offset), length: Int(e.length), context: "\(path) \(id) section")
-                if id != .segments {
-                    let sum = Hash.xxh3(UnsafeRawBufferPointer(start: r.base, count: r.count))
-                    guard sum == e.checksum else { throw FormatError("\(path): \(id) section checksum mismatch (corrupt)") }
+                let context = "\(path) \(id) section"
+                var r = try all.slice(at: Int(e.offset), length: Int(e.length), context: context)
+                if id == .segments {
+                    guard e.codec == .stored else { throw FormatError("\(context): segments cannot be compressed as a section") }
+                    return r
                 }
-                return r
+                let sum = Hash.xxh3(UnsafeRawBufferPointer(start: r.base, count: r.count))
+                guard sum == e.checksum else { throw FormatError("\(path): \(id) section checksum mismatch (corrupt)") }
+                guard e.codec == .zstd else { return r }
+                let raw = try r.u64()
+                let stored = try r.bytes(r.remaining)
+                guard raw <= UInt64(max(stored.count * Format.maxSectionExpansion, 1 << 20)), raw <= UInt64(Format.maxSegmentRaw) else {
+                    throw FormatError("\(context): claims \(raw) bytes from \(stored.count) compressed")
+                }
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(Int(raw), 1), alignment: 16)
+                owned.append(buffer)
+                let out = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(raw)])
+                do {
+                    try SectionCompression.decompress(stored, into: out)
+                } catch {
+                    throw FormatError("\(context): \(error.description)")
+                }
+                return ByteReader(UnsafeRawBufferPointer(out), context: context)
             }
             strings = try StringTable(try section(.strings))
             languages = try Self.readLanguages(try section(.languages), strings: strings)
@@ -119,16 +142,22 @@ public final class Archive: @unchecked Sendable {
             (fileTable, fileCount) = try Self.table(try section(.files), entrySize: Format.fileEntrySize, name: "file index")
             buildInfo = try Self.readBuildInfo(try section(.buildInfo), languageCount: languages.count)
             _ = try section(.segments)
+            ownedSections = owned
         } catch let e as FormatError {
             munmap(m, size)
+            for b in owned { b.deallocate() }
             throw CSTPackError(e.description)
         } catch {
             munmap(m, size)
+            for b in owned { b.deallocate() }
             throw error
         }
     }
 
-    deinit { munmap(base, size) }
+    deinit {
+        munmap(base, size)
+        for b in ownedSections { b.deallocate() }
+    }
 
     /// Opens `explicit`, else `$CSTPACK_ARCHIVE`, else ./index.cstpack, with a message that
     /// says what was looked for.

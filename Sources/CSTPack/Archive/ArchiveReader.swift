@@ -62,11 +62,17 @@ public final class ArchiveReader {
 
     /// Decodes file `i`'s whole CST.
     public func tree(ofFile i: Int) throws -> CSTTree {
+        try decode(file: i, reusing: nil).tree()
+    }
+
+    /// Decodes file `i`'s whole CST into `reusing` when it is large enough (scans over many
+    /// files then allocate once), else into new buffers.
+    public func decode(file i: Int, reusing: TreeDecoder.Buffers?) throws -> TreeDecoder.Buffers {
         let f = try archive.file(i)
         let table = archive.languages[Int(f.language)]
         let context = "file \(i)"
         try checkNodeCount(f, fromRecord: 0, firstNode: 0, context: context)
-        var d = TreeDecoder(table: table, nodeCount: Int(f.nodeCount), sourceLength: Int(f.sourceLength))
+        var d = TreeDecoder(table: table, nodeCount: Int(f.nodeCount), sourceLength: Int(f.sourceLength), reusing: reusing)
         var total = 0
         for k in 0..<Int(f.cstRecordCount) {
             let recordIndex = Int(f.firstCSTRecord) + k
@@ -81,7 +87,7 @@ public final class ArchiveReader {
             }
         }
         guard total == Int(f.cstBytes) else { throw FormatError("\(context): CST is \(total) bytes, the index says \(f.cstBytes)") }
-        return try d.finish(context: context)
+        return try d.finishInPlace(context: context)
     }
 
     /// The stored source text of file `i`, or nil when the archive has none for it.

@@ -175,12 +175,23 @@ public final class ArchiveWriter {
             try seal(.cst)
             try seal(.source)
             buildInfo.skipped = skipped
-            var sections: [(Format.SectionID, UInt64, UInt64, UInt64)] = []
+            var sections: [(Format.SectionID, Format.SectionCodec, UInt64, UInt64, UInt64)] = []
             let segmentsStart = UInt64(Format.headerSize)
-            sections.append((.segments, segmentsStart, offset - segmentsStart, 0))
+            sections.append((.segments, .stored, segmentsStart, offset - segmentsStart, 0))
 
-            func section(_ id: Format.SectionID, _ bytes: [UInt8]) throws {
-                sections.append((id, offset, UInt64(bytes.count), Hash.xxh3(bytes)))
+            // Metadata is compressed when that saves bytes (Spec/FORMAT.md, "Section table").
+            func section(_ id: Format.SectionID, _ raw: [UInt8]) throws {
+                var codec = Format.SectionCodec.stored
+                var bytes = raw
+                let packed = try SectionCompression.compress(raw)
+                if packed.count + 8 < raw.count {
+                    var w = ByteWriter(capacity: packed.count + 8)
+                    w.u64(UInt64(raw.count))
+                    w.append(packed)
+                    bytes = w.bytes
+                    codec = .zstd
+                }
+                sections.append((id, codec, offset, UInt64(bytes.count), Hash.xxh3(bytes)))
                 try write(bytes)
             }
             // Language tables intern their names before the string table is written.
@@ -194,8 +205,8 @@ public final class ArchiveWriter {
             try section(.buildInfo, serializeBuildInfo())
 
             var table = ByteWriter()
-            for (id, off, len, sum) in sections {
-                table.u32(id.rawValue); table.u32(0); table.u64(off); table.u64(len); table.u64(sum)
+            for (id, codec, off, len, sum) in sections {
+                table.u32(id.rawValue); table.u32(codec.rawValue); table.u64(off); table.u64(len); table.u64(sum)
             }
             let tableOffset = offset
             try write(table.bytes)

@@ -25,6 +25,16 @@ public enum Format {
         case strings = 1, languages = 2, bases = 3, segments = 4, segmentTable = 5, records = 6, files = 7, buildInfo = 8
     }
 
+    /// How a section's bytes are stored (the section table entry's second field).
+    public enum SectionCodec: UInt32, Sendable {
+        case stored = 0
+        /// u64 raw length, then one zstd frame.
+        case zstd = 1
+    }
+
+    /// A compressed section may expand at most this much (bounds the allocation).
+    public static let maxSectionExpansion = 1024
+
     public enum Stream: UInt8, Sendable {
         case cst = 0
         case source = 1
@@ -49,6 +59,7 @@ public enum Format {
 
 public struct SectionEntry: Sendable {
     public var id: UInt32
+    public var codec: Format.SectionCodec
     public var offset: UInt64
     public var length: UInt64
     public var checksum: UInt64

@@ -156,3 +156,21 @@ public final class Decompressor {
         }
     }
 }
+
+/// Metadata sections (index, strings, tables) are compressed as one zstd frame behind a
+/// u64 raw length; readers decompress them once into memory they own.
+public enum SectionCompression {
+    public static let level: Int32 = 19
+
+    public static func compress(_ raw: [UInt8]) throws -> [UInt8] {
+        let c = Compressor(codec: .zstd, level: Int(level))
+        return try raw.withUnsafeBytes { try c.compress($0) }
+    }
+
+    /// Decompresses exactly `out.count` bytes from `input` into `out`.
+    public static func decompress(_ input: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws(FormatError) {
+        let r = ZSTD_decompress(out.baseAddress, out.count, input.baseAddress, input.count)
+        if ZSTD_isError(r) != 0 { throw FormatError("zstd: \(String(cString: ZSTD_getErrorName(r)))") }
+        guard r == out.count else { throw FormatError("decompressed to \(r) bytes, expected \(out.count)") }
+    }
+}

@@ -11,9 +11,9 @@ public struct TreeDecoder {
 
     /// Decoded nodes, written through raw pointers: appending to six Swift arrays costs a
     /// uniqueness check per array per node, which was a third of decoding time.
-    final class Buffers {
-        let capacity: Int
-        var count = 0
+    public final class Buffers {
+        public let capacity: Int
+        public internal(set) var count = 0
         let kinds: UnsafeMutablePointer<UInt16>
         let fields: UnsafeMutablePointer<UInt16>
         let flags: UnsafeMutablePointer<CSTTree.Flags>
@@ -21,7 +21,7 @@ public struct TreeDecoder {
         let ends: UnsafeMutablePointer<UInt32>
         let parents: UnsafeMutablePointer<Int32>
 
-        init(capacity: Int) {
+        public init(capacity: Int) {
             self.capacity = capacity
             kinds = .allocate(capacity: capacity); fields = .allocate(capacity: capacity)
             flags = .allocate(capacity: capacity); starts = .allocate(capacity: capacity)
@@ -64,12 +64,28 @@ public struct TreeDecoder {
 
     /// `nodeCount` comes from an untrusted index: callers bound it (every node takes at
     /// least one byte of bytecode) before it sizes the buffers allocated here.
-    public init(table: LanguageTable, nodeCount: Int, sourceLength: Int, base: Int = 0) {
+    /// `reusing` buffers large enough are written over instead of allocating new ones.
+    public init(table: LanguageTable, nodeCount: Int, sourceLength: Int, base: Int = 0, reusing: Buffers? = nil) {
         self.table = table
         self.nodeCount = nodeCount
         self.sourceLength = UInt64(sourceLength)
         self.base = Int32(base)
-        nodes = Buffers(capacity: max(0, nodeCount - base))
+        let needed = max(0, nodeCount - base)
+        if let r = reusing, r.capacity >= needed {
+            r.count = 0
+            nodes = r
+        } else {
+            nodes = Buffers(capacity: needed)
+        }
+    }
+
+    /// Checks that the stream is complete, leaving the nodes in the buffers (no copy).
+    public func finishInPlace(context: String) throws(FormatError) -> Buffers {
+        guard stack.isEmpty else { throw FormatError("\(context): \(stack.count) nodes left open at the end") }
+        guard nodes.count == nodeCount else {
+            throw FormatError("\(context): decoded \(nodes.count) nodes, the index says \(nodeCount)")
+        }
+        return nodes
     }
 
     /// Nodes decoded so far.
@@ -91,11 +107,7 @@ public struct TreeDecoder {
 
     /// The decoded tree, once every record was fed; checks that the stream is complete.
     public func finish(context: String) throws(FormatError) -> CSTTree {
-        guard stack.isEmpty else { throw FormatError("\(context): \(stack.count) nodes left open at the end") }
-        guard nodes.count == nodeCount else {
-            throw FormatError("\(context): decoded \(nodes.count) nodes, the index says \(nodeCount)")
-        }
-        return nodes.tree()
+        try finishInPlace(context: context).tree()
     }
 
     /// Reads a record's state header. For a record decoded in sequence, the header must

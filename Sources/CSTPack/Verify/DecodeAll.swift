@@ -19,6 +19,7 @@ public enum DecodeAll {
         let shared = Shared()
         let join = startThreads(max(1, jobs)) { _ in
             let reader = ArchiveReader(archive, cacheLimit: 8 << 20)
+            var buffers = TreeDecoder.Buffers(capacity: 1 << 16)
             var files = 0, nodes = 0
             while true {
                 let i: Int = shared.lock.locked {
@@ -28,9 +29,9 @@ public enum DecodeAll {
                 guard i < archive.fileCount else { break }
                 do {
                     guard try archive.file(i).sameAs == Format.none32 else { continue }
-                    let t = try reader.tree(ofFile: i)
+                    buffers = try reader.decode(file: i, reusing: buffers)
                     files += 1
-                    nodes += t.count
+                    nodes += buffers.count
                 } catch {
                     shared.lock.locked { shared.error = shared.error ?? error }
                 }
