@@ -3,7 +3,7 @@ import CTreeSitterMemory
 
 /// One tree-sitter parser, used by one thread at a time: turns source bytes into a CSTTree.
 public final class TreeSitterParser {
-    private var parser: OpaquePointer
+    private let parser: OpaquePointer
 
     public struct Result {
         public var tree: CSTTree
@@ -46,15 +46,12 @@ public final class TreeSitterParser {
     }
 
     private func treeSitterParse(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64) throws -> OpaquePointer {
-        // A fresh parser per file: a reused one hands its grown internal arrays to the new
-        // tree, which would make the measured tree size depend on the files parsed before.
-        ts_parser_delete(parser)
-        parser = ts_parser_new()
         guard ts_parser_set_language(parser, grammar.language) else {
             throw CSTPackError("grammar '\(grammar.name)' (ABI \(grammar.abi)) is rejected by tree-sitter 0.20.7")
         }
         guard source.count < Int(UInt32.max) else { throw CSTPackError("file larger than 4 GiB; tree-sitter cannot parse it") }
         ts_parser_set_timeout_micros(parser, timeoutMicros)
+        ts_parser_reset(parser) // a timed-out parse would otherwise be resumed
         // An empty buffer may have no address; tree-sitter reads no bytes of it then.
         let empty: StaticString = ""
         let base = source.baseAddress?.assumingMemoryBound(to: CChar.self)
