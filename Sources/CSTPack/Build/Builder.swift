@@ -109,7 +109,7 @@ public enum Builder {
             level: options.level ?? options.codec.defaultLevel,
             sourceLevel: options.sourceLevel ?? options.codec.defaultSourceLevel, segmentSize: options.segmentSize)
         let jobs = max(1, options.jobs)
-        let queue = OrderedWorkQueue<Outcome>(total: chosen.count, window: jobs * 8)
+        let queue = OrderedWorkQueue<Outcome>(total: chosen.count, window: jobs * 256)
         let work = WorkList(files: chosen.map { ($0.file, languageIndex[$0.language]!) }, grammars: selected, options: options)
         let join = startThreads(jobs) { _ in
             let parser = TreeSitterParser()
