@@ -55,6 +55,12 @@ public enum Builder {
         case encoded(EncodedFile)
         case skipped(reason: String, message: String?)
         case parsedOnly(Int)
+
+        /// Memory the outcome holds while it waits for the writer.
+        var bytes: Int {
+            if case .encoded(let f) = self { return f.sourcePayload.count + f.cst.byteCount }
+            return 0
+        }
     }
 
     public static func build(_ options: BuildOptions, grammars: GrammarRegistry,
@@ -114,7 +120,8 @@ public enum Builder {
         let join = startThreads(jobs) { _ in
             let parser = TreeSitterParser()
             while let i = queue.take() {
-                queue.put(i, work.process(i, parser: parser))
+                let outcome = work.process(i, parser: parser)
+                queue.put(i, outcome, bytes: outcome.bytes)
             }
         }
 

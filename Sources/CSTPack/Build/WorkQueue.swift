@@ -1,7 +1,8 @@
 import Glibc
 
 /// Hands out item indices to worker threads and gives results back in index order, with
-/// at most `window` items in flight, so memory does not grow with the number of files.
+/// at most `window` items and about `byteLimit` bytes of finished results waiting, so
+/// memory does not grow with the number of files or their sizes.
 final class OrderedWorkQueue<Result>: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
     private var changed = pthread_cond_t()
@@ -9,12 +10,15 @@ final class OrderedWorkQueue<Result>: @unchecked Sendable {
     private let window: Int
     private var nextToTake = 0
     private var nextToDeliver = 0
-    private var done: [Int: Result] = [:]
+    private var done: [Int: (result: Result, bytes: Int)] = [:]
     private var cancelled = false
+    private let byteLimit: Int
+    private var waitingBytes = 0
 
-    init(total: Int, window: Int) {
+    init(total: Int, window: Int, byteLimit: Int = 64 << 20) {
         self.total = total
         self.window = max(1, window)
+        self.byteLimit = byteLimit
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&changed, nil)
     }
@@ -28,7 +32,9 @@ final class OrderedWorkQueue<Result>: @unchecked Sendable {
     func take() -> Int? {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
-        while !cancelled && nextToTake < total && nextToTake >= nextToDeliver + window {
+        // The item the consumer needs next may always be taken, so the limits cannot deadlock.
+        while !cancelled && nextToTake < total && nextToTake != nextToDeliver
+                && (nextToTake >= nextToDeliver + window || waitingBytes > byteLimit) {
             pthread_cond_wait(&changed, &mutex)
         }
         guard !cancelled, nextToTake < total else { return nil }
@@ -36,9 +42,10 @@ final class OrderedWorkQueue<Result>: @unchecked Sendable {
         return nextToTake - 1
     }
 
-    func put(_ index: Int, _ result: Result) {
+    func put(_ index: Int, _ result: Result, bytes: Int = 0) {
         pthread_mutex_lock(&mutex)
-        done[index] = result
+        done[index] = (result, bytes)
+        waitingBytes += bytes
         pthread_cond_broadcast(&changed)
         pthread_mutex_unlock(&mutex)
     }
@@ -50,9 +57,10 @@ final class OrderedWorkQueue<Result>: @unchecked Sendable {
         guard nextToDeliver < total else { return nil }
         while done[nextToDeliver] == nil { pthread_cond_wait(&changed, &mutex) }
         let r = done.removeValue(forKey: nextToDeliver)!
+        waitingBytes -= r.bytes
         nextToDeliver += 1
         pthread_cond_broadcast(&changed)
-        return r
+        return r.result
     }
 
     func cancel() {
