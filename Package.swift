@@ -25,6 +25,6 @@ let package = Package(
             name: "cstpack",
             dependencies: ["CSTPack", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "CSTPackTests", dependencies: ["CSTPack"]),
+        .testTarget(name: "CSTPackTests", dependencies: ["CSTPack", "CTreeSitter"]),
     ]
 )

@@ -6,8 +6,11 @@ public struct FileTree: Sendable {
     public let tree: CSTTree
     public let source: [UInt8]?
     public let lineStarts: [UInt32]?
+    /// Length of the file's text in bytes (known even when the text is not stored).
+    public let sourceLength: Int
 
-    public init(path: [UInt8], table: LanguageTable, tree: CSTTree, source: [UInt8]?, lineStarts: [UInt32]?) {
+    public init(path: [UInt8], table: LanguageTable, tree: CSTTree, source: [UInt8]?, lineStarts: [UInt32]?, sourceLength: Int? = nil) {
+        self.sourceLength = sourceLength ?? source?.count ?? Int(tree.ends.first ?? 0)
         self.path = path
         self.table = table
         self.tree = tree
@@ -50,6 +53,7 @@ extension ArchiveReader {
         let f = try archive.file(i)
         let source = try source(ofFile: i)
         return FileTree(path: try archive.path(ofFile: i), table: archive.languages[Int(f.language)],
-                        tree: try tree(ofFile: i), source: source, lineStarts: try lineStarts(ofFile: i, source: source))
+                        tree: try tree(ofFile: i), source: source, lineStarts: try lineStarts(ofFile: i, source: source),
+                        sourceLength: Int(f.sourceLength))
     }
 }

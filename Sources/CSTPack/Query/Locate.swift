@@ -1,0 +1,111 @@
+/// Finding files by path or glob, and nodes by id, position or kind.
+public enum Locate {
+    /// File indices selected by `pattern`: an exact stored path, or a glob (`*`, `?`,
+    /// `[...]`, and `**` across folders). Unknown exact paths get close suggestions.
+    public static func files(_ archive: Archive, matching pattern: String) throws -> [Int] {
+        let p = Array(pattern.utf8)
+        let isGlob = p.contains { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "[") }
+        if !isGlob {
+            var path = p
+            while path.starts(with: Array("./".utf8)) { path.removeFirst(2) }
+            if let i = try archive.fileIndex(path: path) { return [i] }
+            var all: [String] = []
+            for i in 0..<archive.fileCount { all.append(String(decoding: try archive.path(ofFile: i), as: UTF8.self)) }
+            let base = pattern.split(separator: "/").last.map(String.init) ?? pattern
+            var near = nearestNames(pattern, in: all, limit: 3)
+            if near.isEmpty { near = all.filter { $0.hasSuffix("/" + base) || $0 == base }.prefix(3).map { $0 } }
+            throw CSTPackError("no file '\(pattern)' in \(archive.path)" + (near.isEmpty ? "" : "; did you mean: \(near.joined(separator: ", "))?"))
+        }
+        var out: [Int] = []
+        for i in 0..<archive.fileCount where glob(p[...], try archive.path(ofFile: i)[...]) { out.append(i) }
+        return out
+    }
+
+    /// Glob matching on bytes; `*` stays within a folder, `**/` spans any number of them.
+    public static func glob(_ p: ArraySlice<UInt8>, _ s: ArraySlice<UInt8>) -> Bool {
+        var p = p, s = s
+        while let c = p.first {
+            switch c {
+            case UInt8(ascii: "*"):
+                if p.dropFirst().first == UInt8(ascii: "*") {
+                    var rest = p.dropFirst(2)
+                    if rest.first == UInt8(ascii: "/") { rest = rest.dropFirst() }
+                    // Zero or more whole folders (or anything, for a trailing **).
+                    if rest.isEmpty { return true }
+                    var t = s
+                    while true {
+                        if glob(rest, t) { return true }
+                        guard let slash = t.firstIndex(of: UInt8(ascii: "/")) else { return false }
+                        t = t[(slash + 1)...]
+                    }
+                }
+                let rest = p.dropFirst()
+                var t = s
+                while true {
+                    if glob(rest, t) { return true }
+                    guard let f = t.first, f != UInt8(ascii: "/") else { return false }
+                    t = t.dropFirst()
+                }
+            case UInt8(ascii: "?"):
+                guard let f = s.first, f != UInt8(ascii: "/") else { return false }
+                p = p.dropFirst(); s = s.dropFirst()
+            case UInt8(ascii: "["):
+                guard let close = p.dropFirst(2).firstIndex(of: UInt8(ascii: "]")), let f = s.first else { return false }
+                var set = p[(p.startIndex + 1)..<close]
+                let negate = set.first == UInt8(ascii: "!") || set.first == UInt8(ascii: "^")
+                if negate { set = set.dropFirst() }
+                var hit = false
+                var k = set.startIndex
+                while k < set.endIndex {
+                    if k + 2 < set.endIndex && set[k + 1] == UInt8(ascii: "-") {
+                        if f >= set[k] && f <= set[k + 2] { hit = true }
+                        k += 3
+                    } else {
+                        if f == set[k] { hit = true }
+                        k += 1
+                    }
+                }
+                guard hit != negate else { return false }
+                p = p[(close + 1)...]; s = s.dropFirst()
+            default:
+                guard s.first == c else { return false }
+                p = p.dropFirst(); s = s.dropFirst()
+            }
+        }
+        return s.isEmpty
+    }
+}
+
+extension FileTree {
+    /// Byte offset of a 1-based line and 1-based byte column, if inside the file.
+    public func byteOffset(line: Int, column: Int) -> UInt32? {
+        guard let starts = lineStarts, line >= 1, line <= starts.count, column >= 1 else { return nil }
+        // The column may point at the line's end (its newline), not past it.
+        let lineEnd = line < starts.count ? Int(starts[line]) - 1 : sourceLength
+        let offset = Int(starts[line - 1]) + column - 1
+        guard offset <= lineEnd else { return nil }
+        return UInt32(offset)
+    }
+
+    /// The smallest named node (any node with `anonymous`) spanning `byte`, found the way
+    /// tree-sitter's `ts_node_named_descendant_for_byte_range(byte, byte)` does: descend
+    /// into the first child that starts at or before the byte and ends after it.
+    public func deepestNode(at byte: UInt32, anonymous: Bool = false) -> Int {
+        let (offsets, children) = tree.childLists()
+        var node = 0
+        var best = 0
+        while true {
+            var next: Int? = nil
+            for c in children[Int(offsets[node])..<Int(offsets[node + 1])] {
+                let child = Int(c)
+                if tree.ends[child] < byte || tree.ends[child] <= byte { continue }
+                if byte < tree.starts[child] { break }
+                next = child
+                break
+            }
+            guard let n = next else { return best }
+            node = n
+            if anonymous || isNamed(n) { best = n }
+        }
+    }
+}

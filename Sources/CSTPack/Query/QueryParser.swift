@@ -1,0 +1,348 @@
+/// Parses tree-sitter query text against one language. Supported: node patterns, fields
+/// `name:`, negated fields `!name`, anonymous `"tokens"`, wildcards `(_)` and `_`,
+/// captures `@name`, quantifiers `? * +`, alternations `[ ]`, groups, anchors `.`, and
+/// the predicates `#eq?`, `#not-eq?`, `#match?`, `#not-match?`, `#any-of?`. Directives
+/// ending in `!` (`#set!`, `#strip!`, ...) carry data for editors and are accepted and
+/// ignored, as tree-sitter's own query engine does. Anything else is an error with its
+/// position.
+public struct QueryParser {
+    let text: [UInt8]
+    let table: LanguageTable
+    var i = 0
+    var captureNames: [String] = []
+
+    public static func parse(_ source: String, table: LanguageTable) throws(QueryError) -> Query {
+        var p = QueryParser(text: Array(source.utf8), table: table)
+        return try p.parseQuery()
+    }
+
+    init(text: [UInt8], table: LanguageTable) {
+        self.text = text
+        self.table = table
+    }
+
+    func error(_ message: String, at offset: Int? = nil) -> QueryError {
+        let o = min(offset ?? i, text.count)
+        var line = 1, col = 1
+        for b in text[0..<o] {
+            if b == 0x0A { line += 1; col = 1 } else { col += 1 }
+        }
+        return QueryError(message: message, offset: o, line: line, column: col)
+    }
+
+    var atEnd: Bool { i >= text.count }
+    var peek: UInt8 { i < text.count ? text[i] : 0 }
+
+    mutating func skipSpace() {
+        while i < text.count {
+            let c = text[i]
+            if c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D {
+                i += 1
+            } else if c == UInt8(ascii: ";") {
+                while i < text.count && text[i] != 0x0A { i += 1 }
+            } else {
+                return
+            }
+        }
+    }
+
+    static func isNameByte(_ c: UInt8) -> Bool {
+        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+            || c == UInt8(ascii: "_") || c == UInt8(ascii: "-") || c == UInt8(ascii: ".") || c == UInt8(ascii: "?")
+            || c == UInt8(ascii: "!") || c == UInt8(ascii: "/") || c >= 0x80
+    }
+
+    mutating func name() throws(QueryError) -> String {
+        let start = i
+        while i < text.count && Self.isNameByte(text[i]) { i += 1 }
+        guard i > start else { throw error("expected a name") }
+        return String(decoding: text[start..<i], as: UTF8.self)
+    }
+
+    mutating func expect(_ c: Character) throws(QueryError) {
+        skipSpace()
+        guard peek == UInt8(ascii: c.unicodeScalars.first!) else { throw error("expected '\(c)'") }
+        i += 1
+    }
+
+    mutating func stringLiteral() throws(QueryError) -> String {
+        let start = i
+        i += 1 // opening quote
+        var bytes: [UInt8] = []
+        while true {
+            guard i < text.count else { throw error("unterminated string", at: start) }
+            let c = text[i]
+            i += 1
+            if c == UInt8(ascii: "\"") { break }
+            if c == UInt8(ascii: "\\") {
+                guard i < text.count else { throw error("unterminated string", at: start) }
+                let e = text[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "n"): bytes.append(0x0A)
+                case UInt8(ascii: "t"): bytes.append(0x09)
+                case UInt8(ascii: "r"): bytes.append(0x0D)
+                case UInt8(ascii: "0"): bytes.append(0)
+                default: bytes.append(e)
+                }
+            } else {
+                bytes.append(c)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    mutating func captureID(_ name: String) -> Int {
+        if let k = captureNames.firstIndex(of: name) { return k }
+        captureNames.append(name)
+        return captureNames.count - 1
+    }
+
+    mutating func parseQuery() throws(QueryError) -> Query {
+        var patterns: [Query.Pattern] = []
+        while true {
+            skipSpace()
+            if atEnd { break }
+            let start = i
+            var predicates: [Query.Predicate] = []
+            let item = try parseItem(predicates: &predicates, topLevel: true)
+            var items = [item]
+            if case .group(let inner) = item.expr, item.captures.isEmpty, item.quantifier == .one {
+                items = inner
+            }
+            guard !items.isEmpty else { throw error("empty pattern", at: start) }
+            patterns.append(Query.Pattern(items: items, predicates: predicates, offset: start))
+        }
+        return Query(patterns: patterns, captureNames: captureNames)
+    }
+
+    /// An expression with its quantifier and captures.
+    mutating func parseItem(predicates: inout [Query.Predicate], topLevel: Bool = false) throws(QueryError) -> Query.Item {
+        skipSpace()
+        let start = i
+        let expr: Query.Expr
+        switch peek {
+        case UInt8(ascii: "("):
+            expr = try parseParenthesized(predicates: &predicates)
+        case UInt8(ascii: "["):
+            i += 1
+            var alternatives: [[Query.Item]] = []
+            while true {
+                skipSpace()
+                if peek == UInt8(ascii: "]") { i += 1; break }
+                guard !atEnd else { throw error("unterminated alternation", at: start) }
+                let alt = try parseItem(predicates: &predicates)
+                if case .group(let inner) = alt.expr, alt.captures.isEmpty, alt.quantifier == .one {
+                    alternatives.append(inner)
+                } else {
+                    alternatives.append([alt])
+                }
+            }
+            guard !alternatives.isEmpty else { throw error("empty alternation", at: start) }
+            expr = .alternation(alternatives)
+        case UInt8(ascii: "\""):
+            let s = try stringLiteral()
+            let codes = Set(table.kindNames.indices.filter { table.kindNames[$0] == s && !table.kindNamed[$0] }.map { UInt16($0) })
+            guard !codes.isEmpty else { throw error("no anonymous node \"\(s)\" in \(table.name)", at: start) }
+            expr = .token(codes)
+        case UInt8(ascii: "_"):
+            i += 1
+            expr = .any
+        default:
+            throw error(atEnd ? "unexpected end of query" : "unexpected '\(Character(Unicode.Scalar(peek)))'")
+        }
+        var item = Query.Item(expr: expr)
+        while true {
+            skipSpace()
+            switch peek {
+            case UInt8(ascii: "?"): i += 1; item.quantifier = .optional
+            case UInt8(ascii: "*"): i += 1; item.quantifier = .zeroOrMore
+            case UInt8(ascii: "+"): i += 1; item.quantifier = .oneOrMore
+            case UInt8(ascii: "@"):
+                i += 1
+                item.captures.append(captureID(try name()))
+            default:
+                return item
+            }
+        }
+    }
+
+    /// `(kind ...)`, `(_ ...)`, a group `((a) (b))`, or (inside one) a predicate.
+    mutating func parseParenthesized(predicates: inout [Query.Predicate]) throws(QueryError) -> Query.Expr {
+        let start = i
+        i += 1
+        skipSpace()
+        let c = peek
+        if c == UInt8(ascii: "(") || c == UInt8(ascii: "[") || c == UInt8(ascii: "\"") || c == UInt8(ascii: "#") {
+            // A group of sibling patterns (and predicates).
+            var items: [Query.Item] = []
+            var anchorPending = false
+            while true {
+                skipSpace()
+                if peek == UInt8(ascii: ")") { i += 1; break }
+                guard !atEnd else { throw error("unterminated group", at: start) }
+                if peek == UInt8(ascii: "(") && i + 1 < text.count && nextNonSpace(after: i + 1) == UInt8(ascii: "#") {
+                    try parsePredicate(into: &predicates)
+                    continue
+                }
+                if peek == UInt8(ascii: ".") {
+                    i += 1
+                    if items.isEmpty { anchorPending = true } else { items[items.count - 1].anchoredAfter = true }
+                    continue
+                }
+                var item = try parseItem(predicates: &predicates)
+                if anchorPending { item.anchoredBefore = true; anchorPending = false }
+                if let last = items.last, last.anchoredAfter { item.anchoredBefore = true }
+                items.append(item)
+            }
+            return .group(items)
+        }
+        // A node pattern.
+        let kinds: Set<UInt16>?
+        if c == UInt8(ascii: "_") && (i + 1 >= text.count || !Self.isNameByte(text[i + 1])) {
+            i += 1
+            kinds = nil
+        } else {
+            let kindStart = i
+            let kind = try name()
+            if kind == "MISSING" { throw error("(MISSING ...) patterns are not supported", at: kindStart) }
+            let codes = Set(table.kindNames.indices.filter { table.kindNames[$0] == kind && table.kindNamed[$0] }.map { UInt16($0) })
+            guard !codes.isEmpty else {
+                let near = nearestNames(kind, in: Array(Set(table.kindNames.enumerated().filter { table.kindNamed[$0.offset] }.map(\.element))))
+                throw error("no node kind '\(kind)' in \(table.name)" + (near.isEmpty ? "" : " (nearest: \(near.joined(separator: ", ")))"), at: kindStart)
+            }
+            kinds = codes
+        }
+        var children: [Query.Item] = []
+        var negated: [UInt16] = []
+        var anchorPending = false
+        while true {
+            skipSpace()
+            if peek == UInt8(ascii: ")") { i += 1; break }
+            guard !atEnd else { throw error("unterminated node pattern", at: start) }
+            if peek == UInt8(ascii: "(") && nextNonSpace(after: i + 1) == UInt8(ascii: "#") {
+                try parsePredicate(into: &predicates)
+                continue
+            }
+            if peek == UInt8(ascii: ".") {
+                i += 1
+                if children.isEmpty { anchorPending = true } else { children[children.count - 1].anchoredAfter = true }
+                continue
+            }
+            if peek == UInt8(ascii: "!") {
+                i += 1
+                let fieldStart = i
+                let f = try name()
+                negated.append(try fieldID(f, at: fieldStart))
+                continue
+            }
+            var field: UInt16? = nil
+            let save = i
+            if Self.isNameByte(peek) && peek != UInt8(ascii: "_") || (peek == UInt8(ascii: "_") && i + 1 < text.count && Self.isNameByte(text[i + 1])) {
+                let n = try name()
+                skipSpace()
+                guard peek == UInt8(ascii: ":") else { throw error("expected '(', '[', '\"', '_' or 'field:'", at: save) }
+                i += 1
+                field = try fieldID(n, at: save)
+            }
+            var item = try parseItem(predicates: &predicates)
+            item.field = field
+            if anchorPending { item.anchoredBefore = true; anchorPending = false }
+            if let last = children.last, last.anchoredAfter { item.anchoredBefore = true }
+            children.append(item)
+        }
+        return .node(kinds: kinds, children: children, negatedFields: negated)
+    }
+
+    func nextNonSpace(after k: Int) -> UInt8 {
+        var j = k
+        while j < text.count, text[j] == 0x20 || text[j] == 0x09 || text[j] == 0x0A || text[j] == 0x0D { j += 1 }
+        return j < text.count ? text[j] : 0
+    }
+
+    mutating func fieldID(_ name: String, at offset: Int) throws(QueryError) -> UInt16 {
+        guard let f = table.fieldNames.firstIndex(of: name), f > 0 else {
+            let near = nearestNames(name, in: Array(table.fieldNames.dropFirst()))
+            throw error("no field '\(name)' in \(table.name)" + (near.isEmpty ? "" : " (nearest: \(near.joined(separator: ", ")))"), at: offset)
+        }
+        return UInt16(f)
+    }
+
+    mutating func parsePredicate(into predicates: inout [Query.Predicate]) throws(QueryError) {
+        let start = i
+        i += 1
+        skipSpace()
+        i += 1 // '#'
+        let nameStart = i
+        let op = try name()
+        var captures: [Int] = []
+        var strings: [String] = []
+        var args: [(isCapture: Bool, value: String)] = []
+        while true {
+            skipSpace()
+            if peek == UInt8(ascii: ")") { i += 1; break }
+            guard !atEnd else { throw error("unterminated predicate", at: start) }
+            if peek == UInt8(ascii: "@") {
+                i += 1
+                let n = try name()
+                guard let k = captureNames.firstIndex(of: n) else { throw error("predicate names unknown capture @\(n)") }
+                captures.append(k)
+                args.append((true, n))
+            } else if peek == UInt8(ascii: "\"") {
+                let s = try stringLiteral()
+                strings.append(s)
+                args.append((false, s))
+            } else {
+                let s = try name()
+                strings.append(s)
+                args.append((false, s))
+            }
+        }
+        if op.hasSuffix("!") { return } // directives: data for editors, no effect on matching
+        guard let kind = Query.Predicate.Kind(rawValue: op) else {
+            throw error("unsupported predicate #\(op) (supported: #eq? #not-eq? #match? #not-match? #any-of?)", at: nameStart)
+        }
+        guard let first = args.first, first.isCapture, let capture = captures.first else {
+            throw error("#\(op) takes a capture first", at: nameStart)
+        }
+        switch kind {
+        case .eq, .notEq:
+            guard args.count == 2 else { throw error("#\(op) takes two arguments", at: nameStart) }
+            predicates.append(.init(kind: kind, capture: capture, otherCapture: args[1].isCapture ? captures[1] : nil,
+                                    strings: args[1].isCapture ? [] : [args[1].value]))
+        case .match, .notMatch:
+            guard args.count == 2, !args[1].isCapture else { throw error("#\(op) takes a capture and a regular expression", at: nameStart) }
+            predicates.append(.init(kind: kind, capture: capture, otherCapture: nil, strings: [args[1].value]))
+        case .anyOf:
+            guard args.count >= 2, !args.dropFirst().contains(where: { $0.isCapture }) else {
+                throw error("#any-of? takes a capture and strings", at: nameStart)
+            }
+            predicates.append(.init(kind: kind, capture: capture, otherCapture: nil, strings: strings))
+        }
+    }
+}
+
+/// Up to `limit` names closest to `target` by edit distance (for "did you mean" hints).
+public func nearestNames(_ target: String, in names: [String], limit: Int = 5) -> [String] {
+    let t = Array(target.utf8)
+    let scored = Set(names).map { ($0, editDistance(t, Array($0.utf8))) }
+    let cutoff = max(2, t.count / 2)
+    return scored.filter { $0.1 <= cutoff || $0.0.contains(target) || target.contains($0.0) && $0.0.count > 2 }
+        .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
+        .prefix(limit).map(\.0)
+}
+
+func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var prev = Array(0...b.count)
+    var cur = [Int](repeating: 0, count: b.count + 1)
+    for i in 1...a.count {
+        cur[0] = i
+        for j in 1...b.count {
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        swap(&prev, &cur)
+    }
+    return prev[b.count]
+}

@@ -1,0 +1,334 @@
+/// `cstpack query`: selects nodes in stored trees and renders them, over one file or many
+/// (in parallel, printed in path order).
+public enum NodeSelector: Sendable, Equatable {
+    case id(Int)
+    case point(line: Int, column: Int)
+    case byte(Int)
+    case kind(String)
+    case query(String)
+
+    /// `42` id, `120:17` line:column, `@5123` byte, a kind name, or a tree-sitter query.
+    public init(_ s: String) {
+        let t = s.trimmingSpaces
+        if let first = t.first, "([\"_;".contains(first) {
+            self = .query(s)
+        } else if let n = Int(t), n >= 0 {
+            self = .id(n)
+        } else if t.hasPrefix("@"), let n = Int(t.dropFirst()), n >= 0 {
+            self = .byte(n)
+        } else if let colon = t.firstIndex(of: ":"), let l = Int(t[..<colon]), let c = Int(t[t.index(after: colon)...]) {
+            self = .point(line: l, column: c)
+        } else {
+            self = .kind(t)
+        }
+    }
+
+    var needsWholeTree: Bool { true }
+}
+
+public struct QueryOptions: Sendable {
+    public enum Mode: Sendable, Equatable { case lines, text, tree(depth: Int?), json, count(byFile: Bool) }
+    public var mode: Mode = .lines
+    /// Include anonymous nodes (point lookups, trees).
+    public var anonymous = false
+    public var jobs = 1
+    public init() {}
+}
+
+public struct QueryResult: Sendable {
+    public var hits = 0
+    public var files = 0
+    public var warnings: [String] = []
+}
+
+public enum QueryRunner {
+    /// Runs `selector` over `files`, handing rendered output to `output` in file order.
+    public static func run(_ archive: Archive, files: [Int], selector: NodeSelector, options: QueryOptions,
+                           output: (String) -> Void) throws -> QueryResult {
+        var result = QueryResult()
+        // Compile per language present (queries and kind names are per grammar).
+        var languages = Set<Int>()
+        for i in files { languages.insert(Int(try archive.file(i).language)) }
+        var queries: [Int: Query] = [:]
+        var kindCodes: [Int: Set<UInt16>] = [:]
+        var firstError: Error? = nil
+        for l in languages.sorted() {
+            let table = archive.languages[l]
+            switch selector {
+            case .query(let text):
+                do {
+                    queries[l] = try QueryParser.parse(text, table: table)
+                } catch {
+                    firstError = firstError ?? error
+                    if languages.count > 1 { result.warnings.append("\(table.name): \(error); its files are skipped") }
+                }
+            case .kind(let name):
+                let codes = Set(table.kindCodes(named: name))
+                if codes.isEmpty {
+                    let near = nearestNames(name, in: table.kindNames.filter { !$0.isEmpty })
+                    let e = CSTPackError("no node kind '\(name)' in \(table.name)" + (near.isEmpty ? "" : " (nearest: \(near.joined(separator: ", ")))"))
+                    firstError = firstError ?? e
+                } else {
+                    kindCodes[l] = codes
+                }
+            default: break
+            }
+        }
+        if case .query = selector, queries.isEmpty, let e = firstError { throw e }
+        if case .kind = selector, kindCodes.isEmpty, let e = firstError { throw e }
+        if case .kind = selector { result.warnings.removeAll() }
+
+        let work = QueryWork(archive: archive, files: files, selector: selector, options: options,
+                             queries: queries, kindCodes: kindCodes)
+        let jobs = max(1, min(options.jobs, files.count))
+        let queue = OrderedWorkQueue<FileOutcome>(total: files.count, window: jobs * 16)
+        let join = startThreads(jobs) { _ in
+            let worker = QueryWorker(work)
+            while let k = queue.take() {
+                let outcome = worker.process(k)
+                queue.put(k, outcome, bytes: outcome.text.utf8.count)
+            }
+        }
+        var failure: Error? = nil
+        while let o = queue.next() {
+            if let e = o.error {
+                if files.count == 1 { failure = failure ?? e } else { result.warnings.append(e.description) }
+                continue
+            }
+            result.hits += o.hits
+            if o.hits > 0 { result.files += 1 }
+            if o.budgetExceeded > 0 {
+                result.warnings.append("\(o.path): \(o.budgetExceeded) match attempt(s) stopped at the step budget; matches there may be missing")
+            }
+            if !o.text.isEmpty { output(o.text) }
+        }
+        join()
+        if let f = failure { throw f }
+        if case .count(let byFile) = options.mode, !byFile { output("\(result.hits)\n") }
+        return result
+    }
+}
+
+struct FileOutcome: Sendable {
+    var path = ""
+    var hits = 0
+    var text = ""
+    var error: CSTPackError? = nil
+    var budgetExceeded = 0
+}
+
+final class QueryWork: @unchecked Sendable {
+    let archive: Archive
+    let files: [Int]
+    let selector: NodeSelector
+    let options: QueryOptions
+    let queries: [Int: Query]
+    let kindCodes: [Int: Set<UInt16>]
+
+    init(archive: Archive, files: [Int], selector: NodeSelector, options: QueryOptions,
+         queries: [Int: Query], kindCodes: [Int: Set<UInt16>]) {
+        self.archive = archive; self.files = files; self.selector = selector; self.options = options
+        self.queries = queries; self.kindCodes = kindCodes
+    }
+}
+
+/// One thread's reader, decode buffers and compiled matchers.
+final class QueryWorker {
+    let work: QueryWork
+    let reader: ArchiveReader
+    var matchers: [Int: QueryMatcher] = [:]
+    var buffers = TreeDecoder.Buffers(capacity: 1 << 12)
+
+    init(_ work: QueryWork) {
+        self.work = work
+        reader = ArchiveReader(work.archive, cacheLimit: 32 << 20)
+    }
+
+    func process(_ k: Int) -> FileOutcome {
+        let i = work.files[k]
+        var o = FileOutcome()
+        do {
+            let entry = try work.archive.file(i)
+            let language = Int(entry.language)
+            o.path = String(decoding: try work.archive.path(ofFile: i), as: UTF8.self)
+            // Counting kinds needs neither text nor rows: decode into reused buffers.
+            if case .count(let byFile) = work.options.mode, case .kind = work.selector {
+                guard let codes = work.kindCodes[language] else { return o }
+                buffers = try reader.decode(file: i, reusing: buffers)
+                var n = 0
+                for j in 0..<buffers.count where codes.contains(buffers.kinds[j]) { n += 1 }
+                o.hits = n
+                if byFile && n > 0 { o.text = "\(o.path)\t\(n)\n" }
+                return o
+            }
+            if case .query = work.selector, work.queries[language] == nil { return o }
+            if case .kind = work.selector, work.kindCodes[language] == nil { return o }
+            let ft = try reader.fileTree(i)
+            let hits = try select(ft, language: language, outcome: &o)
+            o.hits = hits.count
+            var out = ""
+            switch work.options.mode {
+            case .count(let byFile):
+                if byFile && !hits.isEmpty { out = "\(o.path)\t\(hits.count)\n" }
+            default:
+                for h in hits { out += NodeRender.render(ft, hit: h, mode: work.options.mode, anonymous: work.options.anonymous) }
+            }
+            o.text = out
+        } catch let e as CSTPackError {
+            o.error = CSTPackError(o.path.isEmpty ? e.description : "\(o.path): \(e.description)")
+        } catch {
+            o.error = CSTPackError(o.path.isEmpty ? "\(error)" : "\(o.path): \(error)")
+        }
+        return o
+    }
+
+    func select(_ ft: FileTree, language: Int, outcome: inout FileOutcome) throws -> [Hit] {
+        switch work.selector {
+        case .id(let n):
+            guard n < ft.count else { throw CSTPackError("node #\(n) does not exist (the file has \(ft.count) nodes, #0 to #\(ft.count - 1))") }
+            return [Hit(node: n)]
+        case .point(let line, let column):
+            guard let byte = ft.byteOffset(line: line, column: column) else {
+                throw CSTPackError("\(line):\(column) is outside the file (\(ft.lineStarts.map { "\($0.count) rows" } ?? "no line table"))")
+            }
+            return [Hit(node: ft.deepestNode(at: byte, anonymous: work.options.anonymous))]
+        case .byte(let b):
+            guard b <= ft.sourceLength else { throw CSTPackError("byte @\(b) is past the end of the file (\(ft.sourceLength) bytes)") }
+            return [Hit(node: ft.deepestNode(at: UInt32(b), anonymous: work.options.anonymous))]
+        case .kind:
+            let codes = work.kindCodes[language] ?? []
+            return (0..<ft.count).filter { codes.contains(ft.tree.kinds[$0]) }.map { Hit(node: $0) }
+        case .query:
+            let matcher: QueryMatcher
+            if let m = matchers[language] { matcher = m } else {
+                matcher = try QueryMatcher(work.queries[language]!)
+                matchers[language] = matcher
+            }
+            let before = matcher.budgetExceeded
+            let ms = try matcher.matches(in: ft)
+            outcome.budgetExceeded = matcher.budgetExceeded - before
+            var hits: [Hit] = []
+            for (index, m) in ms.enumerated() {
+                if m.captures.isEmpty {
+                    hits.append(Hit(node: m.root, match: index, capture: nil))
+                }
+                for c in m.captures {
+                    hits.append(Hit(node: c.node, match: index, capture: matcher.query.captureNames[c.id]))
+                }
+            }
+            return hits
+        }
+    }
+}
+
+struct Hit {
+    var node: Int
+    var match: Int? = nil
+    var capture: String? = nil
+}
+
+/// Renders nodes as lines, text, S-expressions or JSON.
+enum NodeRender {
+    static func render(_ ft: FileTree, hit: Hit, mode: QueryOptions.Mode, anonymous: Bool) -> String {
+        let n = hit.node
+        switch mode {
+        case .text:
+            guard let t = ft.text(n) else { return "(source not stored)\n" }
+            return String(decoding: t, as: UTF8.self) + "\n"
+        case .json:
+            return json(ft, hit) + "\n"
+        case .tree(let depth):
+            return tree(ft, root: n, depth: depth, anonymous: anonymous, capture: hit.capture)
+        case .lines, .count:
+            var s = "\(ft.displayPath):\(range(ft, n))  \(ft.kindName(n))  #\(n)"
+            if let c = hit.capture { s += "  @\(c)" }
+            if let t = ft.text(n) { s += "  " + shortText(t) }
+            return s + "\n"
+        }
+    }
+
+    static func range(_ ft: FileTree, _ n: Int) -> String {
+        guard let a = ft.point(ft.tree.starts[n]), let b = ft.point(ft.tree.ends[n]) else {
+            return "@\(ft.tree.starts[n])-@\(ft.tree.ends[n])"
+        }
+        return "\(a.line):\(a.column)-\(b.line):\(b.column)"
+    }
+
+    /// The first line of a text, at most 80 characters.
+    static func shortText(_ bytes: ArraySlice<UInt8>) -> String {
+        var line = bytes.prefix { $0 != 0x0A && $0 != 0x0D }
+        let more = line.count < bytes.count
+        var s = String(decoding: line, as: UTF8.self).replacingTabs
+        if s.count > 80 { s = String(s.prefix(79)) + "…"; line = [] } else if more { s += " …" }
+        return s
+    }
+
+    static func json(_ ft: FileTree, _ hit: Hit) -> String {
+        let n = hit.node
+        let f = ft.tree.flags[n]
+        func point(_ b: UInt32) -> JSONValue {
+            guard let p = ft.point(b) else { return .null }
+            return .object([("line", .int(p.line)), ("column", .int(p.column))])
+        }
+        var pairs: [(String, JSONValue)] = [
+            ("path", .string(ft.displayPath)), ("id", .int(n)), ("kind", .string(ft.kindName(n))),
+            ("field", ft.fieldName(n).map { .string($0) } ?? .null),
+            ("named", .bool(f.contains(.named))), ("extra", .bool(f.contains(.extra))),
+            ("missing", .bool(f.contains(.missing))), ("error", .bool(ft.isError(n))),
+            ("has_error", .bool(f.contains(.hasError))),
+            ("start_byte", .int(Int(ft.tree.starts[n]))), ("end_byte", .int(Int(ft.tree.ends[n]))),
+            ("start", point(ft.tree.starts[n])), ("end", point(ft.tree.ends[n])),
+            ("text", ft.text(n).map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null),
+        ]
+        if let m = hit.match { pairs.append(("match", .int(m))) }
+        if let c = hit.capture { pairs.append(("capture", .string(c))) }
+        return JSONValue.object(pairs).serialized
+    }
+
+    /// The subtree as an indented S-expression with fields, ids and ranges (explicit stack).
+    static func tree(_ ft: FileTree, root: Int, depth: Int?, anonymous: Bool, capture: String?) -> String {
+        let ends = ft.tree.subtreeEnds()
+        var out = capture.map { "; @\($0)\n" } ?? ""
+        var open: [(end: Int, level: Int)] = []
+        var i = root
+        let stop = Int(ends[root])
+        var baseLevel = 0
+        func closeUntil(_ j: Int) {
+            while let top = open.last, top.end <= j { out += ")"; open.removeLast(); _ = baseLevel }
+        }
+        while i < stop {
+            closeUntil(i)
+            let level = open.count
+            let shown = anonymous || ft.isNamed(i) || i == root
+            if !shown || (depth.map { level > $0 } ?? false) {
+                i = shown ? Int(ends[i]) : i + 1
+                continue
+            }
+            if i != root { out += "\n" + String(repeating: "  ", count: level) }
+            if let f = ft.fieldName(i), i != root { out += f + ": " }
+            let kind = ft.isNamed(i) ? ft.kindName(i) : "\"\(ft.kindName(i))\""
+            out += "(\(kind) #\(i) \(range(ft, i))"
+            let hasShownChild = Int(ends[i]) > i + 1
+            if !hasShownChild || (depth.map { level >= $0 } ?? false), ft.isNamed(i), let t = ft.text(i), t.count <= 60,
+               !t.contains(0x0A) {
+                out += " " + JSONValue.quote(String(decoding: t, as: UTF8.self))
+            }
+            open.append((Int(ends[i]), level))
+            if depth.map({ level >= $0 }) ?? false {
+                i = Int(ends[i])
+            } else {
+                i += 1
+            }
+            baseLevel = level
+        }
+        closeUntil(Int.max)
+        return out + "\n"
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        String(self.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+    var replacingTabs: String { String(map { $0 == "\t" ? " " : $0 }) }
+}

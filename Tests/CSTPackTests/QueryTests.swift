@@ -1,0 +1,269 @@
+import CTreeSitter
+import Foundation
+import XCTest
+@testable import CSTPack
+
+/// The query engine against tree-sitter's own (ts_query_cursor) on fixtures and real
+/// files: the same matches with the same captures. Text predicates are client-side in
+/// tree-sitter, so the harness applies them to tree-sitter's matches itself.
+final class QueryTests: XCTestCase {
+    struct Found: Hashable, Comparable, CustomStringConvertible {
+        var pattern: Int
+        var captures: [String]
+        static func < (a: Found, b: Found) -> Bool { (a.pattern, a.captures.joined(separator: "|")) < (b.pattern, b.captures.joined(separator: "|")) }
+        var description: String { "pattern \(pattern): \(captures.joined(separator: ", "))" }
+    }
+
+    /// Files to check for a language: its fixtures, plus a sample of real files when present.
+    func files(_ language: String, ext: String, real: String?) -> [String] {
+        var out: [String] = []
+        let fm = FileManager.default
+        if let e = fm.enumerator(atPath: TestPaths.fixturesPath) {
+            for case let p as String in e where p.hasSuffix("." + ext) { out.append(TestPaths.fixturesPath + "/" + p) }
+        }
+        if let dir = real, let names = try? fm.contentsOfDirectory(atPath: dir) {
+            out += names.filter { $0.hasSuffix("." + ext) }.sorted().prefix(60).map { dir + "/" + $0 }
+        }
+        return out.sorted()
+    }
+
+    func queryFiles(_ language: String) -> [String] {
+        var out = [TestPaths.repoRoot.appendingPathComponent("Fixtures/queries/\(language).scm").path]
+        // Queries the grammar packages ship, when scripts/setup-grammars fetched them.
+        for dir in GrammarRegistry.searchDirectories(explicit: nil) {
+            let q = dir + "/queries/" + language
+            if let names = try? FileManager.default.contentsOfDirectory(atPath: q) {
+                out += names.filter { $0.hasSuffix(".scm") }.sorted().map { q + "/" + $0 }
+            }
+        }
+        return out
+    }
+
+    func testPythonQueriesMatchTreeSitter() throws {
+        let stdlib = "/" + (ProcessInfo.processInfo.environment["CSTPACK_TEST_STDLIB"] ?? "")
+        let real = FileManager.default.fileExists(atPath: stdlib + "/os.py") ? stdlib : Self.pythonStdlib()
+        try compareQueries(language: "python", ext: "py", real: real)
+    }
+
+    func testRustQueriesMatchTreeSitter() throws {
+        try compareQueries(language: "rust", ext: "rs", real: nil)
+    }
+
+    static func pythonStdlib() -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        let dir = out.trimmingCharacters(in: .whitespacesAndNewlines)
+        return dir.isEmpty ? nil : dir
+    }
+
+    func compareQueries(language: String, ext: String, real: String?) throws {
+        let grammar = try TestGrammars.require(language)
+        var compared = 0, matches = 0
+        for queryPath in queryFiles(language) {
+            let text = try String(contentsOfFile: queryPath, encoding: .utf8)
+            guard let tsQuery = Self.tsQuery(grammar, text) else {
+                // tree-sitter rejects it too (a query for another grammar version): so must we.
+                let (offset, kind) = Self.tsQueryError(grammar, text)
+                XCTAssertThrowsError(try QueryParser.parse(text, table: grammar.table),
+                                     "\(queryPath): tree-sitter rejects it (error \(kind) at byte \(offset): \(text.utf8.dropFirst(Int(offset)).prefix(40).map { Character(Unicode.Scalar($0)) })), we accept it")
+                continue
+            }
+            defer { ts_query_delete(tsQuery) }
+            let query = try QueryParser.parse(text, table: grammar.table)
+            XCTAssertEqual(query.patterns.count, Int(ts_query_pattern_count(tsQuery)), queryPath)
+            let matcher = try QueryMatcher(query)
+            for file in files(language, ext: ext, real: real) {
+                let source = try readBytes(file)
+                let expected = try Self.treeSitterMatches(grammar, tsQuery, source)
+                let parsed = try source.withUnsafeBytes { try TreeSitterParser().parse($0, grammar: grammar, timeoutMicros: 0) }
+                let ft = FileTree(path: Array(file.utf8), table: grammar.table, tree: parsed.tree, source: source,
+                                  lineStarts: source.withUnsafeBytes { Lines.starts($0) })
+                let ours = try matcher.matches(in: ft).map { m in
+                    Found(pattern: m.pattern, captures: m.captures.map {
+                        "\(query.captureNames[$0.id])=\(ft.kindName($0.node))@\(ft.tree.starts[$0.node])-\(ft.tree.ends[$0.node])"
+                    })
+                }
+                let a = expected.sorted(), b = ours.sorted()
+                if a != b {
+                    let missing = Set(a).subtracting(b).sorted().prefix(5)
+                    let extra = Set(b).subtracting(a).sorted().prefix(5)
+                    XCTFail("\(queryPath) on \(file): tree-sitter \(a.count) matches, ours \(b.count); missing \(missing); extra \(extra)")
+                }
+                compared += 1
+                matches += a.count
+            }
+        }
+        XCTAssertGreaterThan(compared, 0)
+        XCTAssertGreaterThan(matches, 0)
+    }
+
+    static func tsQuery(_ g: Grammar, _ text: String) -> OpaquePointer? {
+        var offset: UInt32 = 0
+        var error = TSQueryErrorNone
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { ts_query_new(g.language, $0.baseAddress, UInt32($0.count), &offset, &error) }
+        }
+    }
+
+    static func tsQueryError(_ g: Grammar, _ text: String) -> (UInt32, UInt32) {
+        var offset: UInt32 = 0
+        var error = TSQueryErrorNone
+        let bytes = Array(text.utf8)
+        let q = bytes.withUnsafeBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { ts_query_new(g.language, $0.baseAddress, UInt32($0.count), &offset, &error) }
+        }
+        if let q { ts_query_delete(q) }
+        return (offset, error.rawValue)
+    }
+
+    /// tree-sitter's matches, with #eq? #not-eq? #match? #not-match? #any-of? applied.
+    static func treeSitterMatches(_ g: Grammar, _ query: OpaquePointer, _ source: [UInt8]) throws -> [Found] {
+        let parser = ts_parser_new()
+        defer { ts_parser_delete(parser) }
+        ts_parser_set_language(parser, g.language)
+        var padded = source
+        padded.append(0) // an empty file still needs an address
+        let tree = padded.withUnsafeBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { ts_parser_parse_string(parser, nil, $0.baseAddress!, UInt32(source.count)) }
+        }
+        defer { ts_tree_delete(tree) }
+        let cursor = ts_query_cursor_new()
+        defer { ts_query_cursor_delete(cursor) }
+        ts_query_cursor_exec(cursor, query, ts_tree_root_node(tree))
+        func string(_ id: UInt32) -> String {
+            var len: UInt32 = 0
+            let p = ts_query_string_value_for_id(query, id, &len)!
+            return String(decoding: UnsafeRawBufferPointer(start: p, count: Int(len)), as: UTF8.self)
+        }
+        func captureName(_ id: UInt32) -> String {
+            var len: UInt32 = 0
+            let p = ts_query_capture_name_for_id(query, id, &len)!
+            return String(decoding: UnsafeRawBufferPointer(start: p, count: Int(len)), as: UTF8.self)
+        }
+        func text(_ n: TSNode) -> String {
+            String(decoding: source[Int(ts_node_start_byte(n))..<Int(ts_node_end_byte(n))], as: UTF8.self)
+        }
+        var out: [Found] = []
+        var m = TSQueryMatch()
+        while ts_query_cursor_next_match(cursor, &m) {
+            let caps = (0..<Int(m.capture_count)).map { m.captures[$0] }
+            var stepCount: UInt32 = 0
+            let steps = ts_query_predicates_for_pattern(query, UInt32(m.pattern_index), &stepCount)
+            var ok = true
+            var k = 0
+            while k < Int(stepCount) {
+                var args: [TSQueryPredicateStep] = []
+                while k < Int(stepCount) && steps![k].type != TSQueryPredicateStepTypeDone { args.append(steps![k]); k += 1 }
+                k += 1
+                guard let op = args.first.map({ string($0.value_id) }), !op.hasSuffix("!") else { continue }
+                let nodes = caps.filter { $0.index == args[1].value_id }.map(\.node)
+                for n in nodes {
+                    let t = text(n)
+                    switch op {
+                    case "eq?", "not-eq?":
+                        let other: String
+                        if args[2].type == TSQueryPredicateStepTypeCapture {
+                            guard let o = caps.first(where: { $0.index == args[2].value_id }) else { continue }
+                            other = text(o.node)
+                        } else {
+                            other = string(args[2].value_id)
+                        }
+                        if (t == other) != (op == "eq?") { ok = false }
+                    case "match?", "not-match?":
+                        let re = try NSRegularExpression(pattern: string(args[2].value_id))
+                        let found = re.firstMatch(in: t, range: NSRange(t.startIndex..., in: t)) != nil
+                        if found != (op == "match?") { ok = false }
+                    case "any-of?":
+                        if !args.dropFirst(2).map({ string($0.value_id) }).contains(t) { ok = false }
+                    default:
+                        XCTFail("harness does not know #\(op)")
+                    }
+                }
+            }
+            guard ok else { continue }
+            let sorted = caps.sorted {
+                let a = (ts_node_start_byte($0.node), -Int(ts_node_end_byte($0.node)), $0.index)
+                let b = (ts_node_start_byte($1.node), -Int(ts_node_end_byte($1.node)), $1.index)
+                return a < b
+            }
+            out.append(Found(pattern: Int(m.pattern_index), captures: sorted.map {
+                "\(captureName($0.index))=\(String(cString: ts_node_type($0.node)))@\(ts_node_start_byte($0.node))-\(ts_node_end_byte($0.node))"
+            }))
+        }
+        return out
+    }
+
+    /// line:col and @byte lookups give tree-sitter's descendant-for-range node.
+    func testNodeAtPointMatchesTreeSitter() throws {
+        var rng = SplitMix64(seed: 7)
+        var checked = 0
+        for (language, ext) in [("python", "py"), ("rust", "rs"), ("c", "c"), ("javascript", "js")] {
+            let g = try TestGrammars.require(language)
+            for file in files(language, ext: ext, real: nil) {
+                let source = try readBytes(file)
+                guard !source.isEmpty else { continue }
+                let parsed = try source.withUnsafeBytes { try TreeSitterParser().parse($0, grammar: g, timeoutMicros: 0) }
+                let ft = FileTree(path: [], table: g.table, tree: parsed.tree, source: source,
+                                  lineStarts: source.withUnsafeBytes { Lines.starts($0) })
+                let parser = ts_parser_new()
+                ts_parser_set_language(parser, g.language)
+                let tree = source.withUnsafeBufferPointer { b in
+                    b.withMemoryRebound(to: CChar.self) { ts_parser_parse_string(parser, nil, $0.baseAddress, UInt32($0.count)) }
+                }
+                let root = ts_tree_root_node(tree)
+                for _ in 0..<200 {
+                    let b = UInt32(rng.below(source.count + 1))
+                    for anonymous in [false, true] {
+                        let expected = anonymous ? ts_node_descendant_for_byte_range(root, b, b) : ts_node_named_descendant_for_byte_range(root, b, b)
+                        let n = ft.deepestNode(at: b, anonymous: anonymous)
+                        let e = "\(String(cString: ts_node_type(expected)))@\(ts_node_start_byte(expected))-\(ts_node_end_byte(expected))"
+                        let o = "\(ft.kindName(n))@\(ft.tree.starts[n])-\(ft.tree.ends[n])"
+                        XCTAssertEqual(o, e, "\(file) byte \(b) anonymous \(anonymous)")
+                        checked += 1
+                    }
+                }
+                ts_tree_delete(tree)
+                ts_parser_delete(parser)
+            }
+        }
+        XCTAssertGreaterThan(checked, 1000)
+    }
+
+    func testQueryErrorsPointAtTheProblem() throws {
+        let g = try TestGrammars.require("python")
+        func error(_ q: String) -> QueryError? {
+            do { _ = try QueryParser.parse(q, table: g.table); return nil } catch { return error }
+        }
+        XCTAssertEqual(error("(function_definiton)")?.column, 2)
+        XCTAssertTrue(error("(function_definiton)")?.message.contains("function_definition") ?? false)
+        XCTAssertEqual(error("(call\n  functon: (identifier))").map { [$0.line, $0.column] }, [2, 3])
+        XCTAssertTrue(error("((identifier) @a (#is-not? local))")?.message.contains("unsupported predicate") ?? false)
+        XCTAssertNotNil(error("(identifier"))
+        XCTAssertNotNil(error("\"no-such-token\""))
+        XCTAssertNotNil(error("((identifier) @a (#eq? @b \"x\"))"))
+        XCTAssertNil(error("((identifier) @a (#set! priority 105))"))
+    }
+
+    func testSelectorsAndGlobs() {
+        XCTAssertEqual(NodeSelector("42"), .id(42))
+        XCTAssertEqual(NodeSelector("120:17"), .point(line: 120, column: 17))
+        XCTAssertEqual(NodeSelector("@5123"), .byte(5123))
+        XCTAssertEqual(NodeSelector("function_definition"), .kind("function_definition"))
+        XCTAssertEqual(NodeSelector("(identifier) @x"), .query("(identifier) @x"))
+        let g: (String, String) -> Bool = { Locate.glob(Array($0.utf8)[...], Array($1.utf8)[...]) }
+        XCTAssertTrue(g("src/**/*.py", "src/a/b/c.py"))
+        XCTAssertTrue(g("src/**/*.py", "src/c.py"))
+        XCTAssertFalse(g("src/*.py", "src/a/c.py"))
+        XCTAssertTrue(g("**", "x/y"))
+        XCTAssertTrue(g("[a-c]?.rs", "bz.rs"))
+        XCTAssertFalse(g("[!a-c]?.rs", "bz.rs"))
+    }
+}
