@@ -79,6 +79,9 @@ struct Build: ParsableCommand {
     }
 
     func run() throws {
+        // Over a file size limit (ulimit -f) the kernel sends SIGXFSZ, which kills silently
+        // and leaves the temporary file: ignored, write fails with EFBIG and is reported.
+        signal(SIGXFSZ, SIG_IGN)
         do {
             let overrides = try LanguageMap.parseOverrides(languageOverrides)
             let grammars = grammarOptions.registry(extraNames: Array(Set(overrides.values)))

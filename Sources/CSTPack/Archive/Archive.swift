@@ -36,8 +36,17 @@ public final class Archive: @unchecked Sendable {
     /// The archive the reading commands use when none is named.
     public static let defaultPath = "index.cstpack"
 
-    public init(path: String) throws {
-        self.path = path
+    /// How the archive's bytes are held, and so how they are released.
+    private enum Storage {
+        /// mmap of the file (munmap).
+        case mapped
+        /// A heap copy of exactly `size` bytes (deallocate): for tests and the fuzz target,
+        /// where reading a byte past the end is caught by AddressSanitizer.
+        case heap
+    }
+    private let storage: Storage
+
+    public convenience init(path: String) throws {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw CSTPackError("\(path): cannot open archive: \(errnoText())")
@@ -46,13 +55,32 @@ public final class Archive: @unchecked Sendable {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw CSTPackError("\(path): cannot stat: \(errnoText())") }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw CSTPackError("\(path): not a regular file") }
-        size = Int(st.st_size)
+        let size = Int(st.st_size)
         guard size >= Format.headerSize else {
             throw CSTPackError("\(path): not a cstpack archive (only \(size) bytes; a header is \(Format.headerSize))")
         }
         guard let m = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), m != UnsafeMutableRawPointer(bitPattern: -1) else {
             throw CSTPackError("\(path): cannot map: \(errnoText())")
         }
+        try self.init(path: path, base: m, size: size, storage: .mapped)
+    }
+
+    /// Opens an archive held in memory (copied, so `bytes` need not outlive it). `name`
+    /// stands for the path in messages. Used by tests and the fuzz target.
+    convenience init(copying bytes: UnsafeRawBufferPointer, name: String = "<memory>") throws {
+        guard bytes.count >= Format.headerSize else {
+            throw CSTPackError("\(name): not a cstpack archive (only \(bytes.count) bytes; a header is \(Format.headerSize))")
+        }
+        let m = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 16)
+        m.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        try self.init(path: name, base: m, size: bytes.count, storage: .heap)
+    }
+
+    /// Takes ownership of `m` (`size` bytes): released on failure and in deinit.
+    private init(path: String, base m: UnsafeMutableRawPointer, size: Int, storage: Storage) throws {
+        self.path = path
+        self.size = size
+        self.storage = storage
         base = m
         var owned: [UnsafeMutableRawBufferPointer] = []
         do {
@@ -72,7 +100,7 @@ public final class Archive: @unchecked Sendable {
             maxSegmentRaw = Int(try h.u32())
             let tableSum = try h.u64()
             guard try h.u64() == 0 else { throw FormatError("\(path): reserved header bytes 48-55 are not zero") }
-            guard try h.u64() == headerSum else { throw FormatError("\(path): header checksum mismatch (corrupt header)") }
+            guard Hash.checksumMatches(headerSum, try h.u64()) else { throw FormatError("\(path): header checksum mismatch (corrupt header)") }
             flags = Format.HeaderFlags(rawValue: rawFlags)
             guard Format.HeaderFlags.known.isSuperset(of: flags) else {
                 throw FormatError("\(path): unknown header flags 0x\(String(rawFlags, radix: 16)) (written by a newer cstpack?)")
@@ -83,7 +111,7 @@ public final class Archive: @unchecked Sendable {
             guard maxSegmentRaw <= Format.maxSegmentRaw else { throw FormatError("\(path): segment size \(maxSegmentRaw) too large") }
             guard sectionCount <= 64, tableOffset <= UInt64(size) else { throw FormatError("\(path): section table out of range") }
             let table = try all.slice(at: Int(tableOffset), length: sectionCount * Format.sectionEntrySize, context: "\(path) section table")
-            guard Hash.xxh3(UnsafeRawBufferPointer(start: table.base, count: table.count)) == tableSum else {
+            guard Hash.checksumMatches(Hash.xxh3(UnsafeRawBufferPointer(start: table.base, count: table.count)), tableSum) else {
                 throw FormatError("\(path): section table checksum mismatch")
             }
             var t = table
@@ -116,7 +144,7 @@ public final class Archive: @unchecked Sendable {
                     return r
                 }
                 let sum = Hash.xxh3(UnsafeRawBufferPointer(start: r.base, count: r.count))
-                guard sum == e.checksum else { throw FormatError("\(path): \(id) section checksum mismatch (corrupt)") }
+                guard Hash.checksumMatches(sum, e.checksum) else { throw FormatError("\(path): \(id) section checksum mismatch (corrupt)") }
                 guard e.codec == .zstd else { return r }
                 let raw = try r.u64()
                 let stored = try r.bytes(r.remaining)
@@ -144,19 +172,26 @@ public final class Archive: @unchecked Sendable {
             _ = try section(.segments)
             ownedSections = owned
         } catch let e as FormatError {
-            munmap(m, size)
+            Self.release(m, size: size, storage: storage)
             for b in owned { b.deallocate() }
             throw CSTPackError(e.description)
         } catch {
-            munmap(m, size)
+            Self.release(m, size: size, storage: storage)
             for b in owned { b.deallocate() }
             throw error
         }
     }
 
     deinit {
-        munmap(base, size)
+        Self.release(base, size: size, storage: storage)
         for b in ownedSections { b.deallocate() }
+    }
+
+    private static func release(_ m: UnsafeMutableRawPointer, size: Int, storage: Storage) {
+        switch storage {
+        case .mapped: munmap(m, size)
+        case .heap: m.deallocate()
+        }
     }
 
     /// Opens `explicit`, else `$CSTPACK_ARCHIVE`, else ./index.cstpack, with a message that
@@ -297,7 +332,10 @@ public final class Archive: @unchecked Sendable {
         guard i >= 0, i < recordCount else { throw FormatError("record \(i) outside the \(recordCount) records") }
         var r = recordTable
         try r.seek(to: i * Format.recordEntrySize)
-        return RecordEntry(segment: try r.u32(), offset: try r.u32(), length: try r.u32(), first: try r.u32())
+        let e = RecordEntry(segment: try r.u32(), offset: try r.u32(), length: try r.u32(), first: try r.u32())
+        // Callers index per-segment tables with this: it must name an existing segment.
+        guard Int(e.segment) < segmentCount else { throw FormatError("record \(i): segment \(e.segment) does not exist (\(segmentCount) segments)") }
+        return e
     }
 
     public func file(_ i: Int) throws(FormatError) -> FileEntry {

@@ -10,6 +10,23 @@ public final class ArchiveReader {
     public let cacheLimit: Int
     public private(set) var segmentsDecompressed = 0
 
+    private var trees: [(file: Int, tree: FileTree)] = []
+    /// Decoded files kept for repeated lookups (0 turns the cache off).
+    public var treeCacheLimit = 8
+
+    func cachedTree(_ i: Int) -> FileTree? {
+        guard let k = trees.firstIndex(where: { $0.file == i }) else { return nil }
+        let hit = trees.remove(at: k)
+        trees.append(hit)
+        return hit.tree
+    }
+
+    func cacheTree(_ t: FileTree, for i: Int) {
+        guard treeCacheLimit > 0 else { return }
+        if trees.count >= treeCacheLimit { trees.removeFirst() }
+        trees.append((i, t))
+    }
+
     public init(_ archive: Archive, cacheLimit: Int = 64 << 20) {
         self.archive = archive
         self.cacheLimit = cacheLimit
@@ -24,13 +41,13 @@ public final class ArchiveReader {
         }
         let s = try archive.segment(i)
         let stored = archive.storedBytes(s)
-        guard Hash.xxh3(stored) == s.checksum else { throw FormatError("segment \(i): checksum mismatch (corrupt data)") }
+        guard Hash.checksumMatches(Hash.xxh3(stored), s.checksum) else { throw FormatError("segment \(i): checksum mismatch (corrupt data)") }
         var out: [UInt8] = []
         var dict: (id: Int, bytes: UnsafeRawBufferPointer)? = nil
         if s.base != Format.none32 {
             let b = Int(s.base)
             let bytes = archive.baseBytes(b)
-            guard Hash.xxh3(bytes) == archive.bases[b].checksum else { throw FormatError("base \(b): checksum mismatch") }
+            guard Hash.checksumMatches(Hash.xxh3(bytes), archive.bases[b].checksum) else { throw FormatError("base \(b): checksum mismatch") }
             dict = (b, bytes)
         }
         do {
@@ -65,8 +82,8 @@ public final class ArchiveReader {
         try decode(file: i, reusing: nil).tree()
     }
 
-    /// Decodes file `i`'s whole CST into `reusing` when it is large enough (scans over many
-    /// files then allocate once), else into new buffers.
+    /// Decodes file `i`'s whole CST into `reusing` when given (scans over many files then
+    /// allocate once; the buffers grow if needed), else into new buffers.
     public func decode(file i: Int, reusing: TreeDecoder.Buffers?) throws -> TreeDecoder.Buffers {
         let f = try archive.file(i)
         let table = archive.languages[Int(f.language)]
@@ -94,8 +111,10 @@ public final class ArchiveReader {
     public func source(ofFile i: Int) throws -> [UInt8]? {
         let f = try archive.file(i)
         guard f.flags.contains(.source) else { return nil }
+        // No reservation from `source_length`: it is an unchecked claim until the records
+        // are read (fuzzing found a 600 MB reserve from a 6 KB archive); appends grow with
+        // the bytes actually read.
         var out: [UInt8] = []
-        out.reserveCapacity(Int(f.sourceLength))
         for k in 0..<Int(f.sourceRecordCount) {
             let rec = try archive.record(Int(f.firstSourceRecord) + k)
             guard Int(rec.first) == out.count else { throw FormatError("file \(i): source record \(k) starts at \(rec.first), expected \(out.count)") }
@@ -118,7 +137,8 @@ public final class ArchiveReader {
     }
 
     /// Every node takes at least one byte of bytecode: a node count beyond the bytes of the
-    /// records is corrupt, and is refused before it sizes any allocation.
+    /// records is corrupt, and is refused before decoding (the decoder's buffers grow with
+    /// the nodes actually decoded, so memory does not depend on this claim either).
     private func checkNodeCount(_ f: FileEntry, fromRecord k: Int, firstNode: Int, context: String) throws {
         var bytes = 0
         for r in k..<Int(f.cstRecordCount) { bytes += Int(try archive.record(Int(f.firstCSTRecord) + r).length) }

@@ -94,7 +94,12 @@ public final class ArchiveWriter {
     }
 
     private func write(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { try writeAll(fd, $0, what: tempPath) }
+        let code = bytes.withUnsafeBytes { writeAll(fd, $0) }
+        if code != 0 {
+            // Disk full, a file size limit, an I/O error: say what it means for the user
+            // (the caller aborts, which removes the temporary file).
+            throw CSTPackError("\(destination): cannot write the archive: \(errnoText(code)) (after \(offset) bytes of \(tempPath), which is removed; the previous archive is unchanged)")
+        }
         offset += UInt64(bytes.count)
     }
 

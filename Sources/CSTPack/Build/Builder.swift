@@ -106,6 +106,11 @@ public enum Builder {
         for (lang, n) in missingGrammars.sorted(by: { $0.key < $1.key }) {
             events(.warning("no grammar for '\(lang)': \(n) file(s) skipped (run scripts/setup-grammars, or see `cstpack languages`)"))
         }
+        if chosen.isEmpty {
+            let k = skipped
+            events(.warning("\(options.root): no files to pack (\(walk.files.count) found; unknown language \(k.unknownLanguage), "
+                            + "no grammar \(k.noGrammar), too large \(k.tooLarge), symbolic links \(k.symlinks)); the archive will be empty"))
+        }
         let languageNames = Array(Set(chosen.map(\.language))).sorted()
         let languageIndex = Dictionary(uniqueKeysWithValues: languageNames.enumerated().map { ($1, $0) })
         let selected = languageNames.map { grammars.grammars[$0]! }
@@ -201,16 +206,11 @@ final class WorkList: @unchecked Sendable {
     func process(_ i: Int, parser: TreeSitterParser) -> Builder.Outcome {
         let (file, language) = files[i]
         let display = file.displayPath
-        let full = Array(options.root.utf8) + [UInt8(ascii: "/")] + file.path
         let bytes: [UInt8]
-        do {
-            bytes = try readFile(full, limit: options.maxFileSize)
-        } catch {
-            let text = "\(error)"
-            if text.contains("size limit") { return .skipped(reason: "too large", message: "\(display): skipped: \(text)") }
-            return .skipped(reason: "unreadable", message: "\(display): skipped: \(text)")
+        switch Self.readSource(root: options.root, path: file.path, limit: options.maxFileSize) {
+        case .bytes(let b): bytes = b
+        case .skipped(let reason, let message): return .skipped(reason: reason, message: message)
         }
-        if bytes.prefix(8000).contains(0) { return .skipped(reason: "binary", message: nil) }
         let grammar = grammars[language]
         if options.parseOnly {
             do {
@@ -245,6 +245,32 @@ final class WorkList: @unchecked Sendable {
     }
 }
 
+/// One source file read as build reads it: its bytes, or why it is skipped.
+enum SourceRead {
+    case bytes([UInt8])
+    /// reason: "too large", "unreadable" or "binary"; message: the warning to show, if any.
+    case skipped(reason: String, message: String?)
+}
+
+extension WorkList {
+    /// Reads `root/path` (at most `limit` bytes); files with a NUL byte in their first 8000
+    /// bytes are binary. Shared with `diff`, which reads a working tree the same way.
+    static func readSource(root: String, path: [UInt8], limit: Int) -> SourceRead {
+        let display = String(decoding: path, as: UTF8.self)
+        let full = Array(root.utf8) + [UInt8(ascii: "/")] + path
+        let bytes: [UInt8]
+        do {
+            bytes = try readFile(full, limit: limit)
+        } catch {
+            let text = "\(error)"
+            if text.contains("size limit") { return .skipped(reason: "too large", message: "\(display): skipped: \(text)") }
+            return .skipped(reason: "unreadable", message: "\(display): skipped: \(text)")
+        }
+        if bytes.prefix(8000).contains(0) { return .skipped(reason: "binary", message: nil) }
+        return .bytes(bytes)
+    }
+}
+
 /// Row starts stored instead of the text (`--no-source`): varint count, then varint deltas.
 public enum LineTable {
     public static func encode(_ starts: [UInt32]) -> [UInt8] {
@@ -257,7 +283,9 @@ public enum LineTable {
 
     public static func decode(_ bytes: UnsafeRawBufferPointer, sourceLength: Int) throws(FormatError) -> [UInt32] {
         var r = ByteReader(bytes, context: "line table")
-        let n = Int(try r.varint(max: UInt64(sourceLength) + 1, "row count"))
+        // Every row start takes at least one byte: the count is capped by the payload before
+        // it sizes the reservation (source_length alone is an unchecked claim).
+        let n = Int(try r.varint(max: min(UInt64(sourceLength) + 1, UInt64(bytes.count)), "row count"))
         var out: [UInt32] = []
         out.reserveCapacity(n)
         var position: UInt64 = 0

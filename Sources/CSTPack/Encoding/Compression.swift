@@ -125,7 +125,6 @@ public final class Decompressor {
             guard input.count == rawLength else { throw FormatError("stored length \(input.count) differs from raw length \(rawLength)") }
             out.append(contentsOf: input)
         case .zstd:
-            out = [UInt8](repeating: 0, count: rawLength)
             var ddict: OpaquePointer? = nil
             if let dict = dictionary {
                 if let d = dictionaries[dict.id] { ddict = d } else {
@@ -136,17 +135,36 @@ public final class Decompressor {
                     ddict = d
                 }
             }
-            let r = out.withUnsafeMutableBytes { dst -> Int in
-                if let dd = ddict {
-                    return ZSTD_decompress_usingDDict(dctx, dst.baseAddress, dst.count, input.baseAddress, input.count, dd)
+            // `rawLength` is a claim of the segment table (up to 2^30): the output buffer starts
+            // at most 64 times the input (1 MiB at least) and grows only when the frame really
+            // decompresses to more, so memory follows the data, not the claim.
+            var capacity = min(rawLength, max(input.count * 64, 1 << 20))
+            while true {
+                out = [UInt8](repeating: 0, count: capacity)
+                let r = out.withUnsafeMutableBytes { dst -> Int in
+                    if let dd = ddict {
+                        return ZSTD_decompress_usingDDict(dctx, dst.baseAddress, dst.count, input.baseAddress, input.count, dd)
+                    }
+                    return ZSTD_decompressDCtx(dctx, dst.baseAddress, dst.count, input.baseAddress, input.count)
                 }
-                return ZSTD_decompressDCtx(dctx, dst.baseAddress, dst.count, input.baseAddress, input.count)
+                if ZSTD_isError(r) != 0 {
+                    if ZSTD_getErrorCode(r) == ZSTD_error_dstSize_tooSmall && capacity < rawLength {
+                        capacity = min(rawLength, capacity * 4)
+                        continue
+                    }
+                    throw FormatError("zstd: \(String(cString: ZSTD_getErrorName(r)))")
+                }
+                guard r == rawLength else { throw FormatError("decompressed to \(r) bytes, expected \(rawLength)") }
+                break
             }
-            if ZSTD_isError(r) != 0 { throw FormatError("zstd: \(String(cString: ZSTD_getErrorName(r)))") }
-            guard r == rawLength else { throw FormatError("decompressed to \(r) bytes, expected \(rawLength)") }
         case .lz4:
-            out = [UInt8](repeating: 0, count: rawLength)
             guard input.count < Int(Int32.max), rawLength < Int(Int32.max) else { throw FormatError("lz4 segment too large") }
+            // An LZ4 block expands at most 255 times (a match length grows by 255 per byte):
+            // a larger claim is corrupt, and is refused before it sizes the buffer.
+            guard rawLength <= input.count * 256 + 64 else {
+                throw FormatError("lz4: \(input.count) bytes cannot decompress to \(rawLength)")
+            }
+            out = [UInt8](repeating: 0, count: rawLength)
             let r = out.withUnsafeMutableBytes { dst -> Int32 in
                 LZ4_decompress_safe(input.baseAddress?.assumingMemoryBound(to: CChar.self),
                                     dst.baseAddress?.assumingMemoryBound(to: CChar.self),

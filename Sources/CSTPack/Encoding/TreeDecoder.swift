@@ -11,15 +11,17 @@ public struct TreeDecoder {
 
     /// Decoded nodes, written through raw pointers: appending to six Swift arrays costs a
     /// uniqueness check per array per node, which was a third of decoding time.
+    /// They grow as nodes are decoded (up to the node count), so memory follows the bytes
+    /// actually decoded, never the index's unchecked `node_count` alone.
     public final class Buffers {
-        public let capacity: Int
+        public private(set) var capacity: Int
         public internal(set) var count = 0
-        let kinds: UnsafeMutablePointer<UInt16>
-        let fields: UnsafeMutablePointer<UInt16>
-        let flags: UnsafeMutablePointer<CSTTree.Flags>
-        let starts: UnsafeMutablePointer<UInt32>
-        let ends: UnsafeMutablePointer<UInt32>
-        let parents: UnsafeMutablePointer<Int32>
+        private(set) var kinds: UnsafeMutablePointer<UInt16>
+        private(set) var fields: UnsafeMutablePointer<UInt16>
+        private(set) var flags: UnsafeMutablePointer<CSTTree.Flags>
+        private(set) var starts: UnsafeMutablePointer<UInt32>
+        private(set) var ends: UnsafeMutablePointer<UInt32>
+        private(set) var parents: UnsafeMutablePointer<Int32>
 
         public init(capacity: Int) {
             self.capacity = capacity
@@ -31,6 +33,21 @@ public struct TreeDecoder {
         deinit {
             kinds.deallocate(); fields.deallocate(); flags.deallocate()
             starts.deallocate(); ends.deallocate(); parents.deallocate()
+        }
+
+        /// Doubles the capacity (at least 1024), to at most `limit`; keeps the nodes.
+        func grow(limit: Int) {
+            let c = min(max(capacity * 2, 1024), limit)
+            guard c > capacity else { return }
+            func moved<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<T> {
+                let q = UnsafeMutablePointer<T>.allocate(capacity: c)
+                q.moveInitialize(from: p, count: count)
+                p.deallocate()
+                return q
+            }
+            kinds = moved(kinds); fields = moved(fields); flags = moved(flags)
+            starts = moved(starts); ends = moved(ends); parents = moved(parents)
+            capacity = c
         }
 
         @inline(__always)
@@ -62,22 +79,24 @@ public struct TreeDecoder {
     var pos: UInt64 = 0
     var recordsRead = 0
 
-    /// `nodeCount` comes from an untrusted index: callers bound it (every node takes at
-    /// least one byte of bytecode) before it sizes the buffers allocated here.
-    /// `reusing` buffers large enough are written over instead of allocating new ones.
+    /// `nodeCount` comes from an untrusted index: it caps the buffers, which start at most
+    /// `initialCapacity` nodes large and grow with the nodes decoded.
+    /// `reusing` buffers are written over (and grown if needed) instead of allocating new ones.
     public init(table: LanguageTable, nodeCount: Int, sourceLength: Int, base: Int = 0, reusing: Buffers? = nil) {
         self.table = table
         self.nodeCount = nodeCount
         self.sourceLength = UInt64(sourceLength)
         self.base = Int32(base)
         let needed = max(0, nodeCount - base)
-        if let r = reusing, r.capacity >= needed {
+        if let r = reusing {
             r.count = 0
             nodes = r
         } else {
-            nodes = Buffers(capacity: needed)
+            nodes = Buffers(capacity: min(needed, Self.initialCapacity))
         }
     }
+
+    static let initialCapacity = 1 << 16
 
     /// Checks that the stream is complete, leaving the nodes in the buffers (no copy).
     public func finishInPlace(context: String) throws(FormatError) -> Buffers {
@@ -177,7 +196,8 @@ public struct TreeDecoder {
                 continue
             }
             let id = Int(base) + n.count
-            guard id < nodeCount, n.count < n.capacity else { throw FormatError("\(r.context): more nodes than the \(nodeCount) the index records") }
+            guard id < nodeCount else { throw FormatError("\(r.context): more nodes than the \(nodeCount) the index records") }
+            if n.count == n.capacity { n.grow(limit: nodeCount - Int(base)) }
             if id > 0 && stack.isEmpty { throw FormatError("\(r.context): node \(id) lies outside the root") }
             let kindPlusOne = tag >> TreeCodec.kindShift
             guard kindPlusOne >= 1, kindPlusOne <= kindCount else {

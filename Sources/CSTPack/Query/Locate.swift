@@ -87,25 +87,21 @@ extension FileTree {
         return UInt32(offset)
     }
 
-    /// The smallest named node (any node with `anonymous`) spanning `byte`, found the way
-    /// tree-sitter's `ts_node_named_descendant_for_byte_range(byte, byte)` does: descend
-    /// into the first child that starts at or before the byte and ends after it.
+    /// The smallest named node (any node with `anonymous`) spanning `byte`, as tree-sitter's
+    /// `ts_node_named_descendant_for_byte_range(byte, byte)` finds it: nodes that start at
+    /// or before the byte and end after it form one chain of ancestors; the answer is its
+    /// deepest (named) member, else the root. Preorder starts never decrease, so one scan
+    /// that stops at the first node starting after the byte finds it without allocating.
     public func deepestNode(at byte: UInt32, anonymous: Bool = false) -> Int {
-        let (offsets, children) = tree.childLists()
-        var node = 0
         var best = 0
-        while true {
-            var next: Int? = nil
-            for c in children[Int(offsets[node])..<Int(offsets[node + 1])] {
-                let child = Int(c)
-                if tree.ends[child] < byte || tree.ends[child] <= byte { continue }
-                if byte < tree.starts[child] { break }
-                next = child
-                break
-            }
-            guard let n = next else { return best }
-            node = n
-            if anonymous || isNamed(n) { best = n }
+        let n = tree.count
+        var j = 1
+        while j < n {
+            let s = tree.starts[j]
+            if s > byte { break }
+            if tree.ends[j] > byte && (anonymous || tree.flags[j].contains(.named)) { best = j }
+            j += 1
         }
+        return best
     }
 }

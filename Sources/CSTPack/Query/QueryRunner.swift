@@ -52,6 +52,7 @@ public enum QueryRunner {
         var queries: [Int: Query] = [:]
         var kindCodes: [Int: Set<UInt16>] = [:]
         var firstError: Error? = nil
+        var skippedLanguages: [String] = []
         for l in languages.sorted() {
             let table = archive.languages[l]
             switch selector {
@@ -60,7 +61,7 @@ public enum QueryRunner {
                     queries[l] = try QueryParser.parse(text, table: table)
                 } catch {
                     firstError = firstError ?? error
-                    if languages.count > 1 { result.warnings.append("\(table.name): \(error); its files are skipped") }
+                    skippedLanguages.append(table.name)
                 }
             case .kind(let name):
                 let codes = Set(table.kindCodes(named: name))
@@ -75,6 +76,9 @@ public enum QueryRunner {
             }
         }
         if case .query = selector, queries.isEmpty, let e = firstError { throw e }
+        if !skippedLanguages.isEmpty {
+            result.warnings.append("the query does not apply to \(skippedLanguages.count) of \(languages.count) languages (\(skippedLanguages.joined(separator: ", "))): their files were skipped")
+        }
         if case .kind = selector, kindCodes.isEmpty, let e = firstError { throw e }
         if case .kind = selector { result.warnings.removeAll() }
 

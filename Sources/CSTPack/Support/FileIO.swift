@@ -1,9 +1,11 @@
 import Glibc
 
 /// Reads a whole file with POSIX calls; the path is raw bytes. Fails on files that
-/// grew past `limit` while being read.
+/// grew past `limit` while being read. The file may have changed since the walk listed it:
+/// a symbolic link is not followed (O_NOFOLLOW) and a FIFO or device is refused without
+/// blocking (O_NONBLOCK at open; regular files read as usual).
 func readFile(_ path: [UInt8], limit: Int) throws -> [UInt8] {
-    let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
+    let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) }
     guard fd >= 0 else { throw CSTPackError("cannot open: \(errnoText())") }
     defer { close(fd) }
     var st = stat()
@@ -29,17 +31,20 @@ func readFile(_ path: [UInt8], limit: Int) throws -> [UInt8] {
     return out
 }
 
-/// Writes all of `bytes` to `fd`, retrying short writes; throws with errno's text.
-func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, what: String) throws {
+/// Writes all of `bytes` to `fd`, retrying short writes; returns 0, or the errno of the
+/// write that failed (ENOSPC, EFBIG, EIO, ...).
+func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
     var done = 0
     while done < bytes.count {
         let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
         if n < 0 {
-            if errno == EINTR { continue }
-            throw CSTPackError("\(what): write failed: \(errnoText())")
+            let code = errno
+            if code == EINTR { continue }
+            return code
         }
         done += n
     }
+    return 0
 }
 
 /// Line facts of a source text. Lines end with "\n"; a final line without one counts.

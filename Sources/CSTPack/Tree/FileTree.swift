@@ -48,8 +48,16 @@ public struct FileTree: Sendable {
 }
 
 extension ArchiveReader {
-    /// File `i` decoded with everything the node API offers.
+    /// File `i` decoded with everything the node API offers. The last few decoded files
+    /// are kept (see `treeCacheLimit`), so repeated lookups in one file decode it once.
     public func fileTree(_ i: Int) throws -> FileTree {
+        if let hit = cachedTree(i) { return hit }
+        let ft = try decodeFileTree(i)
+        cacheTree(ft, for: i)
+        return ft
+    }
+
+    private func decodeFileTree(_ i: Int) throws -> FileTree {
         let f = try archive.file(i)
         let source = try source(ofFile: i)
         return FileTree(path: try archive.path(ofFile: i), table: archive.languages[Int(f.language)],

@@ -43,7 +43,7 @@ public enum Verifier {
                 problem("segment \(i): \(error)")
             }
         }
-        for (b, e) in archive.bases.enumerated() where Hash.xxh3(archive.baseBytes(b)) != e.checksum {
+        for (b, e) in archive.bases.enumerated() where !Hash.checksumMatches(Hash.xxh3(archive.baseBytes(b)), e.checksum) {
             problem("base \(b): checksum mismatch")
         }
         // Records: inside their segments; in each segment they tile it without overlap.

@@ -1,0 +1,50 @@
+/// Every read a user of an archive can make, over every file: what the fuzz target
+/// (Fuzz/FuzzArchive.swift, scripts/fuzz) runs on each input and what the regression tests
+/// run on each input it found crashing. Errors are expected (the input is hostile); only a
+/// trap, a hang or an oversized allocation is a failure. Each file is decoded about twice
+/// (by the node API and by `verify`), plus single nodes from checkpoints.
+enum ReadEverything {
+    /// Opens `bytes` as an archive and reads everything; returns how many reads succeeded.
+    @discardableResult
+    static func run(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard let archive = try? Archive(copying: bytes, name: "input") else { return 0 }
+        return run(archive)
+    }
+
+    @discardableResult
+    static func run(_ archive: Archive) -> Int {
+        var ok = 0
+        func attempt<T>(_ body: () throws -> T) -> T? {
+            guard let v = try? body() else { return nil }
+            ok += 1
+            return v
+        }
+        let reader = ArchiveReader(archive, cacheLimit: 4 << 20)
+        for i in 0..<archive.fileCount {
+            if let p = attempt({ try archive.path(ofFile: i) }) { _ = attempt { try archive.fileIndex(path: p) } }
+            if let ft = attempt({ try reader.fileTree(i) }) {
+                // The node API over a decoded tree: text and position of every node.
+                for n in 0..<ft.count {
+                    _ = ft.text(n)
+                    _ = ft.point(ft.tree.ends[n])
+                }
+                _ = ft.kindName(ft.count - 1); _ = ft.fieldName(ft.count - 1)
+                _ = ft.tree.subtreeEnds(); _ = ft.tree.childLists(); _ = ft.tree.depth()
+            } else {
+                // Each part on its own, so that a failure of one does not hide the others.
+                _ = attempt { try reader.tree(ofFile: i) }
+                let source = attempt { try reader.source(ofFile: i) } ?? nil
+                _ = attempt { try reader.lineStarts(ofFile: i, source: source) }
+            }
+            if let f = attempt({ try archive.file(i) }) {
+                let n = Int(f.nodeCount)
+                for id in Set([1, n / 2, n - 1, n]) { _ = attempt { try reader.node(ofFile: i, id: id) } }
+            }
+        }
+        _ = attempt { try archive.fileIndex(path: Array("no/such/file".utf8)) }
+        _ = attempt { try StatsReport.compute(archive) }
+        let report = Verifier.run(archive, options: VerifyOptions(), grammars: nil)
+        if report.ok { ok += 1 }
+        return ok
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import CSTPack
+import Glibc
+
+/// Measures single-node lookups inside one process (what `query FILE LINE:COL` does after
+/// the archive is open), for scripts/bench-query.
+struct BenchLookup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-lookup",
+        abstract: "Time LINE:COL lookups in random stored files (benchmark helper).",
+        shouldDisplay: false
+    )
+    @OptionGroup var archiveOption: ArchiveOption
+    @Option(help: "Number of lookups.") var count = 2000
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+
+    func run() throws {
+        do {
+            let archive = try archiveOption.open()
+            var state = seed
+            func next() -> Int {
+                state &+= 0x9E37_79B9_7F4A_7C15
+                var z = state
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                return Int(truncatingIfNeeded: (z ^ (z >> 31)) >> 1)
+            }
+            // Picks: a stored path and a line:column inside it.
+            var picks: [(String, Int, Int)] = []
+            for _ in 0..<count {
+                let i = next() % archive.fileCount
+                let f = try archive.file(i)
+                guard f.lineCount > 0 else { continue }
+                picks.append((String(decoding: try archive.path(ofFile: i), as: UTF8.self), 1 + next() % Int(f.lineCount), 1 + next() % 8))
+            }
+            for warm in [false, true] {
+                var reader = ArchiveReader(archive)
+                reader.treeCacheLimit = 0
+                var found = 0
+                let started = now()
+                for (path, line, column) in picks {
+                    if !warm { reader = ArchiveReader(archive); reader.treeCacheLimit = 0 } // cold: no cached segments
+                    guard let i = try Locate.files(archive, matching: path).first else { continue }
+                    let ft = try reader.fileTree(i)
+                    if let b = ft.byteOffset(line: line, column: column) {
+                        found += ft.deepestNode(at: b) >= 0 ? 1 : 0
+                    }
+                }
+                let us = (now() - started) * 1e6 / Double(max(picks.count, 1))
+                print("first lookup in a file, \(warm ? "warm" : "cold") segment cache: \(picks.count) lookups (\(found) inside a line), \(fmt(us, 1)) µs per lookup")
+            }
+            // An editor asks many points of one open file: later lookups reuse its decoded tree.
+            let reader = ArchiveReader(archive)
+            var total = 0
+            let started = now()
+            for (path, line, column) in picks {
+                guard let i = try Locate.files(archive, matching: path).first else { continue }
+                let ft = try reader.fileTree(i)
+                for l in 0..<10 {
+                    if let b = ft.byteOffset(line: 1 + (line + l * 7) % max(ft.lineStarts?.count ?? 1, 1), column: column) {
+                        total += ft.deepestNode(at: b)
+                    }
+                }
+            }
+            let per = (now() - started) * 1e6 / Double(max(picks.count * 10, 1))
+            print("ten lookups per file (the file decoded once): \(fmt(per, 1)) µs per lookup (checksum \(total % 1000))")
+        } catch {
+            fail(error)
+        }
+    }
+}

@@ -1,0 +1,157 @@
+import ArgumentParser
+import CSTPack
+import Glibc
+
+struct Diff: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Structural differences between two archives, or an archive and a source tree.",
+        usage: """
+        cstpack diff OLD.cstpack NEW.cstpack [PATH...]
+        cstpack diff OLD.cstpack DIR [PATH...]
+        cstpack diff -a OLD.cstpack NEW [PATH...]
+        """,
+        discussion: """
+        Files are compared by content hash, so unchanged files are never decoded:
+        added (A), deleted (D), modified (M), renamed (R<score>: the same content, or
+        at least --rename-threshold percent of lines alike).
+
+        For each modified file whose language both sides know, the syntax trees are
+        matched GumTree-style (identical subtrees top-down, then containers by how many
+        of their descendants match, bottom-up) and the inserted (+), deleted (-),
+        updated (~) and moved (>) subtrees are listed with line:column ranges, grouped
+        under their enclosing named declaration. A file over its budget (--max-nodes,
+        --max-time) gets a coarse diff instead, labelled as such.
+
+        A directory NEW is walked as `build` walks it; only the files that differ are
+        parsed. PATH limits the diff to files, directories or shell patterns.
+
+        Exit status: 0; 1 with --exit-code or --quiet when there are differences; 2 on
+        errors.
+        """
+    )
+
+    @OptionGroup var archiveOption: ArchiveOption
+
+    @Argument(help: ArgumentHelp("OLD archive (unless -a names it), NEW archive or directory, then paths to limit the diff to.",
+                                 valueName: "OLD NEW PATH"))
+    var operands: [String] = []
+
+    @Flag(help: "Per-file counts of inserted, deleted, updated and moved nodes, and a total.")
+    var stat = false
+
+    @Flag(help: "Only status letters and paths, tab-separated, as git prints them (A, D, M, R<score>).")
+    var nameStatus = false
+
+    @Flag(help: "One JSON object per file (JSON Lines): status, paths, languages, node counts, groups and changes.")
+    var json = false
+
+    @Flag(help: "Exit with status 1 when there are differences, 0 when there are none.")
+    var exitCode = false
+
+    @Flag(name: .shortAndLong, help: "Print nothing; only the exit status (implies --exit-code).")
+    var quiet = false
+
+    @Option(help: ArgumentHelp("Colour: auto (on a terminal, unless NO_COLOR is set), always or never.", valueName: "WHEN"))
+    var color: String = "auto"
+
+    @Option(help: ArgumentHelp("Per-file budget: files with more nodes (both sides) get a coarse diff.", valueName: "N"))
+    var maxNodes: Int = 1_000_000
+
+    @Option(help: ArgumentHelp("Per-file budget in milliseconds of matching; beyond it, a coarse diff.", valueName: "MS"))
+    var maxTime: Int = 2000
+
+    @Option(help: ArgumentHelp("Minimum similarity in percent for a pair of differing files to be a rename (101: identical only).", valueName: "N"))
+    var renameThreshold: Int = 50
+
+    @Option(name: .short, help: ArgumentHelp("Parallel workers (default: all cores).", valueName: "N"))
+    var jobs: Int?
+
+    @Flag(help: "NEW directory: walk it even inside a git work tree (.gitignore is not read).")
+    var noIgnore = false
+
+    @Option(help: ArgumentHelp("NEW directory: skip paths or names matching this shell pattern (repeatable).", valueName: "GLOB"))
+    var exclude: [String] = []
+
+    @Option(name: .customLong("lang"), help: ArgumentHelp("NEW directory: map an extension to a grammar (repeatable).", valueName: "EXT=NAME"))
+    var languageOverrides: [String] = []
+
+    @Option(help: ArgumentHelp("NEW directory: skip files larger than this.", valueName: "BYTES"))
+    var maxFileSize: Int = 4 << 20
+
+    @Option(help: ArgumentHelp("NEW directory: give up parsing a file after this many milliseconds (0: never).", valueName: "MS"))
+    var parseTimeout: Int = 10_000
+
+    @OptionGroup var grammarOptions: GrammarOptions
+
+    func validate() throws {
+        let needed = archiveOption.archive == nil ? 2 : 1
+        guard operands.count >= needed else {
+            throw ValidationError(archiveOption.archive == nil ? "expected OLD and NEW (archives, or an archive and a directory)" : "expected NEW (an archive or a directory)")
+        }
+        guard [stat, nameStatus, json].filter({ $0 }).count <= 1 else { throw ValidationError("--stat, --name-status and --json exclude each other") }
+        guard ["auto", "always", "never"].contains(color) else { throw ValidationError("--color must be auto, always or never") }
+        guard maxNodes > 0, maxTime > 0 else { throw ValidationError("--max-nodes and --max-time must be positive") }
+        guard (0...101).contains(renameThreshold) else { throw ValidationError("--rename-threshold must be between 0 and 101") }
+        if let j = jobs, j < 1 || j > 256 { throw ValidationError("-j must be between 1 and 256") }
+        guard maxFileSize > 0, maxFileSize < Int(UInt32.max) else { throw ValidationError("--max-file-size must be between 1 and 4294967294") }
+        guard parseTimeout >= 0 else { throw ValidationError("--parse-timeout must be >= 0") }
+    }
+
+    func run() throws {
+        var different = false
+        do {
+            let oldPath = archiveOption.archive ?? operands[0]
+            let newPath = operands[archiveOption.archive == nil ? 1 : 0]
+            let paths = Array(operands.dropFirst(archiveOption.archive == nil ? 2 : 1))
+            var options = DiffOptions()
+            options.paths = paths
+            options.jobs = jobs ?? defaultJobs()
+            options.nodeLevel = !quiet && !nameStatus
+            options.tree.maxNodes = maxNodes
+            options.tree.maxSeconds = Double(maxTime) / 1000
+            options.renameThreshold = renameThreshold
+            options.noIgnore = noIgnore
+            options.excludes = exclude
+            options.languageOverrides = try LanguageMap.parseOverrides(languageOverrides)
+            options.maxFileSize = maxFileSize
+            options.parseTimeoutMicros = UInt64(parseTimeout) * 1000
+
+            let old = try Snapshot(archive: try Archive(path: oldPath))
+            let new: Snapshot
+            if isDirectory(newPath) {
+                let grammars = grammarOptions.registry(extraNames: Array(Set(options.languageOverrides.values)))
+                new = try Snapshot(directory: newPath, grammars: grammars, options: options, otherLanguages: old.languageNames)
+            } else {
+                new = try Snapshot(archive: try Archive(path: newPath))
+            }
+            let plan = try DiffPlan(old: old, new: new, options: options)
+            different = !plan.files.isEmpty
+            if !quiet {
+                for w in plan.warnings { writeStderr("cstpack: warning: \(w)\n") }
+                let useColor: Bool
+                switch color {
+                case "always": useColor = true
+                case "never": useColor = false
+                default:
+                    let noColor = getenv("NO_COLOR").map { String(cString: $0) } ?? ""
+                    useColor = isTerminal(1) && noColor.isEmpty && !json && !nameStatus
+                }
+                let format: DiffRenderer.Format = stat ? .stat : nameStatus ? .nameStatus : json ? .json : .human
+                let renderer = DiffRenderer(format: format, color: useColor)
+                if stat {
+                    writeStdout(Array(renderer.stat(plan.collect()).utf8))
+                } else {
+                    plan.run { _, f in writeStdout(renderer.render(f)) }
+                }
+            }
+        } catch {
+            fail(error)
+        }
+        if different && (exitCode || quiet) { Glibc.exit(1) }
+    }
+}
+
+private func isDirectory(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+}

@@ -1,0 +1,278 @@
+import Foundation
+import Glibc
+import XCTest
+@testable import CSTPack
+
+/// Hostile source trees and archives of another version (issue 6). The slow cases (a real
+/// 50 MB file parsed, 100,000 files) are in scripts/hostile; faults during a build (kill -9,
+/// disk full, files changing, readers during a replace) in scripts/faults.
+final class HardeningTests: XCTestCase {
+
+    struct Built {
+        var summary: BuildSummary
+        var warnings: [String]
+        var skipped: [(String, String)]
+        var archive: Archive
+    }
+
+    /// Builds `root` (walking the directory itself) and opens and verifies the result.
+    private func build(_ root: String, _ tweak: (inout BuildOptions) -> Void = { _ in }) throws -> Built {
+        let registry = try TestGrammars.require()
+        let out = try makeTempDir("cstpack-hostile-out") + "/out.cstpack"
+        var o = BuildOptions(root: root, output: out, jobs: 2)
+        o.noIgnore = true
+        tweak(&o)
+        var warnings: [String] = []
+        var skipped: [(String, String)] = []
+        let summary = try Builder.build(o, grammars: registry) { e in
+            switch e {
+            case .warning(let w): warnings.append(w)
+            case .skipped(let why, let path): skipped.append((why, path))
+            case .progress: break
+            }
+        }
+        let a = try Archive(path: out)
+        let report = Verifier.run(a, options: VerifyOptions(), grammars: nil)
+        XCTAssertTrue(report.ok, "\(report.problems)")
+        return Built(summary: summary, warnings: warnings, skipped: skipped, archive: a)
+    }
+
+    private func write(_ text: String, _ path: String) throws { try writeBytes(Array(text.utf8), to: path) }
+
+    // MARK: Trees
+
+    func testSymlinkLoopsAreNotFollowed() throws {
+        let root = try makeTempDir("cstpack-loops")
+        try FileManager.default.createDirectory(atPath: root + "/sub", withIntermediateDirectories: true)
+        try write("x = 1\n", root + "/sub/a.py")
+        XCTAssertEqual(symlink(".", root + "/sub/self"), 0)          // sub/self -> sub
+        XCTAssertEqual(symlink("..", root + "/sub/up"), 0)           // sub/up -> root
+        XCTAssertEqual(symlink("b.py", root + "/a.py"), 0)           // a.py <-> b.py
+        XCTAssertEqual(symlink("a.py", root + "/b.py"), 0)
+        XCTAssertEqual(symlink("/nonexistent/x.py", root + "/dangling.py"), 0)
+        let b = try build(root)
+        XCTAssertEqual(b.summary.files, 1)
+        XCTAssertEqual(b.summary.skipped.symlinks, 5)
+        XCTAssertEqual(try b.archive.path(ofFile: 0), Array("sub/a.py".utf8))
+    }
+
+    func testNamesWithNewlinesSpacesAndInvalidUTF8() throws {
+        let root = try makeTempDir("cstpack-names")
+        let names: [[UInt8]] = [
+            Array("with space.py".utf8), Array("new\nline.py".utf8), Array("tab\there.py".utf8),
+            [0x62, 0x61, 0x64, 0xFF, 0xFE, 0x2E, 0x70, 0x79],            // "bad\xff\xfe.py"
+            Array("-dash.py".utf8), Array("back\\slash.py".utf8), Array("ünï.py".utf8),
+            Array(String(repeating: "n", count: 250).utf8) + Array(".py".utf8), // 253-byte name
+        ]
+        for (i, n) in names.enumerated() {
+            let fd = (Array(root.utf8) + [0x2F] + n).withCString { open($0, O_WRONLY | O_CREAT | O_TRUNC, 0o644) }
+            XCTAssertGreaterThanOrEqual(fd, 0, "create \(n)")
+            let text = Array("v\(i) = \(i)\n".utf8)
+            _ = text.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+        let b = try build(root)
+        XCTAssertEqual(b.summary.files, names.count)
+        let reader = ArchiveReader(b.archive)
+        for (i, n) in names.enumerated() {
+            guard let f = try b.archive.fileIndex(path: n) else { XCTFail("\(n) not found by its bytes"); continue }
+            XCTAssertEqual(try reader.source(ofFile: f), Array("v\(i) = \(i)\n".utf8))
+        }
+        // Paths are kept as bytes: sorted byte-wise, the invalid UTF-8 intact.
+        let stored = try (0..<b.archive.fileCount).map { try b.archive.path(ofFile: $0) }
+        XCTAssertEqual(stored, names.sorted { $0.lexicographicallyPrecedes($1) })
+    }
+
+    func testEmptyDirectoryGivesAnEmptyValidArchive() throws {
+        let root = try makeTempDir("cstpack-empty")
+        let b = try build(root)
+        XCTAssertEqual(b.summary.files, 0)
+        XCTAssertEqual(b.archive.fileCount, 0)
+        XCTAssertTrue(b.warnings.contains { $0.contains("no files") }, "\(b.warnings)")
+        XCTAssertNoThrow(try StatsReport.compute(b.archive))
+    }
+
+    func testDirectoryWithoutAnyKnownLanguage() throws {
+        let root = try makeTempDir("cstpack-unknown")
+        for n in ["a.xyz", "b.unknownext", "Makefile.in", "c"] { try write("data\n", root + "/" + n) }
+        let b = try build(root)
+        XCTAssertEqual(b.summary.files, 0)
+        XCTAssertEqual(b.summary.skipped.unknownLanguage, 4)
+        XCTAssertTrue(b.warnings.contains { $0.contains("no files") && $0.contains("unknown language 4") }, "\(b.warnings)")
+    }
+
+    func testFiftyMegabyteFileIsSkippedByDefault() throws {
+        let root = try makeTempDir("cstpack-big")
+        try write("x = 1\n", root + "/small.py")
+        let fd = open(root + "/big.py", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        XCTAssertEqual(ftruncate(fd, 50 << 20), 0) // sparse: costs no disk
+        close(fd)
+        let b = try build(root)
+        XCTAssertEqual(b.summary.files, 1)
+        XCTAssertEqual(b.summary.skipped.tooLarge, 1)
+        XCTAssertTrue(b.skipped.contains { $0.1 == "big.py" && $0.0.contains("--max-file-size") }, "\(b.skipped)")
+        // Raised, it is read (and here skipped as binary: it is all zero bytes).
+        let raised = try build(root) { $0.maxFileSize = 64 << 20 }
+        XCTAssertEqual(raised.summary.skipped.binary, 1)
+    }
+
+    /// A file that grows past --max-file-size between the walk and the read is skipped.
+    func testFileGrowingPastTheLimitWhileReadIsRefused() throws {
+        let root = try makeTempDir("cstpack-grow")
+        let path = root + "/f.py"
+        try write(String(repeating: "x = 1\n", count: 100), path)
+        XCTAssertEqual(try readFile(Array(path.utf8), limit: 1 << 20).count, 600)
+        XCTAssertThrowsError(try readFile(Array(path.utf8), limit: 599)) { XCTAssertTrue("\($0)".contains("size limit"), "\($0)") }
+    }
+
+    /// A FIFO or a symbolic link swapped in for a file after the walk: refused at once, not
+    /// waited on (a FIFO opened for reading blocks until a writer comes) or followed.
+    func testSpecialFilesSwappedInAreRefusedWithoutBlocking() throws {
+        let root = try makeTempDir("cstpack-fifo")
+        XCTAssertEqual(mkfifo(root + "/pipe.py", 0o644), 0)
+        XCTAssertEqual(symlink("/etc/passwd", root + "/link.py"), 0)
+        let (outcome, lines) = runIsolatedCollecting { mark in
+            alarm(10)
+            for n in ["pipe.py", "link.py"] {
+                do { _ = try readFile(Array((root + "/" + n).utf8), limit: 1 << 20); mark("\(n): read") } catch { mark("\(n): \(error)") }
+            }
+            return 0
+        }
+        XCTAssertEqual(outcome, .exited(0), "blocked or crashed: \(lines)")
+        XCTAssertEqual(lines.count, 2, "\(lines)")
+        XCTAssertFalse(lines.contains { $0.hasSuffix(": read") }, "\(lines)")
+    }
+
+    func testParseTimeoutSkipsASlowFileWithAClearMessage() throws {
+        let root = try makeTempDir("cstpack-slow")
+        try write("x = 1\n", root + "/ok.py")
+        // ~3 MB of unbalanced brackets and operators: error recovery keeps tree-sitter busy
+        // for far longer than 1 ms.
+        try write(String(repeating: "f(a[b{c + (d * [e, {f: (g", count: 120_000), root + "/slow.py")
+        let b = try build(root) { $0.parseTimeoutMicros = 1_000; $0.maxFileSize = 8 << 20 }
+        XCTAssertEqual(b.summary.files, 1)
+        XCTAssertEqual(b.summary.skipped.parseFailed, 1)
+        XCTAssertTrue(b.warnings.contains { $0.contains("slow.py") && $0.contains("timed out") && $0.contains("--parse-timeout") }, "\(b.warnings)")
+    }
+
+    // MARK: Deep nesting (no recursion in encoder, decoder, verify)
+
+    /// 10,000 levels of nested expressions, through tree-sitter, the encoder (checkpoints of
+    /// 10,000 ancestors), the decoder, single nodes from checkpoints and verify --deep.
+    func testTenThousandLevelsOfNesting() throws {
+        let registry = try TestGrammars.require()
+        let root = try makeTempDir("cstpack-deep")
+        let depth = 10_000
+        try write("x = " + String(repeating: "(", count: depth) + "1" + String(repeating: ")", count: depth) + "\n", root + "/deep.py")
+        try write(String(repeating: "[", count: depth) + String(repeating: "]", count: depth) + "\n", root + "/deep.json")
+        try write(String(repeating: "-", count: depth) + "1\n", root + "/unary.py")
+        // Built here (the builder's threads cannot run in a forked child under TSan), read
+        // in a child.
+        let b = try build(root) { $0.segmentSize = 4096; $0.jobs = 1 }
+        let (outcome, lines) = runIsolatedCollecting { mark in
+            do {
+                mark("files \(b.summary.files)")
+                let reader = ArchiveReader(b.archive)
+                for i in 0..<b.archive.fileCount {
+                    let t = try reader.tree(ofFile: i)
+                    mark("depth \(t.depth()) records \(try b.archive.file(i).cstRecordCount)")
+                    // The deepest node, and the last, from their checkpoints.
+                    var d = [Int](repeating: 1, count: t.count)
+                    for j in 1..<t.count { d[j] = d[Int(t.parents[j])] + 1 }
+                    let deepest = d.indices.max { d[$0] < d[$1] } ?? 0
+                    for id in [deepest, t.count - 1] {
+                        guard try reader.node(ofFile: i, id: id) == nodeRecord(t, id) else { mark("node \(id) differs"); return 1 }
+                    }
+                }
+                var options = VerifyOptions()
+                options.deep = true
+                let report = Verifier.run(b.archive, options: options, grammars: registry)
+                mark("verify \(report.ok) \(report.nodesCompared) \(report.problems.prefix(3))")
+                mark("read \(ReadEverything.run(b.archive))")
+            } catch {
+                mark("error \(error)")
+                return 1
+            }
+            return 0
+        }
+        XCTAssertEqual(outcome, .exited(0), "\(lines.suffix(5))")
+        XCTAssertEqual(lines.first, "files 3", "\(lines)")
+        XCTAssertEqual(lines.filter { $0.hasPrefix("depth ") }.count, 3, "\(lines)")
+        for l in lines where l.hasPrefix("depth ") {
+            let parts = l.split(separator: " ")
+            XCTAssertGreaterThanOrEqual(Int(parts[1]) ?? 0, depth, l)
+            XCTAssertGreaterThan(Int(parts[3]) ?? 0, 1, "checkpoints: \(l)")
+        }
+        XCTAssertTrue(lines.contains { $0.hasPrefix("verify true") }, "\(lines)")
+    }
+
+    /// A synthetic chain 200,000 nodes deep through the codec alone.
+    func testCodecHandlesAChainTwoHundredThousandDeep() throws {
+        let table = LanguageTable(name: "chain", abi: 14, kindNames: ["a", "b", "ERROR"], kindNamed: [true, true, true], fieldNames: [""])
+        let n = 200_000
+        var t = CSTTree(reservingCapacity: n)
+        for i in 0..<n {
+            t.append(kind: UInt16(i % 2), field: 0, flags: .named, start: UInt32(i), end: UInt32(2 * n - i), parent: Int32(i - 1))
+        }
+        let (outcome, lines) = runIsolatedCollecting { mark in
+            do {
+                let enc = try TreeCodec.encode(t, table: table, recordLimit: 4096)
+                mark("records \(enc.records.count)")
+                let back = try decodeAll(enc, table: table, nodeCount: n, sourceLength: 2 * n)
+                mark(back == t ? "equal" : "differ: \(firstDifference(back, t) ?? "")")
+                let k = enc.records.count - 1
+                let node = try nodeFromCheckpoint(enc.records, from: k, base: Int(enc.firstNodes[k]), id: n - 1,
+                                                  table: table, nodeCount: n, sourceLength: 2 * n)
+                mark(node == nodeRecord(t, n - 1) ? "checkpoint ok" : "checkpoint differs")
+                mark("depth \(back.depth()) subtree \(back.subtreeEnds()[0]) children \(back.childLists().children.count)")
+            } catch {
+                mark("error \(error)")
+            }
+            return 0
+        }
+        XCTAssertEqual(outcome, .exited(0), "\(lines)")
+        XCTAssertTrue(lines.contains("equal"), "\(lines)")
+        XCTAssertTrue(lines.contains("checkpoint ok"), "\(lines)")
+        XCTAssertTrue(lines.contains("depth \(n) subtree \(n) children \(n - 1)"), "\(lines)")
+    }
+
+    // MARK: Versions
+
+    /// Another format version is named, with the one this reader reads, whether or not the
+    /// header checksum was recomputed: the version is checked before the checksum.
+    func testOtherFormatVersionsAreRejectedNamingBothVersions() throws {
+        let registry = try TestGrammars.require()
+        let dir = try makeTempDir("cstpack-version")
+        try write("x = 1\n", dir + "/a.py")
+        let path = dir + "/a.cstpack"
+        try buildArchive(root: dir, output: path, grammars: registry) { $0.noIgnore = true }
+        let pristine = try readBytes(path)
+        func withVersion(_ v: UInt32, resum: Bool) -> [UInt8] {
+            var b = pristine
+            for k in 0..<4 { b[8 + k] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(k))) }
+            if resum {
+                let sum = b.withUnsafeBytes { Hash.xxh3(UnsafeRawBufferPointer(rebasing: $0[0..<56])) }
+                for k in 0..<8 { b[56 + k] = UInt8(truncatingIfNeeded: sum >> (8 * UInt64(k))) }
+            }
+            return b
+        }
+        for v: UInt32 in [0, 2, 7, 0xFFFF_FFFF] {
+            for resum in [true, false] {
+                let p = dir + "/v\(v)-\(resum).cstpack"
+                try writeBytes(withVersion(v, resum: resum), to: p)
+                XCTAssertThrowsError(try Archive(path: p)) { e in
+                    XCTAssertEqual("\(e)", "\(p): archive format version \(v); this cstpack reads version \(Format.version)")
+                }
+            }
+        }
+        // Version 1 with a recomputed checksum opens (the edit itself is sound) ...
+        let same = dir + "/v1.cstpack"
+        try writeBytes(withVersion(1, resum: true), to: same)
+        XCTAssertEqual(try Archive(path: same).fileCount, 1)
+        // ... and any other header damage is a checksum error, not a version error.
+        var damaged = pristine
+        damaged[12] ^= 0x01
+        try writeBytes(damaged, to: same)
+        XCTAssertThrowsError(try Archive(path: same)) { XCTAssertTrue("\($0)".contains("header checksum mismatch"), "\($0)") }
+    }
+}
