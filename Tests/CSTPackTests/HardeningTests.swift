@@ -155,6 +155,57 @@ final class HardeningTests: XCTestCase {
         XCTAssertTrue(b.warnings.contains { $0.contains("slow.py") && $0.contains("timed out") && $0.contains("--parse-timeout") }, "\(b.warnings)")
     }
 
+    // MARK: Write errors
+
+    /// A consumer waiting for the next result when the queue is cancelled gets nil (a build
+    /// whose write failed used to wait there forever).
+    func testCancelledQueueReleasesTheWaitingConsumer() throws {
+        let q = OrderedWorkQueue<Int>(total: 10, window: 4)
+        XCTAssertEqual(q.take(), 0)
+        q.put(0, 100)
+        XCTAssertEqual(q.next(), 100)
+        let done = DispatchSemaphore(value: 0)
+        final class Box: @unchecked Sendable { var value: Int?? = .none }
+        let box = Box()
+        Thread.detachNewThread {
+            box.value = .some(q.next()) // waits for item 1, which nobody will produce
+            done.signal()
+        }
+        usleep(50_000)
+        q.cancel()
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success, "next() still waiting after cancel()")
+        XCTAssertEqual(box.value, .some(nil))
+        XCTAssertNil(q.take())
+    }
+
+    /// The CLI under a file size limit (ulimit -f): SIGXFSZ is ignored, the write error is
+    /// one clear line, the temporary file is removed, the previous archive is untouched.
+    func testWriteErrorMidBuildIsOneCleanError() throws {
+        _ = try TestGrammars.require()
+        guard let exe = CLITests.executable else { throw XCTSkip("no cstpack executable built beside the tests") }
+        let dir = try makeTempDir("cstpack-efbig")
+        let dest = dir + "/out.cstpack"
+        try writeBytes(Array("previous".utf8), to: dest)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // 16 blocks (8 or 16 KiB): the fixtures' archive is larger.
+        p.arguments = ["-c", "ulimit -f 16; exec \"$0\" build -q --no-ignore -o \"$1\" \"$2\" 2>\"$1.err\"", exe, dest, TestPaths.fixturesPath]
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(60)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        if p.isRunning { p.terminate(); XCTFail("the build hung after its write failed"); return }
+        XCTAssertEqual(p.terminationReason, .exit, "killed by a signal (SIGXFSZ?)")
+        XCTAssertEqual(p.terminationStatus, 2)
+        let err = String(decoding: try readBytes(dest + ".err"), as: UTF8.self)
+        let lines = err.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, err)
+        XCTAssertTrue(err.hasPrefix("cstpack: error: \(dest): cannot write the archive: File too large"), err)
+        XCTAssertEqual(try readBytes(dest), Array("previous".utf8))
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") }
+        XCTAssertEqual(left, [], "temporary files left")
+    }
+
     // MARK: Deep nesting (no recursion in encoder, decoder, verify)
 
     /// 10,000 levels of nested expressions, through tree-sitter, the encoder (checkpoints of

@@ -50,12 +50,17 @@ final class OrderedWorkQueue<Result>: @unchecked Sendable {
         pthread_mutex_unlock(&mutex)
     }
 
-    /// Waits for the result of the next index in order.
+    /// Waits for the result of the next index in order; nil when all were delivered or the
+    /// queue was cancelled (workers take nothing more then, so it would never come: a
+    /// build whose write failed waited here forever).
     func next() -> Result? {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
-        guard nextToDeliver < total else { return nil }
-        while done[nextToDeliver] == nil { pthread_cond_wait(&changed, &mutex) }
+        guard !cancelled, nextToDeliver < total else { return nil }
+        while done[nextToDeliver] == nil {
+            pthread_cond_wait(&changed, &mutex)
+            if cancelled { return nil }
+        }
         let r = done.removeValue(forKey: nextToDeliver)!
         waitingBytes -= r.bytes
         nextToDeliver += 1
