@@ -11,26 +11,12 @@ public func errnoText(_ code: Int32 = errno) -> String { String(cString: strerro
 /// Writes text to standard error unbuffered (the C `stderr` global is not usable under
 /// Swift 6's strict concurrency).
 public func writeStderr(_ s: String) {
-    var bytes = Array(s.utf8)
-    bytes.withUnsafeMutableBytes { raw in
-        var done = 0
-        while done < raw.count {
-            let n = write(2, raw.baseAddress! + done, raw.count - done)
-            if n <= 0 { return }
-            done += n
-        }
-    }
+    _ = Array(s.utf8).withUnsafeBytes { writeAll(2, $0) }
 }
 
-/// Writes raw bytes to standard output (paths need not be UTF-8).
+/// Writes raw bytes to standard output (paths need not be UTF-8), after anything `print`
+/// has buffered. A closed pipe ends the output quietly, as for other command-line tools.
 public func writeStdout(_ bytes: [UInt8]) {
     fflush(nil)
-    bytes.withUnsafeBytes { raw in
-        var done = 0
-        while done < raw.count {
-            let n = write(1, raw.baseAddress! + done, raw.count - done)
-            if n <= 0 { return }
-            done += n
-        }
-    }
+    _ = bytes.withUnsafeBytes { writeAll(1, $0) }
 }
