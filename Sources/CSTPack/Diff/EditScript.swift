@@ -29,33 +29,31 @@ struct EditScript {
         var order = 0
     }
 
+    /// Each maximal run of consecutive unmatched children under a matched parent of `t`.
+    private static func unmatchedRuns(in t: DiffTree, partners: [Int32], _ run: (_ parent: Int, _ first: Int, _ last: Int) -> Void) {
+        for parent in 0..<t.n where partners[parent] >= 0 {
+            var k = 0
+            let count = t.childCount(parent)
+            while k < count {
+                let c = t.child(parent, k)
+                k += 1
+                if partners[c] >= 0 { continue }
+                var last = c
+                while k < count, partners[t.child(parent, k)] < 0 { last = t.child(parent, k); k += 1 }
+                run(parent, c, last)
+            }
+        }
+    }
+
     mutating func build(budget: inout DiffBudget) throws(BudgetExceeded) -> (changes: [NodeChange], groups: [ChangeGroup]) {
         var raws: [Raw] = []
         // Inserted runs under matched new parents; deleted runs under matched old parents.
-        for y in 0..<b.n where m2[y] >= 0 {
-            var k = 0
-            let count = b.childCount(y)
-            while k < count {
-                let c = b.child(y, k)
-                if m2[c] >= 0 { k += 1; continue }
-                var last = c
-                k += 1
-                while k < count, m2[b.child(y, k)] < 0 { last = b.child(y, k); k += 1 }
-                raws.append(Raw(op: .insert, newFirst: c, newLast: last, sortKey: Int(b.file.tree.starts[c]) * 4 + 2))
-            }
+        Self.unmatchedRuns(in: b, partners: m2) { _, first, last in
+            raws.append(Raw(op: .insert, newFirst: first, newLast: last, sortKey: Int(b.file.tree.starts[first]) * 4 + 2))
         }
         try budget.spend(b.n)
-        for x in 0..<a.n where m1[x] >= 0 {
-            var k = 0
-            let count = a.childCount(x)
-            while k < count {
-                let c = a.child(x, k)
-                if m1[c] >= 0 { k += 1; continue }
-                var last = c
-                k += 1
-                while k < count, m1[a.child(x, k)] < 0 { last = a.child(x, k); k += 1 }
-                raws.append(Raw(op: .delete, oldFirst: c, oldLast: last, sortKey: deletePosition(x, first: c) * 4 + 1))
-            }
+        Self.unmatchedRuns(in: a, partners: m1) { parent, first, last in
+            raws.append(Raw(op: .delete, oldFirst: first, oldLast: last, sortKey: deletePosition(parent, first: first) * 4 + 1))
         }
         try budget.spend(a.n)
         // Updates: matched nodes whose own text differs.
