@@ -52,6 +52,13 @@ struct Build: ParsableCommand {
     @Flag(help: "Store only the trees and a line table, not the source text.")
     var noSource = false
 
+    @Option(help: ArgumentHelp("""
+        Encoding phases, comma-separated: 1 packing (required), 2 delta bases (tag models \
+        trained on a sample of the tree, identical files stored once), 3 bytecode (required). \
+        --phases 1,3 builds without phase 2, to measure what it gives.
+        """, valueName: "LIST"))
+    var phases: String = "1,2,3"
+
     @Flag(help: "Walk, read and parse only; write nothing (the reference for benchmarks).")
     var parseOnly = false
 
@@ -69,6 +76,7 @@ struct Build: ParsableCommand {
         if let j = jobs, j < 1 || j > 256 { throw ValidationError("-j must be between 1 and 256") }
         guard maxFileSize > 0, maxFileSize < Int(UInt32.max) else { throw ValidationError("--max-file-size must be between 1 and 4294967294") }
         guard parseTimeout >= 0 else { throw ValidationError("--parse-timeout must be >= 0") }
+        _ = try parsedPhases()
         for l in [level, sourceLevel].compactMap({ $0 }) {
             switch Codec(name: codec)! {
             case .zstd: guard (-7...22).contains(l) else { throw ValidationError("zstd --level must be between -7 and 22") }
@@ -76,6 +84,15 @@ struct Build: ParsableCommand {
             case .none: break
             }
         }
+    }
+
+    /// `--phases`: 1 and 3 are the archive's layout and always on; 2 is optional.
+    func parsedPhases() throws -> Format.Phases {
+        let items = phases.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard items.allSatisfy({ ["1", "2", "3"].contains($0) }), items.contains("1"), items.contains("3") else {
+            throw ValidationError("--phases must be 1,2,3 or 1,3 (phases 1 and 3 are the archive layout; got '\(phases)')")
+        }
+        return items.contains("2") ? .all : [.packing, .bytecode]
     }
 
     func run() throws {
@@ -100,6 +117,7 @@ struct Build: ParsableCommand {
             options.noIgnore = noIgnore
             options.parseOnly = parseOnly
             options.excludes = exclude
+            options.phases = try parsedPhases()
             let progress = !quiet && isTerminal(2)
             var lastProgress = 0.0
             let started = now()
@@ -110,6 +128,11 @@ struct Build: ParsableCommand {
                 case .warning(let w):
                     if progress { writeStderr("\r\u{1B}[K") }
                     writeStderr("cstpack: warning: \(w)\n")
+                case .model(let r):
+                    guard verbose else { return }
+                    let model = r.modelBytes.map { "\($0) B model" } ?? "no model"
+                    writeStderr("phase 2: \(r.language): sample of \(r.sampleFiles) files (\(r.sampleBytes) B): CST \(r.sampleWithout) B -> "
+                                + "\(r.sampleWith) B with a \(model); \(r.kept ? "kept" : "not kept (does not pay for itself)")\n")
                 case .progress(let done, let total, let bytes):
                     guard progress else { return }
                     let t = now()

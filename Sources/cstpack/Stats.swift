@@ -11,12 +11,14 @@ struct Stats: ParsableCommand {
         """
     )
     @OptionGroup var archiveOption: ArchiveOption
-    @Flag(help: "Print JSON (keys: total, languages.<name>, sections, segments, phases, skipped).")
+    @Flag(help: "Print JSON (keys: total, languages.<name>, sections, segments, phases, phase2, skipped).")
     var json = false
+    @Flag(help: "Also measure phase 2: re-encode every tree without it and compress alike (takes about as long as `verify`).")
+    var measure = false
 
     func run() throws {
         do {
-            let report = try StatsReport.compute(try archiveOption.open())
+            let report = try StatsReport.compute(try archiveOption.open(), measure: measure)
             print(json ? try report.json() : report.text())
         } catch {
             fail(error)

@@ -33,9 +33,11 @@ final class ArchiveTests: XCTestCase {
     // MARK: Determinism
 
     func testBuildIsDeterministicAcrossJobCounts() throws {
-        let one = try buildFixtures(jobs: 1)
-        let four = try buildFixtures(jobs: 4)
-        let again = try buildFixtures(jobs: 1)
+        // Tag models are kept even on these small files, so that training is covered too.
+        let one = try buildFixtures(jobs: 1) { $0.keepEveryModel = true }
+        let four = try buildFixtures(jobs: 4) { $0.keepEveryModel = true }
+        let again = try buildFixtures(jobs: 1) { $0.keepEveryModel = true }
+        XCTAssertGreaterThanOrEqual(try Archive(path: one.path).bases.count, 10, "a tag model per language")
         let a = try readBytes(one.path), b = try readBytes(four.path), c = try readBytes(again.path)
         XCTAssertGreaterThan(a.count, Format.headerSize)
         XCTAssertTrue(a == c, "two builds with jobs 1 differ: \(describeArchiveDifference(one.path, again.path))")
@@ -100,7 +102,7 @@ final class ArchiveTests: XCTestCase {
 
     func testEveryFileMatchesAFreshParse() throws {
         let registry = try TestGrammars.require()
-        let (path, summary) = try buildFixtures()
+        let (path, summary) = try buildFixtures { $0.keepEveryModel = true }
         let archive = try Archive(path: path)
         let reader = ArchiveReader(archive)
         let expected = try expectedFiles(registry)
@@ -296,8 +298,9 @@ final class ArchiveTests: XCTestCase {
         try writeBytes(Array(text.utf8), to: root + "/big.py")
         try writeBytes(Array("print('small')\n".utf8), to: root + "/small.py")
         let out = dir + "/s.cstpack"
-        try buildArchive(root: root, output: out, grammars: registry) { $0.segmentSize = 4096 }
+        try buildArchive(root: root, output: out, grammars: registry) { $0.segmentSize = 4096; $0.keepEveryModel = true }
         let archive = try Archive(path: out)
+        XCTAssertNotNil(try archive.tagModel(language: 0), "checkpoints of a file coded with a tag model")
         XCTAssertTrue(Verifier.run(archive, options: VerifyOptions(), grammars: nil).ok)
         var deep = VerifyOptions()
         deep.deep = true

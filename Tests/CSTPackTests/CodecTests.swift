@@ -89,19 +89,41 @@ final class CodecTests: XCTestCase {
 
     // MARK: (a) random trees
 
+    /// A tag model trained on `count` random trees of `table` (a different seed from the
+    /// trees it is used on, so that it predicts some instructions and misses others).
+    static func trainedModel(seed: UInt64, count: Int, table: LanguageTable = table) throws -> TagModel {
+        var rng = SplitMix64(seed: seed)
+        let trainer = TagModelTrainer(table: table)
+        for _ in 0..<count {
+            let t = randomTree(&rng, table: table, maxNodes: 400)
+            try trainer.add(t, sourceBytes: sourceLength(of: t))
+        }
+        return trainer.model()
+    }
+
     func testRandomTreesRoundTrip() throws {
         var rng = SplitMix64(seed: 0xC0DE_0001)
         let table = Self.table
         let limits = [16, 64, 256, 256 * 1024]
+        let model = try Self.trainedModel(seed: 0xC0DE_0101, count: 40)
+        XCTAssertGreaterThan(model.contexts.count, 50)
         var multiRecord = 0
         var totalNodes = 0
+        var predicted = 0
         for t in 0..<300 {
             let maxNodes = t % 10 == 0 ? 1 + rng.below(3) : 1 + rng.below(600)
             let tree = Self.randomTree(&rng, table: table, maxNodes: maxNodes)
             totalNodes += tree.count
             let srcLen = Self.sourceLength(of: tree) + rng.below(3)
             for limit in limits {
-                let enc = try TreeCodec.encode(tree, table: table, recordLimit: limit)
+              for model in [nil, model] {
+                let enc = try TreeCodec.encode(tree, table: table, model: model, recordLimit: limit)
+                if model != nil {
+                    // Without a model the same tree takes exactly what the encoder said it would.
+                    let plain = try TreeCodec.encode(tree, table: table, recordLimit: limit)
+                    if limit == 256 * 1024 { XCTAssertEqual(enc.plainBytes, plain.byteCount, "tree \(t)") }
+                    if enc.byteCount < plain.byteCount { predicted += 1 }
+                }
                 XCTAssertEqual(enc.records.count, enc.firstNodes.count)
                 XCTAssertEqual(enc.firstNodes.first, 0)
                 XCTAssertEqual(enc.firstNodes, enc.firstNodes.sorted(), "checkpoints in node order")
@@ -109,19 +131,26 @@ final class CodecTests: XCTestCase {
                 if limit == 16 && tree.count > 40 {
                     XCTAssertGreaterThan(enc.records.count, 1, "tree \(t) (\(tree.count) nodes) fits one 16-byte record?")
                 }
+                let label = "tree \(t) limit \(limit)" + (model == nil ? "" : " with a tag model")
                 let decoded: CSTTree
                 do {
-                    decoded = try decodeAll(enc, table: table, nodeCount: tree.count, sourceLength: srcLen)
+                    decoded = try decodeAll(enc, table: table, model: model, nodeCount: tree.count, sourceLength: srcLen)
                 } catch {
-                    XCTFail("tree \(t) limit \(limit): \(error)")
+                    XCTFail("\(label): \(error)")
                     continue
                 }
                 if decoded != tree {
-                    XCTFail("tree \(t) limit \(limit): \(firstDifference(tree, decoded) ?? "trees differ")")
+                    XCTFail("\(label): \(firstDifference(tree, decoded) ?? "trees differ")")
                 }
-                try checkCheckpoints(enc, tree: tree, table: table, sourceLength: srcLen, rng: &rng, label: "tree \(t) limit \(limit)")
+                // A model's records cannot be read without it.
+                if model != nil && tree.count > 20, let wrong = try? decodeAll(enc, table: table, nodeCount: tree.count, sourceLength: srcLen) {
+                    XCTAssertNotEqual(wrong, tree, "\(label): decoded without its model")
+                }
+                try checkCheckpoints(enc, tree: tree, table: table, model: model, sourceLength: srcLen, rng: &rng, label: label)
+              }
             }
         }
+        XCTAssertGreaterThan(predicted, 500, "the model shortens most trees")
         XCTAssertGreaterThan(multiRecord, 150, "small record limits must split trees over several records")
         XCTAssertGreaterThan(totalNodes, 15_000)
     }
@@ -129,13 +158,13 @@ final class CodecTests: XCTestCase {
     /// Decoding from a checkpoint (without the earlier records) yields exactly the original
     /// nodes from that point on, and single nodes can be found from their checkpoint, as
     /// ArchiveReader.node(ofFile:id:) does.
-    func checkCheckpoints(_ enc: TreeCodec.Encoded, tree: CSTTree, table: LanguageTable, sourceLength: Int,
-                          rng: inout SplitMix64, label: String) throws {
+    func checkCheckpoints(_ enc: TreeCodec.Encoded, tree: CSTTree, table: LanguageTable, model: TagModel? = nil,
+                          sourceLength: Int, rng: inout SplitMix64, label: String) throws {
         var checkpoints: Set<Int> = [enc.records.count - 1]
         for _ in 0..<2 { checkpoints.insert(rng.below(enc.records.count)) }
         for k in checkpoints.sorted() {
             let base = Int(enc.firstNodes[k])
-            let (nodes, open) = try decodeFromCheckpoint(enc.records, from: k, base: base, table: table,
+            let (nodes, open) = try decodeFromCheckpoint(enc.records, from: k, base: base, table: table, model: model,
                                                          nodeCount: tree.count, sourceLength: sourceLength)
             XCTAssertEqual(open, 0, "\(label): checkpoint \(k) leaves nodes open")
             var suffix = CSTTree()
@@ -153,7 +182,7 @@ final class CodecTests: XCTestCase {
             var k = enc.firstNodes.count - 1
             while k > 0 && Int(enc.firstNodes[k]) > id { k -= 1 }
             let found = try nodeFromCheckpoint(enc.records, from: k, base: Int(enc.firstNodes[k]), id: id, table: table,
-                                               nodeCount: tree.count, sourceLength: sourceLength)
+                                               model: model, nodeCount: tree.count, sourceLength: sourceLength)
             XCTAssertEqual(found, nodeRecord(tree, id), "\(label): node \(id) from checkpoint \(k)")
         }
     }
@@ -215,12 +244,16 @@ final class CodecTests: XCTestCase {
 
     // MARK: (b) real parses of the fixtures
 
+    /// Every fixture, without and with a tag model trained on the fixtures of its language
+    /// (phase 2), at several record limits.
     func testFixturesRoundTrip() throws {
         let registry = try TestGrammars.require()
         let map = LanguageMap()
         var files = 0
         var languages = Set<String>()
         var sawError = false
+        var parsed: [(rel: String, grammar: Grammar, tree: CSTTree, length: Int)] = []
+        var trainers: [String: TagModelTrainer] = [:]
         for rel in try listFiles(TestPaths.fixturesPath) {
             let name = Array((rel.split(separator: "/").last.map(String.init) ?? rel).utf8)
             guard let lang = map.language(forFileName: name), let grammar = registry.grammars[lang] else { continue }
@@ -229,17 +262,28 @@ final class CodecTests: XCTestCase {
             let tree = try parseTree(bytes, grammar: grammar)
             XCTAssertGreaterThanOrEqual(tree.count, 1, rel)
             if tree.flags[0].contains(.hasError) { sawError = true }
-            for limit in [64, 4096, 256 * 1024] {
-                let enc = try TreeCodec.encode(tree, table: grammar.table, recordLimit: limit)
-                do {
-                    let decoded = try decodeAll(enc, table: grammar.table, nodeCount: tree.count, sourceLength: bytes.count)
-                    if decoded != tree { XCTFail("\(rel) limit \(limit): \(firstDifference(tree, decoded) ?? "differs")") }
-                } catch {
-                    XCTFail("\(rel) limit \(limit): \(error)")
-                }
-            }
+            parsed.append((rel, grammar, tree, bytes.count))
+            try (trainers[lang] ?? { let t = TagModelTrainer(table: grammar.table); trainers[lang] = t; return t }()).add(tree, sourceBytes: bytes.count)
             files += 1
             languages.insert(lang)
+        }
+        let models = trainers.mapValues { $0.model(minCount: 1) }
+        for (rel, grammar, tree, length) in parsed {
+            for limit in [64, 4096, 256 * 1024] {
+                for model in [nil, models[grammar.table.name]] {
+                    let label = "\(rel) limit \(limit)" + (model == nil ? "" : " with a tag model")
+                    let enc = try TreeCodec.encode(tree, table: grammar.table, model: model, recordLimit: limit)
+                    do {
+                        let decoded = try decodeAll(enc, table: grammar.table, model: model, nodeCount: tree.count, sourceLength: length)
+                        if decoded != tree { XCTFail("\(label): \(firstDifference(tree, decoded) ?? "differs")") }
+                    } catch {
+                        XCTFail("\(label): \(error)")
+                    }
+                    if model != nil && limit == 256 * 1024 && tree.count > 10 {
+                        XCTAssertLessThan(enc.byteCount, enc.plainBytes, "\(label): a model trained on the file itself must shorten it")
+                    }
+                }
+            }
         }
         XCTAssertGreaterThanOrEqual(files, 18, "fixture files parsed")
         XCTAssertGreaterThanOrEqual(languages.count, 10, "languages covered: \(languages.sorted())")
@@ -323,16 +367,24 @@ final class CodecTests: XCTestCase {
         let app = try readBytes(TestPaths.fixturesPath + "/python/app.py")
         let broken = try readBytes(TestPaths.fixturesPath + "/python/broken.py")
         var rng = SplitMix64(seed: 0xC0DE_0003)
-        var subjects: [(table: LanguageTable, enc: TreeCodec.Encoded, nodes: Int, length: Int)] = []
+        var subjects: [(table: LanguageTable, model: TagModel?, enc: TreeCodec.Encoded, nodes: Int, length: Int)] = []
+        let pythonTrainer = TagModelTrainer(table: python.table)
+        for src in [app, broken] { try pythonTrainer.add(try parseTree(src, grammar: python), sourceBytes: src.count) }
+        let pythonModel = pythonTrainer.model(minCount: 1)
         for (src, limit) in [(app, 64), (app, 256 * 1024), (broken, 32)] {
             let t = try parseTree(src, grammar: python)
-            subjects.append((python.table, try TreeCodec.encode(t, table: python.table, recordLimit: limit), t.count, src.count))
+            for model in [nil, pythonModel] {
+                subjects.append((python.table, model, try TreeCodec.encode(t, table: python.table, model: model, recordLimit: limit), t.count, src.count))
+            }
         }
+        let syntheticModel = try Self.trainedModel(seed: 0xC0DE_0103, count: 20)
         for _ in 0..<3 {
             let t = Self.randomTree(&rng, table: Self.table, maxNodes: 300)
-            subjects.append((Self.table, try TreeCodec.encode(t, table: Self.table, recordLimit: 48), t.count, Self.sourceLength(of: t)))
+            for model in [nil, syntheticModel] {
+                subjects.append((Self.table, model, try TreeCodec.encode(t, table: Self.table, model: model, recordLimit: 48), t.count, Self.sourceLength(of: t)))
+            }
         }
-        let iterations = 4000
+        let iterations = 6000
         let (outcome, last) = runIsolated { mark in
             var rng = SplitMix64(seed: 0xC0DE_0004)
             var accepted = 0, rejected = 0
@@ -362,7 +414,7 @@ final class CodecTests: XCTestCase {
                 var enc = s.enc
                 enc.records = records
                 do {
-                    let t = try decodeAll(enc, table: s.table, nodeCount: s.nodes, sourceLength: s.length)
+                    let t = try decodeAll(enc, table: s.table, model: s.model, nodeCount: s.nodes, sourceLength: s.length)
                     accepted += 1
                     // What is accepted still satisfies what readers rely on.
                     guard t.count == s.nodes, t.parents[0] == -1 else { mark("FAIL case \(it): bad count/root"); return 1 }
@@ -381,9 +433,9 @@ final class CodecTests: XCTestCase {
                 if k > 0 {
                     do {
                         _ = try decodeFromCheckpoint(records, from: k, base: Int(s.enc.firstNodes[k]), table: s.table,
-                                                     nodeCount: s.nodes, sourceLength: s.length)
+                                                     model: s.model, nodeCount: s.nodes, sourceLength: s.length)
                         _ = try nodeFromCheckpoint(records, from: k, base: Int(s.enc.firstNodes[k]), id: s.nodes - 1,
-                                                   table: s.table, nodeCount: s.nodes, sourceLength: s.length)
+                                                   table: s.table, model: s.model, nodeCount: s.nodes, sourceLength: s.length)
                     } catch is FormatError {
                     } catch {
                         mark("FAIL case \(it): non-FormatError \(error)"); return 1
@@ -408,18 +460,21 @@ final class CodecTests: XCTestCase {
     func testStateHeaderWithBogusAncestorIsRejected() {
         let table = Self.table
         let cases: [(String, [UInt8], Int)] = [
-            // position 0, depth 1, ancestor node 0 (not implied), END, end delta 0.
-            ("first record, ancestor 0 then END", [0x00, 0x01, 0x00, 0x00, 0x00], 0),
+            // position 0, depth 1, ancestor node 0 (not implied) of kind 3 with no child yet
+            // (last child kind 21 = none), END, end delta 0.
+            ("first record, ancestor 0 then END", [0x00, 0x01, 0x00, 0x03, 0x15, 0x00, 0x00], 0),
             // checkpoint at node 2 naming node 5 (after the checkpoint) as open, then END.
-            ("checkpoint at node 2, ancestor 5 then END", [0x00, 0x01, 0x0A, 0x00, 0x00], 2),
+            ("checkpoint at node 2, ancestor 5 then END", [0x00, 0x01, 0x0A, 0x03, 0x15, 0x00, 0x00], 2),
             // checkpoint at node 2 naming node 2 itself as open, then END.
-            ("checkpoint at node 2, ancestor 2 then END", [0x00, 0x01, 0x04, 0x00, 0x00], 2),
+            ("checkpoint at node 2, ancestor 2 then END", [0x00, 0x01, 0x04, 0x03, 0x15, 0x00, 0x00], 2),
+            // a valid ancestor whose kind is outside the language.
+            ("checkpoint at node 2, ancestor 0 of kind 21", [0x00, 0x01, 0x00, 0x15, 0x15, 0x00, 0x00], 2),
         ]
         for (label, bytes, base) in cases {
             let (outcome, last) = runIsolated { mark in
                 do {
                     if base == 0 {
-                        var d = TreeDecoder(table: table, nodeCount: 10, sourceLength: 10)
+                        var d = TreeDecoder(table: table, model: nil, nodeCount: 10, sourceLength: 10)
                         try bytes.withUnsafeBytes { try d.feed($0, context: label) }
                         _ = try d.finish(context: label)
                     } else {

@@ -103,8 +103,8 @@ func parseTree(_ bytes: [UInt8], grammar: Grammar) throws -> CSTTree {
 }
 
 /// Feeds every record to a fresh decoder and finishes it.
-func decodeAll(_ enc: TreeCodec.Encoded, table: LanguageTable, nodeCount: Int, sourceLength: Int) throws -> CSTTree {
-    var d = TreeDecoder(table: table, nodeCount: nodeCount, sourceLength: sourceLength)
+func decodeAll(_ enc: TreeCodec.Encoded, table: LanguageTable, model: TagModel? = nil, nodeCount: Int, sourceLength: Int) throws -> CSTTree {
+    var d = TreeDecoder(table: table, model: model, nodeCount: nodeCount, sourceLength: sourceLength)
     for (k, r) in enc.records.enumerated() {
         try r.withUnsafeBytes { try d.feed($0, context: "record \(k)") }
     }
@@ -116,9 +116,9 @@ func decodeAll(_ enc: TreeCodec.Encoded, table: LanguageTable, nodeCount: Int, s
 
 /// Decodes records `k...` starting at checkpoint `k` (the record's first node is `base`);
 /// returns the nodes from `base` on.
-func decodeFromCheckpoint(_ records: [[UInt8]], from k: Int, base: Int, table: LanguageTable,
+func decodeFromCheckpoint(_ records: [[UInt8]], from k: Int, base: Int, table: LanguageTable, model: TagModel? = nil,
                           nodeCount: Int, sourceLength: Int) throws -> (nodes: CSTTree, openAtEnd: Int) {
-    var d = TreeDecoder(table: table, nodeCount: nodeCount, sourceLength: sourceLength, base: base)
+    var d = TreeDecoder(table: table, model: model, nodeCount: nodeCount, sourceLength: sourceLength, base: base)
     for j in k..<records.count {
         try records[j].withUnsafeBytes { raw in
             var r = ByteReader(raw, context: "record \(j)")
@@ -130,9 +130,9 @@ func decodeFromCheckpoint(_ records: [[UInt8]], from k: Int, base: Int, table: L
 }
 
 /// Finds node `id` from checkpoint `k` as the reader does; nil when it is never completed.
-func nodeFromCheckpoint(_ records: [[UInt8]], from k: Int, base: Int, id: Int, table: LanguageTable,
+func nodeFromCheckpoint(_ records: [[UInt8]], from k: Int, base: Int, id: Int, table: LanguageTable, model: TagModel? = nil,
                         nodeCount: Int, sourceLength: Int) throws -> NodeRecord? {
-    var d = TreeDecoder(table: table, nodeCount: nodeCount, sourceLength: sourceLength, base: base)
+    var d = TreeDecoder(table: table, model: model, nodeCount: nodeCount, sourceLength: sourceLength, base: base)
     for j in k..<records.count {
         let done = try records[j].withUnsafeBytes { raw in
             var r = ByteReader(raw, context: "record \(j)")

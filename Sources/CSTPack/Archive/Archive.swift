@@ -14,12 +14,18 @@ public final class Archive: @unchecked Sendable {
     public let strings: StringTable
     public let languages: [LanguageTable]
     public let bases: [BaseEntry]
+    /// Index of each language's tag-model base, if it has one.
+    public let modelBase: [Int?]
+    private let modelLock = Mutex()
+    private var models: [Int: TagModel] = [:]
     public let segmentCount: Int
     public let recordCount: Int
     public let fileCount: Int
     public let buildInfo: BuildInfo
     /// Decompressed metadata sections, which the readers above point into.
     private let ownedSections: [UnsafeMutableRawBufferPointer]
+    /// The BASES section's content (decompressed when stored compressed).
+    private let basesContent: ByteReader
     private let segmentTable: ByteReader
     private let recordTable: ByteReader
     private let fileTable: ByteReader
@@ -164,7 +170,16 @@ public final class Archive: @unchecked Sendable {
             strings = try StringTable(try section(.strings))
             languages = try Self.readLanguages(try section(.languages), strings: strings)
             let basesSection = try section(.bases)
-            bases = try Self.readBases(basesSection)
+            basesContent = basesSection
+            bases = try Self.readBases(basesSection, languageCount: languages.count)
+            var modelBase = [Int?](repeating: nil, count: languages.count)
+            for (i, b) in bases.enumerated() where b.kind == Format.BaseKind.tagModel.rawValue {
+                guard modelBase[Int(b.language)] == nil else {
+                    throw FormatError("\(path): bases section: two tag models for language \(b.language)")
+                }
+                modelBase[Int(b.language)] = i
+            }
+            self.modelBase = modelBase
             (segmentTable, segmentCount) = try Self.table(try section(.segmentTable), entrySize: Format.segmentEntrySize, name: "segment table")
             (recordTable, recordCount) = try Self.table(try section(.records), entrySize: Format.recordEntrySize, name: "record table")
             (fileTable, fileCount) = try Self.table(try section(.files), entrySize: Format.fileEntrySize, name: "file index")
@@ -247,7 +262,7 @@ public final class Archive: @unchecked Sendable {
         return out
     }
 
-    private static func readBases(_ section: ByteReader) throws(FormatError) -> [BaseEntry] {
+    private static func readBases(_ section: ByteReader, languageCount: Int) throws(FormatError) -> [BaseEntry] {
         var r = section
         let n = Int(try r.u32())
         guard try r.u32() == 0 else { throw FormatError("\(r.context): reserved field is not zero") }
@@ -255,8 +270,11 @@ public final class Archive: @unchecked Sendable {
         var out: [BaseEntry] = []
         for _ in 0..<n {
             let kind = try r.u8(), stream = try r.u8(), language = try r.u16()
-            guard kind == Format.BaseKind.zstdDictionary.rawValue, Format.Stream(rawValue: stream) != nil else {
+            guard let k = Format.BaseKind(rawValue: kind), let s = Format.Stream(rawValue: stream) else {
                 throw FormatError("\(r.context): base of unknown kind \(kind) or stream \(stream)")
+            }
+            guard k != .tagModel || (s == .cst && Int(language) < languageCount) else {
+                throw FormatError("\(r.context): tag model for stream \(stream), language \(language) (\(languageCount) languages)")
             }
             guard try r.u32() == 0 else { throw FormatError("\(r.context): reserved field is not zero") }
             let e = BaseEntry(kind: kind, stream: stream, language: language,
@@ -279,12 +297,14 @@ public final class Archive: @unchecked Sendable {
             let lang = try r.u16()
             guard try r.u16() == 0, Int(lang) < languageCount else { throw FormatError("\(r.context): bad language entry") }
             info.languages.append(LanguageBuildInfo(language: lang, files: try r.u32(), treeSitterBytes: try r.u64(),
-                                                    phase1Bytes: try r.u64(), bytecodeBytes: try r.u64()))
+                                                    phase1Bytes: try r.u64(), bytecodeBytes: try r.u64(),
+                                                    unmodelledBytes: try r.u64()))
         }
         guard let codec = Codec(rawValue: try r.u8()) else { throw FormatError("\(r.context): unknown codec") }
         info.codec = codec
         info.level = Int(Int8(bitPattern: try r.u8()))
-        guard try r.u16() == 0 else { throw FormatError("\(r.context): reserved field is not zero") }
+        info.phases = Format.Phases(rawValue: try r.u16())
+        guard Format.Phases.all.isSuperset(of: info.phases) else { throw FormatError("\(r.context): unknown phase bits") }
         info.segmentSize = try r.u32()
         let counts = Int(try r.u32())
         guard counts == SkipCounts.fieldCount else { throw FormatError("\(r.context): \(counts) skip counters") }
@@ -322,10 +342,24 @@ public final class Archive: @unchecked Sendable {
         UnsafeRawBufferPointer(start: base + Int(s.offset), count: Int(s.storedLength))
     }
 
+    /// Language `language`'s tag model, or nil when it has none. Parsed and validated on
+    /// first use (its checksum too), then shared by every reader of this archive.
+    public func tagModel(language: Int) throws(FormatError) -> TagModel? {
+        guard language >= 0, language < modelBase.count, let b = modelBase[language] else { return nil }
+        return try modelLock.locked { () throws(FormatError) -> TagModel in
+            if let m = models[b] { return m }
+            let bytes = baseBytes(b)
+            guard Hash.checksumMatches(Hash.xxh3(bytes), bases[b].checksum) else { throw FormatError("base \(b): checksum mismatch") }
+            let m = try TagModel.parse(bytes, table: languages[language], context: "base \(b) (tag model of \(languages[language].name))")
+            models[b] = m
+            return m
+        }
+    }
+
+    /// Base `i`'s bytes (its bounds were checked when the archive was opened).
     public func baseBytes(_ i: Int) -> UnsafeRawBufferPointer {
-        let sec = sections[.bases]!
         let b = bases[i]
-        return UnsafeRawBufferPointer(start: base + Int(sec.offset + b.offset), count: Int(b.length))
+        return UnsafeRawBufferPointer(start: basesContent.base! + Int(b.offset), count: Int(b.length))
     }
 
     public func record(_ i: Int) throws(FormatError) -> RecordEntry {

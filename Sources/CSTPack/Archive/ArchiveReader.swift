@@ -89,7 +89,8 @@ public final class ArchiveReader {
         let table = archive.languages[Int(f.language)]
         let context = "file \(i)"
         try checkNodeCount(f, fromRecord: 0, firstNode: 0, context: context)
-        var d = TreeDecoder(table: table, nodeCount: Int(f.nodeCount), sourceLength: Int(f.sourceLength), reusing: reusing)
+        var d = TreeDecoder(table: table, model: try archive.tagModel(language: Int(f.language)), nodeCount: Int(f.nodeCount),
+                            sourceLength: Int(f.sourceLength), reusing: reusing)
         var total = 0
         for k in 0..<Int(f.cstRecordCount) {
             let recordIndex = Int(f.firstCSTRecord) + k
@@ -156,7 +157,8 @@ public final class ArchiveReader {
         while k > 0, Int(try archive.record(Int(f.firstCSTRecord) + k).first) > id { k -= 1 }
         let start = Int(try archive.record(Int(f.firstCSTRecord) + k).first)
         try checkNodeCount(f, fromRecord: k, firstNode: start, context: "file \(i)")
-        var d = TreeDecoder(table: archive.languages[Int(f.language)], nodeCount: Int(f.nodeCount),
+        var d = TreeDecoder(table: archive.languages[Int(f.language)], model: try archive.tagModel(language: Int(f.language)),
+                            nodeCount: Int(f.nodeCount),
                             sourceLength: Int(f.sourceLength), base: start)
         while k < Int(f.cstRecordCount) {
             let bytes = try recordBytes(Int(f.firstCSTRecord) + k, stream: .cst)

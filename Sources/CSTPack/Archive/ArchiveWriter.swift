@@ -49,9 +49,18 @@ public final class ArchiveWriter {
         var recordIndices: [Int] = []
     }
 
-    public init(destination: String, languages: [LanguageTable], codec: Codec, level: Int, sourceLevel: Int, segmentSize: Int) throws {
+    /// Tag models by language (phase 2), written as bases.
+    private let models: [TagModel?]
+    /// Identical files share records (phase 2).
+    private let shareIdentical: Bool
+
+    public init(destination: String, languages: [LanguageTable], models: [TagModel?]? = nil, phases: Format.Phases = .all,
+                codec: Codec, level: Int, sourceLevel: Int, segmentSize: Int) throws {
         self.destination = destination
         self.languages = languages
+        self.models = models ?? languages.map { _ in nil }
+        precondition(self.models.count == languages.count, "one model slot per language")
+        shareIdentical = phases.contains(.delta)
         self.segmentSize = segmentSize
         compressor = Compressor(codec: codec, level: level)
         sourceCompressor = Compressor(codec: codec, level: sourceLevel)
@@ -62,7 +71,7 @@ public final class ArchiveWriter {
         TemporaryFiles.register(tempPath)
         offset = 0
         buildInfo = BuildInfo(languages: languages.indices.map { LanguageBuildInfo(language: UInt16($0), files: 0, treeSitterBytes: 0, phase1Bytes: 0, bytecodeBytes: 0) },
-                              codec: codec, level: level, segmentSize: UInt32(segmentSize))
+                              codec: codec, level: level, segmentSize: UInt32(segmentSize), phases: phases)
         do {
             try write([UInt8](repeating: 0, count: Format.headerSize)) // header is written last
         } catch {
@@ -112,6 +121,7 @@ public final class ArchiveWriter {
         info.treeSitterBytes += UInt64(file.treeSitterBytes)
         info.phase1Bytes += UInt64(file.cst.phase1Bytes)
         info.bytecodeBytes += UInt64(file.cst.byteCount)
+        info.unmodelledBytes += UInt64(file.cst.plainBytes)
         buildInfo.languages[file.language] = info
 
         var entry = FileEntry(pathID: strings.intern(file.path), language: UInt16(file.language),
@@ -121,7 +131,7 @@ public final class ArchiveWriter {
                               cstBytes: UInt32(file.cst.byteCount), firstCSTRecord: 0, cstRecordCount: 0,
                               firstSourceRecord: 0, sourceRecordCount: 0, sameAs: Format.none32)
         let key = ContentHashKey(hash: file.contentHash, language: file.language)
-        if let earlier = byContent[key], files[earlier].flags == entry.flags {
+        if shareIdentical, let earlier = byContent[key], files[earlier].flags == entry.flags {
             // Identical content, same language: share the earlier file's records (phase 2).
             let e = files[earlier]
             entry.firstCSTRecord = e.firstCSTRecord; entry.cstRecordCount = e.cstRecordCount
@@ -265,8 +275,15 @@ public final class ArchiveWriter {
 
     private func serializeBases() -> [UInt8] {
         var w = ByteWriter()
-        w.u32(0) // no bases beyond shared records yet (Spec/FORMAT.md, "BASES")
-        w.u32(0)
+        let present = models.enumerated().compactMap { i, m in m.map { (i, $0.serialized()) } }
+        w.u32(UInt32(present.count)); w.u32(0)
+        var offset = UInt64(8 + present.count * Format.baseEntrySize)
+        for (language, bytes) in present {
+            w.u8(Format.BaseKind.tagModel.rawValue); w.u8(Format.Stream.cst.rawValue); w.u16(UInt16(language)); w.u32(0)
+            w.u64(offset); w.u64(UInt64(bytes.count)); w.u64(Hash.xxh3(bytes))
+            offset += UInt64(bytes.count)
+        }
+        for (_, bytes) in present { w.append(bytes) }
         return w.bytes
     }
 
@@ -299,9 +316,9 @@ public final class ArchiveWriter {
         w.u32(UInt32(buildInfo.languages.count))
         for l in buildInfo.languages {
             w.u16(l.language); w.u16(0); w.u32(l.files)
-            w.u64(l.treeSitterBytes); w.u64(l.phase1Bytes); w.u64(l.bytecodeBytes)
+            w.u64(l.treeSitterBytes); w.u64(l.phase1Bytes); w.u64(l.bytecodeBytes); w.u64(l.unmodelledBytes)
         }
-        w.u8(buildInfo.codec.rawValue); w.u8(UInt8(bitPattern: Int8(clamping: buildInfo.level))); w.u16(0)
+        w.u8(buildInfo.codec.rawValue); w.u8(UInt8(bitPattern: Int8(clamping: buildInfo.level))); w.u16(buildInfo.phases.rawValue)
         w.u32(buildInfo.segmentSize)
         w.u32(UInt32(SkipCounts.fieldCount))
         for c in buildInfo.skipped.asArray { w.u32(UInt32(clamping: c)) }

@@ -2,7 +2,7 @@
 /// All integers are little-endian.
 public enum Format {
     public static let magic: [UInt8] = [0x89, 0x43, 0x53, 0x54, 0x50, 0x4B, 0x0D, 0x0A] // \x89 C S T P K \r \n
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
     public static let headerSize = 64
     public static let sectionEntrySize = 32
     public static let segmentEntrySize = 32
@@ -42,6 +42,18 @@ public enum Format {
 
     public enum BaseKind: UInt8, Sendable {
         case zstdDictionary = 1
+        /// A language's tag model (phase 2): used by every CST record of that language.
+        case tagModel = 2
+    }
+
+    /// The encoding phases a build applied (BUILD_INFO), as bits.
+    public struct Phases: OptionSet, Sendable, Equatable {
+        public let rawValue: UInt16
+        public init(rawValue: UInt16) { self.rawValue = rawValue }
+        public static let packing = Phases(rawValue: 1)
+        public static let delta = Phases(rawValue: 2)
+        public static let bytecode = Phases(rawValue: 4)
+        public static let all: Phases = [.packing, .delta, .bytecode]
     }
 
     public struct FileFlags: OptionSet, Sendable {
@@ -129,6 +141,8 @@ public struct LanguageBuildInfo: Sendable, Equatable {
     public var phase1Bytes: UInt64
     /// Phase-3 bytecode of every file, before identical files are shared.
     public var bytecodeBytes: UInt64
+    /// The same bytecode without the tag model (equal to `bytecodeBytes` when there is none).
+    public var unmodelledBytes: UInt64 = 0
 }
 
 public struct BuildInfo: Sendable, Equatable {
@@ -136,6 +150,7 @@ public struct BuildInfo: Sendable, Equatable {
     public var codec: Codec = .zstd
     public var level: Int = 0
     public var segmentSize: UInt32 = 0
+    public var phases: Format.Phases = .all
     public var skipped: SkipCounts = SkipCounts()
 }
 

@@ -17,6 +17,11 @@ public struct BuildOptions: Sendable {
     public var excludes: [String] = []
     /// Walk, read and parse only; write nothing (the reference for build-time benchmarks).
     public var parseOnly = false
+    /// Encoding phases; without `.delta` there are no tag models and no shared files.
+    public var phases: Format.Phases = .all
+    /// Keep every trained tag model, even one that does not pay for itself (tests use it
+    /// to exercise models on small trees).
+    public var keepEveryModel = false
 
     public init(root: String, output: String, jobs: Int) {
         self.root = root
@@ -47,6 +52,8 @@ public enum BuildEvent {
     case warning(String)
     /// Progress: files done, total, source bytes done.
     case progress(Int, Int, Int)
+    /// Phase 2 trained (or declined) a language's tag model; printed with --verbose.
+    case model(ModelTraining.Report)
 }
 
 /// `cstpack build`: walk, parse and encode in parallel, write in path order.
@@ -115,13 +122,22 @@ public enum Builder {
         let languageIndex = Dictionary(uniqueKeysWithValues: languageNames.enumerated().map { ($1, $0) })
         let selected = languageNames.map { grammars.grammars[$0]! }
 
+        let files = chosen.map { ($0.file, languageIndex[$0.language]!) }
+        let jobs = max(1, options.jobs)
+        var models = [TagModel?](repeating: nil, count: selected.count)
+        var preParsed: ModelTraining.Parsed? = nil
+        if options.phases.contains(.delta) && !options.parseOnly {
+            let trained = ModelTraining.train(files: files, grammars: selected, options: options, jobs: jobs)
+            models = trained.models
+            preParsed = trained.parsed
+            for r in trained.reports { events(.model(r)) }
+        }
         let writer = options.parseOnly ? nil : try ArchiveWriter(
-            destination: options.output, languages: selected.map(\.table), codec: options.codec,
+            destination: options.output, languages: selected.map(\.table), models: models, phases: options.phases, codec: options.codec,
             level: options.level ?? options.codec.defaultLevel,
             sourceLevel: options.sourceLevel ?? options.codec.defaultSourceLevel, segmentSize: options.segmentSize)
-        let jobs = max(1, options.jobs)
         let queue = OrderedWorkQueue<Outcome>(total: chosen.count, window: jobs * 256)
-        let work = WorkList(files: chosen.map { ($0.file, languageIndex[$0.language]!) }, grammars: selected, options: options)
+        let work = WorkList(files: files, grammars: selected, models: models, preParsed: preParsed, options: options)
         let join = startThreads(jobs) { _ in
             let parser = TreeSitterParser()
             while let i = queue.take() {
@@ -195,23 +211,34 @@ public enum Builder {
 final class WorkList: @unchecked Sendable {
     let files: [(WalkedFile, Int)]
     let grammars: [Grammar]
+    let models: [TagModel?]
+    /// The phase-2 training sample, already read and parsed.
+    let preParsed: ModelTraining.Parsed?
     let options: BuildOptions
 
-    init(files: [(WalkedFile, Int)], grammars: [Grammar], options: BuildOptions) {
+    init(files: [(WalkedFile, Int)], grammars: [Grammar], models: [TagModel?], preParsed: ModelTraining.Parsed?,
+         options: BuildOptions) {
         self.files = files
         self.grammars = grammars
+        self.models = models
+        self.preParsed = preParsed
         self.options = options
     }
 
     func process(_ i: Int, parser: TreeSitterParser) -> Builder.Outcome {
         let (file, language) = files[i]
         let display = file.displayPath
-        let bytes: [UInt8]
-        switch Self.readSource(root: options.root, path: file.path, limit: options.maxFileSize) {
-        case .bytes(let b): bytes = b
-        case .skipped(let reason, let message): return .skipped(reason: reason, message: message)
-        }
         let grammar = grammars[language]
+        let pre = preParsed?.take(i)
+        let bytes: [UInt8]
+        if let p = pre {
+            bytes = p.bytes
+        } else {
+            switch Self.readSource(root: options.root, path: file.path, limit: options.maxFileSize) {
+            case .bytes(let b): bytes = b
+            case .skipped(let reason, let message): return .skipped(reason: reason, message: message)
+            }
+        }
         if options.parseOnly {
             do {
                 try bytes.withUnsafeBytes { try parser.parseOnly($0, grammar: grammar, timeoutMicros: options.parseTimeoutMicros) }
@@ -222,8 +249,9 @@ final class WorkList: @unchecked Sendable {
         }
         do {
             return try bytes.withUnsafeBytes { raw -> Builder.Outcome in
-                let parsed = try parser.parse(raw, grammar: grammar, timeoutMicros: options.parseTimeoutMicros)
-                let encoded = try TreeCodec.encode(parsed.tree, table: grammar.table, recordLimit: options.segmentSize)
+                let parsed = try pre?.result ?? parser.parse(raw, grammar: grammar, timeoutMicros: options.parseTimeoutMicros)
+                let encoded = try TreeCodec.encode(parsed.tree, table: grammar.table, model: models[language],
+                                                   recordLimit: options.segmentSize)
                 let payload: [UInt8]
                 let flags: Format.FileFlags
                 if options.storeSource {

@@ -138,14 +138,18 @@ public final class Decompressor {
             // `rawLength` is a claim of the segment table (up to 2^30): the output buffer starts
             // at most 64 times the input (1 MiB at least) and grows only when the frame really
             // decompresses to more, so memory follows the data, not the claim.
+            // The buffer is not zero-filled first: zstd writes every byte it reports, and the
+            // array's count is set to exactly that (a memset was a page fault per 4 KiB).
             var capacity = min(rawLength, max(input.count * 64, 1 << 20))
             while true {
-                out = [UInt8](repeating: 0, count: capacity)
-                let r = out.withUnsafeMutableBytes { dst -> Int in
+                var r = 0
+                out = [UInt8](unsafeUninitializedCapacity: max(capacity, 1)) { dst, initialized in
                     if let dd = ddict {
-                        return ZSTD_decompress_usingDDict(dctx, dst.baseAddress, dst.count, input.baseAddress, input.count, dd)
+                        r = ZSTD_decompress_usingDDict(dctx, dst.baseAddress, capacity, input.baseAddress, input.count, dd)
+                    } else {
+                        r = ZSTD_decompressDCtx(dctx, dst.baseAddress, capacity, input.baseAddress, input.count)
                     }
-                    return ZSTD_decompressDCtx(dctx, dst.baseAddress, dst.count, input.baseAddress, input.count)
+                    initialized = ZSTD_isError(r) != 0 ? 0 : r
                 }
                 if ZSTD_isError(r) != 0 {
                     if ZSTD_getErrorCode(r) == ZSTD_error_dstSize_tooSmall && capacity < rawLength {
@@ -164,11 +168,12 @@ public final class Decompressor {
             guard rawLength <= input.count * 256 + 64 else {
                 throw FormatError("lz4: \(input.count) bytes cannot decompress to \(rawLength)")
             }
-            out = [UInt8](repeating: 0, count: rawLength)
-            let r = out.withUnsafeMutableBytes { dst -> Int32 in
-                LZ4_decompress_safe(input.baseAddress?.assumingMemoryBound(to: CChar.self),
-                                    dst.baseAddress?.assumingMemoryBound(to: CChar.self),
-                                    Int32(input.count), Int32(dst.count))
+            var r: Int32 = 0
+            out = [UInt8](unsafeUninitializedCapacity: max(rawLength, 1)) { dst, initialized in
+                r = LZ4_decompress_safe(input.baseAddress?.assumingMemoryBound(to: CChar.self),
+                                        dst.baseAddress.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: CChar.self) },
+                                        Int32(input.count), Int32(rawLength))
+                initialized = r > 0 ? Int(r) : 0
             }
             guard r == Int32(rawLength) else { throw FormatError("lz4: corrupt block (got \(r), expected \(rawLength) bytes)") }
         }

@@ -31,15 +31,20 @@ public enum TreeCodec {
         public var firstNodes: [UInt32]
         /// Size of the same tree in the plain phase-1 layout (for `stats`).
         public var phase1Bytes: Int
+        /// Size of the records without a tag model (phases 1 and 3 only; for `stats`).
+        public var plainBytes: Int
         public var byteCount: Int { records.reduce(0) { $0 + $1.count } }
     }
 
     /// Encodes `tree`; a new record (checkpoint) starts at the first node boundary after
-    /// `recordLimit` bytes.
-    public static func encode(_ tree: CSTTree, table: LanguageTable, recordLimit: Int = 256 * 1024) throws -> Encoded {
+    /// `recordLimit` bytes. With a `model` (phase 2), each instruction is written as its
+    /// rank among the model's symbols for its context; a `trainer` counts the instructions.
+    public static func encode(_ tree: CSTTree, table: LanguageTable, model: TagModel? = nil,
+                              trainer: TagModelTrainer? = nil, recordLimit: Int = 256 * 1024) throws -> Encoded {
         let n = tree.count
         guard n > 0 else { throw CSTPackError("cannot encode an empty tree") }
         guard n < Int(Int32.max) else { throw CSTPackError("tree has too many nodes") }
+        if let m = model, m.kindCount != table.kindCount { throw CSTPackError("tag model is for another grammar") }
         var lastChildEnd = [UInt32](repeating: 0, count: n)
         var hasChildren = [Bool](repeating: false, count: n)
         var childError = [Bool](repeating: false, count: n)
@@ -54,40 +59,44 @@ public enum TreeCodec {
 
         var records: [[UInt8]] = []
         var firstNodes: [UInt32] = [0]
-        var w = ByteWriter(capacity: n * 4 + 16)
-        w.varint(0); w.varint(0) // state header of the first record: position 0, no open ancestors
-        var recordStart = w.count
-        var stack: [(node: Int32, implied: Bool)] = []
+        var e = InstructionWriter(model: model, trainer: trainer, none: UInt32(table.kindCount), capacity: n * 4 + 16)
+        e.w.varint(0); e.w.varint(0) // state header of the first record: position 0, no open ancestors
+        var recordStart = e.w.count
         var pos: UInt32 = 0
         var phase1 = 0
         var previousStart: UInt32 = 0
         let errorKind = table.errorKind
 
-        func close(_ top: (node: Int32, implied: Bool)) throws {
+        func close(_ top: InstructionWriter.Open, _ e: inout InstructionWriter) throws {
             let end = tree.ends[Int(top.node)]
             guard end >= pos else { throw CSTPackError("node \(top.node) ends before its last child") }
-            w.varint(0)
-            if !top.implied { w.varint(end - pos) }
+            // END's context is the node it closes.
+            _ = e.head(parent: top.kind, previous: top.last, tag: 0, field: 0, gap: 0, length: nil)
+            if !top.implied { e.w.varint(end - pos) }
             pos = end
         }
 
         for i in 0..<n {
             let parent = tree.parents[i]
-            while let top = stack.last, top.node != parent {
-                stack.removeLast()
-                try close(top)
+            while let top = e.stack.last, top.node != parent {
+                e.stack.removeLast()
+                try close(top, &e)
             }
-            if i > 0 && stack.isEmpty { throw CSTPackError("node \(i) is outside the root") }
+            if i > 0 && e.stack.isEmpty { throw CSTPackError("node \(i) is outside the root") }
             // Only bytecode counts toward the limit, not the state header: with deep nesting
             // the header alone can exceed it, and every node would start a record.
-            if w.count - recordStart >= recordLimit {
-                records.append(w.bytes)
-                w.removeAll()
+            if e.w.count - recordStart >= recordLimit {
+                records.append(e.w.bytes)
+                e.w.removeAll()
                 firstNodes.append(UInt32(i))
-                w.varint(pos)
-                w.varint(stack.count)
-                for s in stack { w.varint(UInt64(s.node) << 1 | (s.implied ? 1 : 0)) }
-                recordStart = w.count
+                e.w.varint(pos)
+                e.w.varint(e.stack.count)
+                for s in e.stack {
+                    e.w.varint(UInt64(s.node) << 1 | (s.implied ? 1 : 0))
+                    e.w.varint(s.kind)
+                }
+                if let top = e.stack.last { e.w.varint(top.last) }
+                recordStart = e.w.count
             }
             let kind = tree.kinds[i]
             guard Int(kind) < table.kindCount else { throw CSTPackError("node \(i): kind \(kind) outside the grammar") }
@@ -112,20 +121,26 @@ public enum TreeCodec {
                 implied = table.predictedLength[Int(kind)] == end - start
             }
             let gap = start - pos
-            var tag = (UInt64(kind) + 1) << kindShift | UInt64(min(gap, 2)) << gapShift
-            if field != 0 { tag |= bitField }
-            if exceptions != 0 { tag |= bitExceptions }
-            if hasKids { tag |= bitChildren }
-            if implied { tag |= bitImplied }
-            w.varint(tag)
-            if field != 0 { w.varint(UInt64(field)) }
-            if exceptions != 0 { w.u8(exceptions) }
-            if gap >= 2 { w.varint(gap - 2) }
+            var tag = (UInt32(kind) + 1) << UInt32(kindShift) | min(gap, 2) << UInt32(gapShift)
+            if field != 0 { tag |= UInt32(bitField) }
+            if exceptions != 0 { tag |= UInt32(bitExceptions) }
+            if hasKids { tag |= UInt32(bitChildren) }
+            if implied { tag |= UInt32(bitImplied) }
+            let writtenLength: UInt32? = !hasKids && !implied ? end - start : nil
+            let folded: (gap: Bool, length: Bool)
+            if let top = e.stack.last {
+                folded = e.head(parent: top.kind, previous: top.last, tag: tag, field: field, gap: gap, length: writtenLength)
+                e.stack[e.stack.count - 1].last = UInt32(kind)
+            } else {
+                folded = e.head(parent: e.none, previous: e.none, tag: tag, field: field, gap: gap, length: writtenLength)
+            }
+            if exceptions != 0 { e.w.u8(exceptions) }
+            if gap >= 2 && !folded.gap { e.w.varint(gap - 2) }
             if hasKids {
-                stack.append((Int32(i), implied))
+                e.stack.append(InstructionWriter.Open(node: Int32(i), implied: implied, kind: UInt32(kind), last: e.none))
                 pos = start
             } else {
-                if !implied { w.varint(end - start) }
+                if let l = writtenLength, !folded.length { e.w.varint(l) }
                 pos = end
             }
             // Plain phase-1 record for comparison: kind, field, flags, start delta, length, parent delta.
@@ -134,8 +149,77 @@ public enum TreeCodec {
                 + ByteWriter.varintSize(UInt64(i - Int(parent)))
             previousStart = start
         }
-        while let top = stack.popLast() { try close(top) }
-        records.append(w.bytes)
-        return Encoded(records: records, firstNodes: firstNodes, phase1Bytes: phase1)
+        while let top = e.stack.popLast() { try close(top, &e) }
+        records.append(e.w.bytes)
+        let total = records.reduce(0) { $0 + $1.count }
+        return Encoded(records: records, firstNodes: firstNodes, phase1Bytes: phase1, plainBytes: total + e.unmodelled)
+    }
+
+    /// The encoder's output and open nodes, and the writing of an instruction's head (tag
+    /// and field) with or without a tag model.
+    struct InstructionWriter {
+        /// An open node: id, implied bit, kind, and the kind of its last child so far.
+        struct Open {
+            var node: Int32
+            var implied: Bool
+            var kind: UInt32
+            var last: UInt32
+        }
+
+        var w: ByteWriter
+        var stack: [Open] = []
+        /// The model's raw tables (the caller holds the model for the whole encoding).
+        let model: TagModel.Lookup?
+        let trainer: TagModelTrainer?
+        /// The kind count: "no parent" / "no previous child".
+        let none: UInt32
+        /// Bytes the same records would take without the model (negative: the model costs).
+        var unmodelled = 0
+
+        init(model: TagModel?, trainer: TagModelTrainer?, none: UInt32, capacity: Int) {
+            w = ByteWriter(capacity: capacity)
+            self.model = model?.lookup
+            self.trainer = trainer
+            self.none = none
+        }
+
+        /// Writes the tag and field in context (parent, previous); returns whether the
+        /// model's symbol also fixed the gap and the length (which then are not written).
+        @inline(__always)
+        mutating func head(parent: UInt32, previous: UInt32, tag: UInt32, field: UInt16,
+                           gap: UInt32, length: UInt32?) -> (gap: Bool, length: Bool) {
+            trainer?.count(parent: parent, previous: previous, tag: tag, field: field,
+                           length: length, gap: gap >= 2 ? gap : nil)
+            guard let m = model else {
+                w.varint(tag)
+                if field != 0 { w.varint(UInt64(field)) }
+                return (false, false)
+            }
+            let before = w.count
+            unmodelled += ByteWriter.varintSize(UInt64(tag)) + (field != 0 ? ByteWriter.varintSize(UInt64(field)) : 0)
+            let range = m.symbols(parent: parent, previous: previous)
+            let lengthCode = length.map { $0 &+ 1 } ?? 0
+            var found = -1
+            for i in range {
+                let s = m.symbol(i)
+                if s.tag == tag && s.field == field && (s.gap == 0 || s.gap == gap)
+                    && (s.lengthCode == 0 || s.lengthCode == lengthCode) {
+                    found = i
+                    break
+                }
+            }
+            var folded = (gap: false, length: false)
+            if found >= 0 {
+                let s = m.symbol(found)
+                w.varint(found - range.lowerBound)
+                if s.gap != 0 { unmodelled += ByteWriter.varintSize(UInt64(gap - 2)); folded.gap = true }
+                if s.lengthCode != 0 { unmodelled += ByteWriter.varintSize(UInt64(s.lengthCode - 1)); folded.length = true }
+            } else {
+                w.varint(UInt64(range.count) + UInt64(tag))
+                if field != 0 { w.varint(UInt64(field)) }
+            }
+            unmodelled -= w.count - before
+            return folded
+        }
     }
 }

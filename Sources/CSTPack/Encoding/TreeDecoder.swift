@@ -7,6 +7,10 @@ public struct TreeDecoder {
         var implied: Bool
         var errorToggle: Bool
         var childError: Bool
+        /// The node's kind and its last child's kind so far (the kind count when none):
+        /// the context of the tag model.
+        var kind: UInt32
+        var last: UInt32
     }
 
     /// Decoded nodes, written through raw pointers: appending to six Swift arrays costs a
@@ -70,6 +74,8 @@ public struct TreeDecoder {
     }
 
     let table: LanguageTable
+    /// The language's tag model (phase 2), when the archive has one.
+    let model: TagModel?
     let nodeCount: Int
     let sourceLength: UInt64
     /// Preorder id of the first node this decoder materialises (0 for a whole file).
@@ -82,8 +88,9 @@ public struct TreeDecoder {
     /// `nodeCount` comes from an untrusted index: it caps the buffers, which start at most
     /// `initialCapacity` nodes large and grow with the nodes decoded.
     /// `reusing` buffers are written over (and grown if needed) instead of allocating new ones.
-    public init(table: LanguageTable, nodeCount: Int, sourceLength: Int, base: Int = 0, reusing: Buffers? = nil) {
+    public init(table: LanguageTable, model: TagModel?, nodeCount: Int, sourceLength: Int, base: Int = 0, reusing: Buffers? = nil) {
         self.table = table
+        self.model = model
         self.nodeCount = nodeCount
         self.sourceLength = UInt64(sourceLength)
         self.base = Int32(base)
@@ -144,8 +151,10 @@ public struct TreeDecoder {
             guard p == 0, depth == 0 else { throw FormatError("\(r.context): a file's first record must start at position 0 with no open nodes") }
         }
         var previous: Int64 = -1
+        let none = UInt64(table.kindCount)
         for k in 0..<depth {
             let v = try r.varint()
+            let kind = UInt32(try r.varint(max: none - 1, "checkpoint ancestor kind"))
             let node = Int64(v >> 1)
             // Ancestors open at a checkpoint are earlier nodes than the record's first one.
             let limit = checkAgainstRunning ? Int64(nodeCount) : Int64(base)
@@ -154,11 +163,24 @@ public struct TreeDecoder {
             }
             previous = node
             if checkAgainstRunning {
-                guard stack[k].node == Int32(node), stack[k].implied == (v & 1 == 1) else {
+                guard stack[k].node == Int32(node), stack[k].implied == (v & 1 == 1), stack[k].kind == kind else {
                     throw FormatError("\(r.context): checkpoint ancestor \(k) disagrees with the stream")
                 }
             } else {
-                stack.append(Open(node: Int32(node), implied: v & 1 == 1, errorToggle: false, childError: false))
+                // An ancestor's last child so far is the next ancestor.
+                if k > 0 { stack[k - 1].last = kind }
+                stack.append(Open(node: Int32(node), implied: v & 1 == 1, errorToggle: false, childError: false,
+                                  kind: kind, last: UInt32(none)))
+            }
+        }
+        if depth > 0 {
+            let last = UInt32(try r.varint(max: none, "checkpoint last child kind"))
+            if checkAgainstRunning {
+                guard stack[depth - 1].last == last else {
+                    throw FormatError("\(r.context): checkpoint's last child kind disagrees with the stream")
+                }
+            } else {
+                stack[depth - 1].last = last
             }
         }
         pos = p
@@ -171,9 +193,25 @@ public struct TreeDecoder {
         let kindCount = UInt64(table.kindCount)
         let fieldCount = UInt64(table.fieldCount)
         let errorKind = table.errorKind
+        let none = UInt32(table.kindCount)
         let n = nodes
+        // `model` (held by self) keeps the tables alive while this raw view is used.
+        let lookup = model?.lookup
         while !r.isAtEnd {
-            let tag = try r.varint()
+            // The instruction's tag, and what a tag-model symbol folds in (field, gap, length).
+            var tag = try r.varint()
+            var symbol = TagModel.Symbol(tag: 0)
+            var fromModel = false
+            if let m = lookup {
+                let range = m.symbols(parent: stack.last?.kind ?? none, previous: stack.last?.last ?? none)
+                if tag < UInt64(range.count) {
+                    symbol = m.symbol(range.lowerBound + Int(tag))
+                    tag = UInt64(symbol.tag)
+                    fromModel = true
+                } else {
+                    tag -= UInt64(range.count)
+                }
+            }
             if tag == 0 {
                 guard let top = stack.popLast() else { throw FormatError("\(r.context): END with no open node at offset \(r.offset)") }
                 var end = pos
@@ -205,7 +243,9 @@ public struct TreeDecoder {
             }
             let kind = UInt16(kindPlusOne - 1)
             var field: UInt16 = 0
-            if tag & TreeCodec.bitField != 0 {
+            if fromModel {
+                field = symbol.field
+            } else if tag & TreeCodec.bitField != 0 {
                 let f = try r.varint()
                 guard f >= 1, f <= fieldCount else { throw FormatError("\(r.context): field \(f) outside the \(fieldCount) fields of \(table.name)") }
                 field = UInt16(f)
@@ -219,7 +259,8 @@ public struct TreeDecoder {
             let gap: UInt64
             switch gapCode {
             case 0, 1: gap = gapCode
-            case TreeCodec.gapExplicit: gap = 2 + (try r.varint(max: sourceLength, "start gap"))
+            case TreeCodec.gapExplicit:
+                gap = symbol.gap != 0 ? UInt64(symbol.gap) : 2 + (try r.varint(max: sourceLength, "start gap"))
             default: throw FormatError("\(r.context): reserved gap code 3 at offset \(r.offset)")
             }
             guard gap <= sourceLength - pos else { throw FormatError("\(r.context): node \(id) starts past the source") }
@@ -229,9 +270,11 @@ public struct TreeDecoder {
             if exceptions & TreeCodec.excExtra != 0 { flags.insert(.extra) }
             if exceptions & TreeCodec.excMissing != 0 { flags.insert(.missing) }
             let parent = stack.last?.node ?? -1
+            if !stack.isEmpty { stack[stack.count - 1].last = UInt32(kind) }
             if tag & TreeCodec.bitChildren != 0 {
                 stack.append(Open(node: Int32(id), implied: tag & TreeCodec.bitImplied != 0,
-                                  errorToggle: exceptions & TreeCodec.excErrorToggle != 0, childError: false))
+                                  errorToggle: exceptions & TreeCodec.excErrorToggle != 0, childError: false,
+                                  kind: UInt32(kind), last: none))
                 n.append(kind: kind, field: field, flags: flags, start: UInt32(start), end: UInt32(start), parent: parent)
                 pos = start
             } else {
@@ -241,6 +284,9 @@ public struct TreeDecoder {
                         throw FormatError("\(r.context): node \(id) of named kind \(table.kindNames[Int(kind)]) claims a predicted length")
                     }
                     length = UInt64(p)
+                    guard length <= sourceLength - start else { throw FormatError("\(r.context): node \(id) ends past the source") }
+                } else if symbol.lengthCode != 0 {
+                    length = UInt64(symbol.lengthCode - 1)
                     guard length <= sourceLength - start else { throw FormatError("\(r.context): node \(id) ends past the source") }
                 } else {
                     length = try r.varint(max: sourceLength - start, "token length")

@@ -38,9 +38,36 @@ public struct StatsReport: Codable, Sendable {
     public var sections: [String: Int] = [:]
     public var segments = Segments()
     public var phases: [Phase] = []
+    public var phase2 = Phase2()
     public var skipped: [String: Int] = [:]
 
-    public static func compute(_ archive: Archive) throws -> StatsReport {
+    /// Phase 2 (delta bases): what it was given and what each kind of base contributed.
+    public struct Phase2: Codable, Sendable {
+        public var applied = false
+        /// Stored size of each base: kind ("tag model"), language, bytes.
+        public var bases: [Base] = []
+        /// Bytecode (uncompressed) that tag models and identical files saved.
+        public var tag_models_raw_saved = 0
+        public var identical_files_raw_saved = 0
+        /// With `--measure`: the CST segments re-encoded without phase 2 and compressed
+        /// alike, and the compressed bytes each kind of base saved (net of its own size).
+        public var measured: Measured? = nil
+    }
+    public struct Base: Codable, Sendable {
+        public var kind: String
+        public var language: String
+        public var bytes: Int
+    }
+    public struct Measured: Codable, Sendable {
+        public var cst_segments_without_phase2 = 0
+        public var cst_segments_with_phase2 = 0
+        public var tag_models_saved = 0
+        public var identical_files_saved = 0
+        public var cst_bytes_without_phase2 = 0
+        public var reduction = 0.0
+    }
+
+    public static func compute(_ archive: Archive, measure: Bool = false) throws -> StatsReport {
         var report = StatsReport(archive: archive.path, format_version: Int(archive.version))
         for (id, e) in archive.sections.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             report.sections["\(id)"] = Int(e.length)
@@ -69,6 +96,8 @@ public struct StatsReport: Codable, Sendable {
         var perLanguage = [Totals](repeating: Totals(), count: archive.languages.count)
         var attributed = [Double](repeating: 0, count: archive.languages.count)
         var sourceAttributed = [Double](repeating: 0, count: archive.languages.count)
+        var fileCST = [Double](repeating: 0, count: archive.fileCount)
+        var sharedCST = 0.0
         for i in 0..<archive.fileCount {
             let f = try archive.file(i)
             let l = Int(f.language)
@@ -76,11 +105,15 @@ public struct StatsReport: Codable, Sendable {
             perLanguage[l].lines += Int(f.lineCount)
             perLanguage[l].nodes += Int(f.nodeCount)
             perLanguage[l].source_bytes += Int(f.sourceLength)
-            guard f.sameAs == Format.none32 else { continue }
+            guard f.sameAs == Format.none32 else {
+                sharedCST += Int(f.sameAs) < i ? fileCST[Int(f.sameAs)] : 0
+                continue
+            }
             perLanguage[l].unique_files += 1
             for k in 0..<Int(f.cstRecordCount) {
                 let r = try archive.record(Int(f.firstCSTRecord) + k)
                 attributed[l] += Double(r.length) * storedPerRawByte[Int(r.segment)]
+                fileCST[i] += Double(r.length) * storedPerRawByte[Int(r.segment)]
             }
             for k in 0..<Int(f.sourceRecordCount) {
                 let r = try archive.record(Int(f.firstSourceRecord) + k)
@@ -111,10 +144,35 @@ public struct StatsReport: Codable, Sendable {
         let info = archive.buildInfo
         let n = Double(max(totals.nodes, 1))
         func phase(_ name: String, _ bytes: Int) -> Phase { Phase(phase: name, bytes: bytes, bytes_per_node: Double(bytes) / n) }
+        let unmodelled = Int(info.languages.reduce(0) { $0 + $1.unmodelledBytes })
+        let bytecode = Int(info.languages.reduce(0) { $0 + $1.bytecodeBytes })
+        var p2 = Phase2()
+        p2.applied = info.phases.contains(.delta)
+        for (b, e) in archive.bases.enumerated() {
+            let kind = Format.BaseKind(rawValue: e.kind) == .tagModel ? "tag model" : "zstd dictionary"
+            let language = Int(e.language) < archive.languages.count ? archive.languages[Int(e.language)].name : "?"
+            p2.bases.append(Base(kind: kind, language: language, bytes: archive.baseBytes(b).count))
+        }
+        p2.tag_models_raw_saved = unmodelled - bytecode
+        p2.identical_files_raw_saved = bytecode - s.cst_raw_bytes
+        if measure {
+            var m = Measured()
+            m.cst_segments_with_phase2 = s.cst_stored_bytes
+            m.cst_segments_without_phase2 = try segmentBytesWithoutPhase2(archive, sharedCST: sharedCST)
+            m.identical_files_saved = Int(sharedCST.rounded())
+            // Without bases the section would hold only its 8-byte header.
+            let basesStored = Int(archive.sections[.bases]!.length) - 8
+            m.tag_models_saved = m.cst_segments_without_phase2 - m.identical_files_saved - s.cst_stored_bytes - basesStored
+            m.cst_bytes_without_phase2 = totals.cst_bytes + (m.cst_segments_without_phase2 - s.cst_stored_bytes) - basesStored
+            m.reduction = m.cst_bytes_without_phase2 == 0 ? 0 : 1 - Double(totals.cst_bytes) / Double(m.cst_bytes_without_phase2)
+            p2.measured = m
+        }
+        report.phase2 = p2
         report.phases = [
             phase("tree-sitter's trees in memory", Int(info.languages.reduce(0) { $0 + $1.treeSitterBytes })),
             phase("phase 1: plain varint records", Int(info.languages.reduce(0) { $0 + $1.phase1Bytes })),
-            phase("+ phase 3: bytecode, implicit structure", Int(info.languages.reduce(0) { $0 + $1.bytecodeBytes })),
+            phase("+ phase 3: bytecode, implicit structure", unmodelled),
+            phase("+ phase 2: tag models (\(p2.bases.filter { $0.kind == "tag model" }.reduce(0) { $0 + $1.bytes }) B of bases)", bytecode),
             phase("+ phase 2: identical files stored once", s.cst_raw_bytes),
             phase("+ segment compression (\(s.codec))", s.cst_stored_bytes),
             phase("archive CST bytes (with index and tables)", totals.cst_bytes),
@@ -123,6 +181,25 @@ public struct StatsReport: Codable, Sendable {
         report.skipped = ["binary": k.binary, "too_large": k.tooLarge, "unknown_language": k.unknownLanguage,
                           "no_grammar": k.noGrammar, "unreadable": k.unreadable, "parse_failed": k.parseFailed, "symlinks": k.symlinks]
         return report
+    }
+
+    /// The CST segments' compressed size without phase 2: every stored tree re-encoded
+    /// without its tag model and compressed as the build did, plus the attributed size of
+    /// the files that share an identical one (they would be stored again).
+    static func segmentBytesWithoutPhase2(_ archive: Archive, sharedCST: Double) throws -> Int {
+        let info = archive.buildInfo
+        let segmentSize = Int(info.segmentSize)
+        guard segmentSize >= 4096 else { throw CSTPackError("the archive records no segment size") }
+        var sizer = SegmentSizer(codec: info.codec, level: info.level, segmentSize: segmentSize)
+        let reader = ArchiveReader(archive)
+        reader.treeCacheLimit = 0
+        for i in 0..<archive.fileCount {
+            let f = try archive.file(i)
+            guard f.sameAs == Format.none32 else { continue }
+            let tree = try reader.tree(ofFile: i)
+            try sizer.add(try TreeCodec.encode(tree, table: archive.languages[Int(f.language)], recordLimit: segmentSize).records)
+        }
+        return try sizer.finish() + Int(sharedCST.rounded())
     }
 
     static func storedSourceBytes(_ archive: Archive) throws -> Int {
@@ -158,6 +235,17 @@ public struct StatsReport: Codable, Sendable {
         out.append("what each phase contributes (CSTs only):")
         out += table([["stage", "bytes", "B/node"]] + phases.map { [$0.phase, "\($0.bytes)", fmt($0.bytes_per_node, 3)] })
         out.append("")
+        let models = phase2.bases.map { "\($0.language) \($0.bytes) B" }
+        out.append("phase 2: " + (phase2.applied ? "applied" : "not applied (built with --phases 1,3)")
+                   + "; tag models: " + (models.isEmpty ? "none" : models.joined(separator: ", ")))
+        out.append("  raw bytecode saved: tag models \(phase2.tag_models_raw_saved) B, identical files \(phase2.identical_files_raw_saved) B")
+        if let m = phase2.measured {
+            out.append("  measured: CST segments \(m.cst_segments_without_phase2) B without phase 2 -> \(m.cst_segments_with_phase2) B with it; "
+                       + "saved by tag models \(m.tag_models_saved) B (net of the bases), by identical files \(m.identical_files_saved) B")
+            out.append("  archive CST bytes: \(m.cst_bytes_without_phase2) B without phase 2 -> \(total.cst_bytes) B: \(fmt(m.reduction * 100, 1))% less")
+        } else if phase2.applied {
+            out.append("  (--measure re-encodes every tree without phase 2 to measure its compressed gain)")
+        }
         out.append("segments: \(segments.cst_segments) CST + \(segments.source_segments) source, \(segments.codec) level \(segments.level), size \(segments.segment_size), mean fill \(fmt(segments.mean_fill * 100, 1))%")
         out.append("  CST: \(mb(segments.cst_raw_bytes)) raw -> \(mb(segments.cst_stored_bytes)) stored; source: \(mb(segments.source_raw_bytes)) raw -> \(mb(segments.source_stored_bytes)) stored")
         out.append("sections: " + sections.sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }.joined(separator: ", "))

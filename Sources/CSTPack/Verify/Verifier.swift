@@ -43,8 +43,17 @@ public enum Verifier {
                 problem("segment \(i): \(error)")
             }
         }
-        for (b, e) in archive.bases.enumerated() where !Hash.checksumMatches(Hash.xxh3(archive.baseBytes(b)), e.checksum) {
-            problem("base \(b): checksum mismatch")
+        // Bases: checksums; a tag model must parse with every kind, field and flag in range
+        // for its language. Bases reference nothing (no base names another), so there can be
+        // no cycle; files reach bases only through their language.
+        for (b, e) in archive.bases.enumerated() {
+            guard Hash.checksumMatches(Hash.xxh3(archive.baseBytes(b)), e.checksum) else {
+                problem("base \(b): checksum mismatch")
+                continue
+            }
+            if e.kind == Format.BaseKind.tagModel.rawValue {
+                do { _ = try archive.tagModel(language: Int(e.language)) } catch { problem("\(error)") }
+            }
         }
         // Records: inside their segments; in each segment they tile it without overlap.
         var covered = [Int](repeating: 0, count: archive.segmentCount)
