@@ -59,6 +59,12 @@ struct Build: ParsableCommand {
         """, valueName: "LIST"))
     var phases: String = "1,2,3"
 
+    @Option(help: ArgumentHelp("""
+        Parse files of at least this size in a helper process, so that a crash inside \
+        tree-sitter skips the file instead of ending the build (0: every file).
+        """, valueName: "BYTES"))
+    var isolateAbove: Int = 32 << 10
+
     @Flag(help: "Walk, read and parse only; write nothing (the reference for benchmarks).")
     var parseOnly = false
 
@@ -76,6 +82,7 @@ struct Build: ParsableCommand {
         if let j = jobs, j < 1 || j > 256 { throw ValidationError("-j must be between 1 and 256") }
         guard maxFileSize > 0, maxFileSize < Int(UInt32.max) else { throw ValidationError("--max-file-size must be between 1 and 4294967294") }
         guard parseTimeout >= 0 else { throw ValidationError("--parse-timeout must be >= 0") }
+        guard isolateAbove >= 0 else { throw ValidationError("--isolate-above must be >= 0") }
         _ = try parsedPhases()
         for l in [level, sourceLevel].compactMap({ $0 }) {
             switch Codec(name: codec)! {
@@ -118,6 +125,8 @@ struct Build: ParsableCommand {
             options.parseOnly = parseOnly
             options.excludes = exclude
             options.phases = try parsedPhases()
+            options.isolateAbove = isolateAbove
+            options.parseHelper = ownExecutable()
             let progress = !quiet && isTerminal(2)
             var lastProgress = 0.0
             let started = now()
@@ -161,4 +170,12 @@ func now() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// This executable's path (the parse helper is the same binary), or nil if unknown.
+func ownExecutable() -> String? {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    guard n > 0 else { return nil }
+    return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

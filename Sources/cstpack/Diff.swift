@@ -115,6 +115,7 @@ struct Diff: ParsableCommand {
             options.languageOverrides = try LanguageMap.parseOverrides(languageOverrides)
             options.maxFileSize = maxFileSize
             options.parseTimeoutMicros = UInt64(parseTimeout) * 1000
+            options.parseHelper = ownExecutable()
 
             let old = try Snapshot(archive: try Archive(path: oldPath))
             let new: Snapshot

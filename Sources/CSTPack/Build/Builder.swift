@@ -22,6 +22,11 @@ public struct BuildOptions: Sendable {
     /// Keep every trained tag model, even one that does not pay for itself (tests use it
     /// to exercise models on small trees).
     public var keepEveryModel = false
+    /// The cstpack executable that runs `parse-helper`; nil parses every file in process.
+    public var parseHelper: String? = nil
+    /// Files of at least this many bytes are parsed in the helper (tree-sitter 0.20.7 can
+    /// only crash on trees nested ~65,536 deep, which takes more than 32 KiB of source).
+    public var isolateAbove = 32 << 10
 
     public init(root: String, output: String, jobs: Int) {
         self.root = root
@@ -139,7 +144,7 @@ public enum Builder {
         let queue = OrderedWorkQueue<Outcome>(total: chosen.count, window: jobs * 256)
         let work = WorkList(files: files, grammars: selected, models: models, preParsed: preParsed, options: options)
         let join = startThreads(jobs) { _ in
-            let parser = TreeSitterParser()
+            let parser = FileParser(options: options)
             while let i = queue.take() {
                 let outcome = work.process(i, parser: parser)
                 queue.put(i, outcome, bytes: outcome.bytes)
@@ -225,7 +230,7 @@ final class WorkList: @unchecked Sendable {
         self.options = options
     }
 
-    func process(_ i: Int, parser: TreeSitterParser) -> Builder.Outcome {
+    func process(_ i: Int, parser: FileParser) -> Builder.Outcome {
         let (file, language) = files[i]
         let display = file.displayPath
         let grammar = grammars[language]

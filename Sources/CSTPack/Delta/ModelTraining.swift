@@ -64,7 +64,7 @@ public enum ModelTraining {
         let counter = Next()
         let parsed = Parsed()
         let join = startThreads(max(1, jobs)) { _ in
-            let parser = TreeSitterParser()
+            let parser = FileParser(options: options)
             while true {
                 let k: Int = counter.lock.locked {
                     defer { counter.next += 1 }

@@ -17,6 +17,9 @@ public struct DiffOptions: Sendable {
     public var languageOverrides: [String: String] = [:]
     public var maxFileSize = 4 << 20
     public var parseTimeoutMicros: UInt64 = 10_000_000
+    /// As `build`'s: files of at least `isolateAbove` bytes parse in the helper process.
+    public var parseHelper: String? = nil
+    public var isolateAbove = 32 << 10
 
     public init() {}
 }
@@ -46,6 +49,8 @@ public final class Snapshot: @unchecked Sendable {
     public let warnings: [String]
     let maxFileSize: Int
     let parseTimeoutMicros: UInt64
+    let parseHelper: String?
+    let isolateAbove: Int
 
     public var label: String {
         switch origin {
@@ -68,6 +73,8 @@ public final class Snapshot: @unchecked Sendable {
         warnings = []
         maxFileSize = Int(UInt32.max)
         parseTimeoutMicros = 0
+        parseHelper = nil
+        isolateAbove = 0
     }
 
     /// Walks `root` as `build` does (git's listing inside a work tree, unless `noIgnore`),
@@ -78,6 +85,8 @@ public final class Snapshot: @unchecked Sendable {
         origin = .directory(root: root, grammars: grammars)
         maxFileSize = options.maxFileSize
         parseTimeoutMicros = options.parseTimeoutMicros
+        parseHelper = options.parseHelper
+        isolateAbove = options.isolateAbove
         var walker = Walker(root: root)
         walker.noIgnore = options.noIgnore
         walker.excludes = options.excludes
@@ -133,7 +142,7 @@ public final class Snapshot: @unchecked Sendable {
 final class SnapshotLoader {
     let snapshot: Snapshot
     private var reader: ArchiveReader? = nil
-    private var parser: TreeSitterParser? = nil
+    private var parser: FileParser? = nil
 
     init(_ snapshot: Snapshot) { self.snapshot = snapshot }
 
@@ -162,7 +171,7 @@ final class SnapshotLoader {
                 throw CSTPackError("no grammar for '\(f.language)' here")
             }
             let bytes = try source(f)!
-            if parser == nil { parser = TreeSitterParser() }
+            if parser == nil { parser = FileParser(helper: snapshot.parseHelper, isolateAbove: snapshot.isolateAbove) }
             let tree = try bytes.withUnsafeBytes { raw in
                 try parser!.parse(raw, grammar: grammar, timeoutMicros: snapshot.parseTimeoutMicros).tree
             }

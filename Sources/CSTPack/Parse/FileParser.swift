@@ -1,0 +1,36 @@
+/// How `build` parses a file: in this process, or, for files of at least `isolateAbove`
+/// bytes, in the parse helper process (IsolatedParser), where a tree-sitter crash costs
+/// one file instead of the build. One per worker thread.
+final class FileParser {
+    let local = TreeSitterParser()
+    let isolated: IsolatedParser?
+    let isolateAbove: Int
+
+    init(helper: String?, isolateAbove: Int) {
+        isolated = helper.map { IsolatedParser(executable: $0) }
+        self.isolateAbove = isolateAbove
+    }
+
+    convenience init(options: BuildOptions) {
+        self.init(helper: options.parseHelper, isolateAbove: options.isolateAbove)
+    }
+
+    private func isolates(_ source: UnsafeRawBufferPointer) -> Bool {
+        isolated != nil && source.count >= isolateAbove
+    }
+
+    func parse(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64) throws -> TreeSitterParser.Result {
+        if isolates(source), let helper = isolated {
+            return try helper.parse(source, grammar: grammar, timeoutMicros: timeoutMicros, wantTree: true)!
+        }
+        return try local.parse(source, grammar: grammar, timeoutMicros: timeoutMicros)
+    }
+
+    func parseOnly(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64) throws {
+        if isolates(source), let helper = isolated {
+            _ = try helper.parse(source, grammar: grammar, timeoutMicros: timeoutMicros, wantTree: false)
+            return
+        }
+        try local.parseOnly(source, grammar: grammar, timeoutMicros: timeoutMicros)
+    }
+}
