@@ -65,6 +65,9 @@ struct Build: ParsableCommand {
         """, valueName: "BYTES"))
     var isolateAbove: Int = 32 << 10
 
+    @Flag(help: ArgumentHelp("Keep every trained tag model, even one that does not pay for itself (for tests and fuzz seeds).", visibility: .hidden))
+    var keepEveryModel = false
+
     @Flag(help: "Walk, read and parse only; write nothing (the reference for benchmarks).")
     var parseOnly = false
 
@@ -126,6 +129,7 @@ struct Build: ParsableCommand {
             options.excludes = exclude
             options.phases = try parsedPhases()
             options.isolateAbove = isolateAbove
+            options.keepEveryModel = keepEveryModel
             options.parseHelper = ownExecutable()
             let progress = !quiet && isTerminal(2)
             var lastProgress = 0.0
