@@ -145,7 +145,8 @@ struct Build: ParsableCommand {
                     guard verbose else { return }
                     let model = r.modelBytes.map { "\($0) B model" } ?? "no model"
                     writeStderr("phase 2: \(r.language): sample of \(r.sampleFiles) files (\(r.sampleBytes) B): CST \(r.sampleWithout) B -> "
-                                + "\(r.sampleWith) B with a \(model); \(r.kept ? "kept" : "not kept (does not pay for itself)")\n")
+                                + "\(r.sampleWith) B with a \(model); \(r.kept ? "kept" : "not kept (does not pay for itself)"); "
+                                + "trained in \(fmt(r.trainSeconds, 2)) s (sample parsed in \(fmt(r.parseSeconds, 2)) s)\n")
                 case .progress(let done, let total, let bytes):
                     guard progress else { return }
                     let t = now()

@@ -50,9 +50,15 @@ public final class ArchiveWriter {
     }
 
     /// Tag models by language (phase 2), written as bases.
-    private let models: [TagModel?]
+    private var models: [TagModel?]
     /// Identical files share records (phase 2).
     private let shareIdentical: Bool
+
+    /// The tag models the files were encoded with (set before `finish`).
+    public func setModels(_ m: [TagModel?]) {
+        precondition(m.count == languages.count, "one model slot per language")
+        models = m
+    }
 
     public init(destination: String, languages: [LanguageTable], models: [TagModel?]? = nil, phases: Format.Phases = .all,
                 codec: Codec, level: Int, sourceLevel: Int, segmentSize: Int) throws {

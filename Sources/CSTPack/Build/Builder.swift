@@ -75,6 +75,9 @@ public enum Builder {
         }
     }
 
+    /// Parsed files a worker holds while the tag models are fitted.
+    static let maxWaiting = 64
+
     public static func build(_ options: BuildOptions, grammars: GrammarRegistry,
                              events: (BuildEvent) -> Void) throws -> BuildSummary {
         let started = monotonicSeconds()
@@ -129,26 +132,61 @@ public enum Builder {
 
         let files = chosen.map { ($0.file, languageIndex[$0.language]!) }
         let jobs = max(1, options.jobs)
-        var models = [TagModel?](repeating: nil, count: selected.count)
+        // Phase 2: parse the training sample now; fit the models on a thread of their own
+        // while the workers parse the other files (they wait for the models to encode).
+        var gate = ModelGate(models: [TagModel?](repeating: nil, count: selected.count))
         var preParsed: ModelTraining.Parsed? = nil
+        var joinTraining: () -> Void = {}
         if options.phases.contains(.delta) && !options.parseOnly {
-            let trained = ModelTraining.train(files: files, grammars: selected, options: options, jobs: jobs)
-            models = trained.models
-            preParsed = trained.parsed
-            for r in trained.reports { events(.model(r)) }
+            let sample = ModelTraining.parseSample(files: files, grammars: selected, options: options, jobs: jobs)
+            preParsed = sample.parsed
+            let training = ModelGate()
+            gate = training
+            joinTraining = startThreads(1) { _ in
+                let fitted = ModelTraining.fit(sample, files: files, grammars: selected, options: options)
+                training.open(fitted.models, reports: fitted.reports)
+            }
         }
         let writer = options.parseOnly ? nil : try ArchiveWriter(
-            destination: options.output, languages: selected.map(\.table), models: models, phases: options.phases, codec: options.codec,
+            destination: options.output, languages: selected.map(\.table), phases: options.phases, codec: options.codec,
             level: options.level ?? options.codec.defaultLevel,
             sourceLevel: options.sourceLevel ?? options.codec.defaultSourceLevel, segmentSize: options.segmentSize)
         let queue = OrderedWorkQueue<Outcome>(total: chosen.count, window: jobs * 256)
-        let work = WorkList(files: files, grammars: selected, models: models, preParsed: preParsed, options: options)
+        precondition(Self.maxWaiting < 256, "files waiting for the models must stay below the queue's window per worker")
+        let work = WorkList(files: files, grammars: selected, preParsed: preParsed, options: options)
+        let modelGate = gate
         let join = startThreads(jobs) { _ in
             let parser = FileParser(options: options)
-            while let i = queue.take() {
-                let outcome = work.process(i, parser: parser)
-                queue.put(i, outcome, bytes: outcome.bytes)
+            // While the models are being fitted, parsed files wait here (a few per worker:
+            // far fewer than the queue's window, so taking more work cannot block on them).
+            var waiting: [(Int, WorkList.ParsedFile)] = []
+            var waitingBytes = 0
+            func encodeWaiting() {
+                guard !waiting.isEmpty else { return }
+                let models = modelGate.wait().models
+                for (i, p) in waiting {
+                    let outcome = work.encode(i, p, models: models)
+                    queue.put(i, outcome, bytes: outcome.bytes)
+                }
+                waiting.removeAll()
+                waitingBytes = 0
             }
+            while let i = queue.take() {
+                switch work.parse(i, parser: parser) {
+                case .done(let outcome):
+                    queue.put(i, outcome, bytes: outcome.bytes)
+                case .parsed(let p):
+                    if waiting.isEmpty, let models = modelGate.ready() {
+                        let outcome = work.encode(i, p, models: models)
+                        queue.put(i, outcome, bytes: outcome.bytes)
+                    } else {
+                        waiting.append((i, p))
+                        waitingBytes += p.bytes.count
+                        if modelGate.ready() != nil || waiting.count >= Builder.maxWaiting || waitingBytes >= 8 << 20 { encodeWaiting() }
+                    }
+                }
+            }
+            encodeWaiting()
         }
 
         var summary = BuildSummary()
@@ -191,10 +229,14 @@ public enum Builder {
             events(.progress(done, chosen.count, sourceDone))
         }
         join()
+        joinTraining()
+        let trained = gate.wait()
+        for r in trained.reports { events(.model(r)) }
         if let f = failure {
             writer?.abort()
             throw f
         }
+        writer?.setModels(trained.models)
         try writer?.finish(skipped: skipped)
         summary.skipped = skipped
         summary.archiveBytes = writer?.archiveBytes ?? 0
@@ -216,51 +258,64 @@ public enum Builder {
 final class WorkList: @unchecked Sendable {
     let files: [(WalkedFile, Int)]
     let grammars: [Grammar]
-    let models: [TagModel?]
     /// The phase-2 training sample, already read and parsed.
     let preParsed: ModelTraining.Parsed?
     let options: BuildOptions
 
-    init(files: [(WalkedFile, Int)], grammars: [Grammar], models: [TagModel?], preParsed: ModelTraining.Parsed?,
+    init(files: [(WalkedFile, Int)], grammars: [Grammar], preParsed: ModelTraining.Parsed?,
          options: BuildOptions) {
         self.files = files
         self.grammars = grammars
-        self.models = models
         self.preParsed = preParsed
         self.options = options
     }
 
-    func process(_ i: Int, parser: FileParser) -> Builder.Outcome {
-        let (file, language) = files[i]
-        let display = file.displayPath
-        let grammar = grammars[language]
-        let pre = preParsed?.take(i)
+    /// A file read and parsed, waiting to be encoded.
+    struct ParsedFile {
         let bytes: [UInt8]
-        if let p = pre {
-            bytes = p.bytes
-        } else {
-            switch Self.readSource(root: options.root, path: file.path, limit: options.maxFileSize) {
-            case .bytes(let b): bytes = b
-            case .skipped(let reason, let message): return .skipped(reason: reason, message: message)
-            }
+        let result: TreeSitterParser.Result
+    }
+
+    enum Stage {
+        case done(Builder.Outcome)
+        case parsed(ParsedFile)
+    }
+
+    /// Reads and parses file `i` (or takes it from the training sample).
+    func parse(_ i: Int, parser: FileParser) -> Stage {
+        let (file, language) = files[i]
+        if let p = preParsed?.take(i) { return .parsed(ParsedFile(bytes: p.bytes, result: p.result)) }
+        let bytes: [UInt8]
+        switch Self.readSource(root: options.root, path: file.path, limit: options.maxFileSize) {
+        case .bytes(let b): bytes = b
+        case .skipped(let reason, let message): return .done(.skipped(reason: reason, message: message))
         }
-        if options.parseOnly {
-            do {
-                try bytes.withUnsafeBytes { try parser.parseOnly($0, grammar: grammar, timeoutMicros: options.parseTimeoutMicros) }
-                return .parsedOnly(bytes.count)
-            } catch {
-                return .skipped(reason: "parse failed", message: "\(display): skipped: \(error)")
-            }
-        }
+        let grammar = grammars[language]
         do {
-            return try bytes.withUnsafeBytes { raw -> Builder.Outcome in
-                let parsed = try pre?.result ?? parser.parse(raw, grammar: grammar, timeoutMicros: options.parseTimeoutMicros)
+            if options.parseOnly {
+                try bytes.withUnsafeBytes { try parser.parseOnly($0, grammar: grammar, timeoutMicros: options.parseTimeoutMicros) }
+                return .done(.parsedOnly(bytes.count))
+            }
+            let result = try bytes.withUnsafeBytes { try parser.parse($0, grammar: grammar, timeoutMicros: options.parseTimeoutMicros) }
+            return .parsed(ParsedFile(bytes: bytes, result: result))
+        } catch {
+            return .done(.skipped(reason: "parse failed", message: "\(file.displayPath): skipped: \(error)"))
+        }
+    }
+
+    /// Encodes a parsed file with the language's tag model, if any.
+    func encode(_ i: Int, _ p: ParsedFile, models: [TagModel?]) -> Builder.Outcome {
+        let (file, language) = files[i]
+        let grammar = grammars[language]
+        let parsed = p.result
+        do {
+            return try p.bytes.withUnsafeBytes { raw -> Builder.Outcome in
                 let encoded = try TreeCodec.encode(parsed.tree, table: grammar.table, model: models[language],
                                                    recordLimit: options.segmentSize)
                 let payload: [UInt8]
                 let flags: Format.FileFlags
                 if options.storeSource {
-                    payload = bytes
+                    payload = p.bytes
                     flags = .source
                 } else {
                     payload = LineTable.encode(Lines.starts(raw))
@@ -273,7 +328,7 @@ final class WorkList: @unchecked Sendable {
                     sourcePayload: payload, sourceFlags: flags, treeSitterBytes: parsed.treeSitterBytes))
             }
         } catch {
-            return .skipped(reason: "parse failed", message: "\(display): skipped: \(error)")
+            return .skipped(reason: "parse failed", message: "\(file.displayPath): skipped: \(error)")
         }
     }
 }

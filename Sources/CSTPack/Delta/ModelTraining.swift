@@ -1,7 +1,11 @@
-/// Trains phase 2's tag models before a build encodes anything: parses a deterministic
-/// sample of each language's files, counts their instructions, and keeps a language's
-/// model only when it pays for itself (measured on the sample, compressed as the build
-/// compresses, against the model's own stored size).
+import Glibc
+
+/// Trains phase 2's tag models: parses a deterministic sample of each language's files
+/// (which the build then encodes without parsing again), counts their instructions, and
+/// keeps a language's model only when it pays for itself (measured on the sample,
+/// compressed as the build compresses, against the model's own stored size). Fitting runs
+/// on a thread of its own while the workers parse the other files; they wait for the
+/// models (`ModelGate`) only to encode.
 public enum ModelTraining {
     /// Sample size per language: 1/16 of its source, at least 256 KiB, at most 2 MiB.
     static func sampleBudget(totalBytes: Int) -> Int { min(max(totalBytes / 16, 256 << 10), 2 << 20) }
@@ -17,6 +21,9 @@ public enum ModelTraining {
         /// The model's stored (compressed) size; nil when no model was trained.
         public var modelBytes: Int?
         public var kept: Bool
+        /// Wall time spent parsing the whole sample (all languages) and training this model.
+        public var parseSeconds = 0.0
+        public var trainSeconds = 0.0
     }
 
     /// Files parsed for the sample, which the build encodes without parsing them again.
@@ -30,10 +37,20 @@ public enum ModelTraining {
         func peek(_ i: Int) -> TreeSitterParser.Result? { lock.locked { byFile[i]?.result } }
     }
 
-    /// `files`: (file, language index) in path order. Returns one model slot per language,
-    /// and the sample's parses.
-    static func train(files: [(WalkedFile, Int)], grammars: [Grammar], options: BuildOptions,
-                      jobs: Int) -> (models: [TagModel?], reports: [Report], parsed: Parsed) {
+    /// The parsed sample, ready for `fit`.
+    struct Sample {
+        let indices: [Int]
+        let parsed: Parsed
+        /// The sample's trees by file index, taken before the workers start consuming
+        /// `parsed` (the fit runs while they do).
+        let trees: [Int: CSTTree]
+        let totals: [Int]
+        let parseSeconds: Double
+    }
+
+    /// Chooses and parses the sample (on `jobs` threads). `files`: (file, language index) in
+    /// path order.
+    static func parseSample(files: [(WalkedFile, Int)], grammars: [Grammar], options: BuildOptions, jobs: Int) -> Sample {
         // The sample: per language, files in the order of a hash of their path, until the
         // budget is reached. The hash spreads the sample over the tree; the order does not
         // depend on the number of workers, so neither does the model.
@@ -63,6 +80,7 @@ public enum ModelTraining {
         }
         let counter = Next()
         let parsed = Parsed()
+        let parseStarted = monotonicSeconds()
         let join = startThreads(max(1, jobs)) { _ in
             let parser = FileParser(options: options)
             while true {
@@ -79,21 +97,33 @@ public enum ModelTraining {
             }
         }
         join()
+        var trees: [Int: CSTTree] = [:]
+        for i in sample { if let r = parsed.peek(i) { trees[i] = r.tree } }
+        return Sample(indices: sample, parsed: parsed, trees: trees, totals: totals, parseSeconds: monotonicSeconds() - parseStarted)
+    }
 
+    /// Trains each language's model from the sample and keeps those that pay.
+    static func fit(_ s: Sample, files: [(WalkedFile, Int)], grammars: [Grammar], options: BuildOptions) -> (models: [TagModel?], reports: [Report]) {
+        let sample = s.indices, totals = s.totals, parseSeconds = s.parseSeconds
         var models = [TagModel?](repeating: nil, count: grammars.count)
         var reports: [Report] = []
         for l in grammars.indices {
+            let trainStarted = monotonicSeconds()
             let table = grammars[l].table
             let trainer = TagModelTrainer(table: table)
             var trees: [CSTTree] = []
             for i in sample where files[i].1 == l {
-                guard let r = parsed.peek(i) else { continue }
-                try? trainer.add(r.tree, sourceBytes: files[i].0.size)
-                trees.append(r.tree)
+                guard let tree = s.trees[i] else { continue }
+                try? trainer.add(tree, sourceBytes: files[i].0.size)
+                trees.append(tree)
             }
             var report = Report(language: table.name, sampleFiles: trainer.sampleFiles, sampleBytes: trainer.sampleBytes,
                                 sampleWithout: 0, sampleWith: 0, modelBytes: nil, kept: false)
-            defer { reports.append(report) }
+            defer {
+                report.parseSeconds = parseSeconds
+                report.trainSeconds = monotonicSeconds() - trainStarted
+                reports.append(report)
+            }
             guard trainer.instructions > 0 else { continue }
             let model = trainer.model()
             guard let stored = try? SectionCompression.compress(model.serialized()),
@@ -110,7 +140,7 @@ public enum ModelTraining {
                 report.kept = true
             }
         }
-        return (models, reports, parsed)
+        return (models, reports)
     }
 
     /// Compressed size of `trees` encoded with or without `model`, in segments of the
@@ -154,5 +184,50 @@ struct SegmentSizer {
     mutating func finish() throws -> Int {
         try seal()
         return total
+    }
+}
+
+/// The tag models, once trained: workers wait here before encoding their first file.
+final class ModelGate: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var condition = pthread_cond_t()
+    private var value: (models: [TagModel?], reports: [ModelTraining.Report])? = nil
+
+    init() {
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&condition, nil)
+    }
+
+    /// A gate that is open from the start (no training).
+    convenience init(models: [TagModel?]) {
+        self.init()
+        value = (models, [])
+    }
+
+    deinit {
+        pthread_cond_destroy(&condition)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    func open(_ models: [TagModel?], reports: [ModelTraining.Report]) {
+        pthread_mutex_lock(&mutex)
+        value = (models, reports)
+        pthread_cond_broadcast(&condition)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    /// The models if they are ready, without waiting.
+    func ready() -> [TagModel?]? {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return value?.models
+    }
+
+    func wait() -> (models: [TagModel?], reports: [ModelTraining.Report]) {
+        pthread_mutex_lock(&mutex)
+        while value == nil { pthread_cond_wait(&condition, &mutex) }
+        let v = value!
+        pthread_mutex_unlock(&mutex)
+        return v
     }
 }
