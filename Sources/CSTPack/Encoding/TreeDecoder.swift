@@ -194,16 +194,23 @@ public struct TreeDecoder {
         let fieldCount = UInt64(table.fieldCount)
         let errorKind = table.errorKind
         let none = UInt32(table.kindCount)
+        let kindNamed = table.kindNamed
+        let predictedLength = table.predictedLength
         let n = nodes
         // `model` (held by self) keeps the tables alive while this raw view is used.
         let lookup = model?.lookup
+        // The innermost open node lives in `top` (its fields change at every child); the
+        // array holds the ones below it. Written back when this returns or throws.
+        var hasTop = !stack.isEmpty
+        var top = hasTop ? stack.removeLast() : Open(node: -1, implied: false, errorToggle: false, childError: false, kind: none, last: none)
+        defer { if hasTop { stack.append(top) } }
         while !r.isAtEnd {
             // The instruction's tag, and what a tag-model symbol folds in (field, gap, length).
             var tag = try r.varint()
             var symbol = TagModel.Symbol(tag: 0)
             var fromModel = false
             if let m = lookup {
-                let range = m.symbols(parent: stack.last?.kind ?? none, previous: stack.last?.last ?? none)
+                let range = hasTop ? m.symbols(parent: top.kind, previous: top.last) : m.symbols(parent: none, previous: none)
                 if tag < UInt64(range.count) {
                     symbol = m.symbol(range.lowerBound + Int(tag))
                     tag = UInt64(symbol.tag)
@@ -213,30 +220,32 @@ public struct TreeDecoder {
                 }
             }
             if tag == 0 {
-                guard let top = stack.popLast() else { throw FormatError("\(r.context): END with no open node at offset \(r.offset)") }
+                guard hasTop else { throw FormatError("\(r.context): END with no open node at offset \(r.offset)") }
+                let closed = top
+                if let below = stack.popLast() { top = below } else { hasTop = false }
                 var end = pos
-                if !top.implied {
+                if !closed.implied {
                     end += try r.varint(max: sourceLength - pos, "end delta")
                 }
-                let local = Int(top.node - base)
-                var hasError = top.childError
+                let local = Int(closed.node - base)
+                var hasError = closed.childError
                 if local >= 0 && local < n.count {
                     n.ends[local] = UInt32(end)
                     var f = n.flags[local]
                     if n.kinds[local] == errorKind || f.contains(.missing) { hasError = true }
-                    if top.errorToggle { hasError.toggle() }
+                    if closed.errorToggle { hasError.toggle() }
                     if hasError { f.insert(.hasError) }
                     n.flags[local] = f
                 }
                 pos = end
-                if hasError, !stack.isEmpty { stack[stack.count - 1].childError = true }
-                if top.node == stopAfter { return true }
+                if hasError, hasTop { top.childError = true }
+                if closed.node == stopAfter { return true }
                 continue
             }
             let id = Int(base) + n.count
             guard id < nodeCount else { throw FormatError("\(r.context): more nodes than the \(nodeCount) the index records") }
             if n.count == n.capacity { n.grow(limit: nodeCount - Int(base)) }
-            if id > 0 && stack.isEmpty { throw FormatError("\(r.context): node \(id) lies outside the root") }
+            if id > 0 && !hasTop { throw FormatError("\(r.context): node \(id) lies outside the root") }
             let kindPlusOne = tag >> TreeCodec.kindShift
             guard kindPlusOne >= 1, kindPlusOne <= kindCount else {
                 throw FormatError("\(r.context): kind \(kindPlusOne &- 1) outside the \(kindCount) kinds of \(table.name)")
@@ -266,21 +275,23 @@ public struct TreeDecoder {
             guard gap <= sourceLength - pos else { throw FormatError("\(r.context): node \(id) starts past the source") }
             let start = pos + gap
             var flags = CSTTree.Flags()
-            if table.kindNamed[Int(kind)] != (exceptions & TreeCodec.excNamedToggle != 0) { flags.insert(.named) }
+            if kindNamed[Int(kind)] != (exceptions & TreeCodec.excNamedToggle != 0) { flags.insert(.named) }
             if exceptions & TreeCodec.excExtra != 0 { flags.insert(.extra) }
             if exceptions & TreeCodec.excMissing != 0 { flags.insert(.missing) }
-            let parent = stack.last?.node ?? -1
-            if !stack.isEmpty { stack[stack.count - 1].last = UInt32(kind) }
+            let parent = hasTop ? top.node : -1
+            if hasTop { top.last = UInt32(kind) }
             if tag & TreeCodec.bitChildren != 0 {
-                stack.append(Open(node: Int32(id), implied: tag & TreeCodec.bitImplied != 0,
-                                  errorToggle: exceptions & TreeCodec.excErrorToggle != 0, childError: false,
-                                  kind: UInt32(kind), last: none))
+                if hasTop { stack.append(top) }
+                top = Open(node: Int32(id), implied: tag & TreeCodec.bitImplied != 0,
+                           errorToggle: exceptions & TreeCodec.excErrorToggle != 0, childError: false,
+                           kind: UInt32(kind), last: none)
+                hasTop = true
                 n.append(kind: kind, field: field, flags: flags, start: UInt32(start), end: UInt32(start), parent: parent)
                 pos = start
             } else {
                 let length: UInt64
                 if tag & TreeCodec.bitImplied != 0 {
-                    guard let p = table.predictedLength[Int(kind)] else {
+                    guard let p = predictedLength[Int(kind)] else {
                         throw FormatError("\(r.context): node \(id) of named kind \(table.kindNames[Int(kind)]) claims a predicted length")
                     }
                     length = UInt64(p)
@@ -295,7 +306,7 @@ public struct TreeDecoder {
                 if exceptions & TreeCodec.excErrorToggle != 0 { hasError.toggle() }
                 if hasError {
                     flags.insert(.hasError)
-                    if !stack.isEmpty { stack[stack.count - 1].childError = true }
+                    if hasTop { top.childError = true }
                 }
                 n.append(kind: kind, field: field, flags: flags, start: UInt32(start), end: UInt32(start + length), parent: parent)
                 pos = start + length
