@@ -41,9 +41,9 @@ struct BenchLookup: ParsableCommand {
                 for (path, line, column) in picks {
                     if !warm { reader = ArchiveReader(archive); reader.treeCacheLimit = 0 } // cold: no cached segments
                     guard let i = try Locate.files(archive, matching: path).first else { continue }
-                    let ft = try reader.fileTree(i)
-                    if let b = ft.byteOffset(line: line, column: column) {
-                        found += ft.deepestNode(at: b) >= 0 ? 1 : 0
+                    // As `query FILE LINE:COL` does: the tree only as far as the node.
+                    if let (_, node) = try reader.fileTree(i, line: line, column: column) {
+                        found += node >= 0 ? 1 : 0
                     }
                 }
                 let us = (now() - started) * 1e6 / Double(max(picks.count, 1))

@@ -283,6 +283,49 @@ final class ArchiveTests: XCTestCase {
 
     // MARK: Small segments
 
+    /// The node at a byte found by decoding only up to it (what `query FILE L:C` does) is
+    /// the node a full decode finds, with the same facts and the same complete subtree, in
+    /// every fixture, with and without tag models, across record boundaries.
+    func testLookupAtAByteDecodesOnlyWhatItNeeds() throws {
+        var rng = SplitMix64(seed: 0xA7C4_0003)
+        var compared = 0, partial = 0
+        for tweak: (inout BuildOptions) -> Void in [{ _ in }, { $0.keepEveryModel = true; $0.segmentSize = 4096 }] {
+            let (path, _) = try buildFixtures(tweak)
+            let archive = try Archive(path: path)
+            let full = ArchiveReader(archive)
+            for i in 0..<archive.fileCount {
+                let ft = try full.fileTree(i)
+                var bytes: Set<UInt32> = [0, UInt32(ft.sourceLength)]
+                for _ in 0..<25 { bytes.insert(UInt32(rng.below(ft.sourceLength + 1))) }
+                for b in bytes.sorted() {
+                    for anonymous in [false, true] {
+                        let reader = ArchiveReader(archive) // nothing cached: the partial path
+                        let (pt, n) = try reader.fileTree(i, at: b, anonymous: anonymous)
+                        let expected = ft.deepestNode(at: b, anonymous: anonymous)
+                        XCTAssertEqual(n, expected, "\(ft.displayPath) @\(b) anonymous \(anonymous)")
+                        guard n == expected else { continue }
+                        let end = Int(ft.tree.subtreeEnds()[n])
+                        XCTAssertGreaterThanOrEqual(pt.count, end, "the node's subtree is decoded")
+                        for j in n..<min(end, pt.count) {
+                            XCTAssertEqual(nodeRecord(pt.tree, j), nodeRecord(ft.tree, j), "\(ft.displayPath) @\(b): node \(j)")
+                        }
+                        if pt.count < ft.count { partial += 1 }
+                        compared += 1
+                    }
+                }
+                // By line and column too, and a point outside the file.
+                if let starts = ft.lineStarts, !starts.isEmpty {
+                    let line = 1 + rng.below(starts.count)
+                    let got = try ArchiveReader(archive).fileTree(i, line: line, column: 1)
+                    XCTAssertEqual(got?.node, ft.byteOffset(line: line, column: 1).map { ft.deepestNode(at: $0) })
+                    XCTAssertNil(try ArchiveReader(archive).fileTree(i, line: starts.count + 1, column: 1))
+                }
+            }
+        }
+        XCTAssertGreaterThan(compared, 1000)
+        XCTAssertGreaterThan(partial, compared / 3, "most lookups stop before the end of the file")
+    }
+
     func testSmallSegmentsAndCheckpointLookups() throws {
         let registry = try TestGrammars.require()
         let python = try TestGrammars.require("python")

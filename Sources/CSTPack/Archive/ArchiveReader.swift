@@ -140,7 +140,7 @@ public final class ArchiveReader {
     /// Every node takes at least one byte of bytecode: a node count beyond the bytes of the
     /// records is corrupt, and is refused before decoding (the decoder's buffers grow with
     /// the nodes actually decoded, so memory does not depend on this claim either).
-    private func checkNodeCount(_ f: FileEntry, fromRecord k: Int, firstNode: Int, context: String) throws {
+    func checkNodeCount(_ f: FileEntry, fromRecord k: Int, firstNode: Int, context: String) throws {
         var bytes = 0
         for r in k..<Int(f.cstRecordCount) { bytes += Int(try archive.record(Int(f.firstCSTRecord) + r).length) }
         guard firstNode <= Int(f.nodeCount), Int(f.nodeCount) - firstNode <= bytes else {

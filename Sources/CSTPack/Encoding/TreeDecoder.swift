@@ -117,6 +117,9 @@ public struct TreeDecoder {
     /// Nodes decoded so far.
     public var count: Int { nodes.count }
 
+    /// Ids of the nodes still open (their ends are not known yet), outermost first.
+    var openNodes: [Int32] { stack.map(\.node) }
+
     /// Facts of a decoded node by preorder id.
     func record(_ id: Int) -> NodeRecord {
         let i = id - Int(base)
@@ -189,7 +192,9 @@ public struct TreeDecoder {
 
     /// Decodes instructions until the reader is exhausted, or until node `stopAfter` is
     /// complete (its END read, or it is a token). Returns true when it stopped there.
-    mutating func run(_ r: inout ByteReader, stopAfter: Int32?) throws(FormatError) -> Bool {
+    /// With `stopBefore`, it stops (returning true) just before the first node that starts
+    /// after that byte, leaving the reader at that node's instruction.
+    mutating func run(_ r: inout ByteReader, stopAfter: Int32?, stopBefore: UInt64? = nil) throws(FormatError) -> Bool {
         let kindCount = UInt64(table.kindCount)
         let fieldCount = UInt64(table.fieldCount)
         let errorKind = table.errorKind
@@ -205,6 +210,7 @@ public struct TreeDecoder {
         var top = hasTop ? stack.removeLast() : Open(node: -1, implied: false, errorToggle: false, childError: false, kind: none, last: none)
         defer { if hasTop { stack.append(top) } }
         while !r.isAtEnd {
+            let instructionStart = r.offset
             // The instruction's tag, and what a tag-model symbol folds in (field, gap, length).
             var tag = try r.varint()
             var symbol = TagModel.Symbol(tag: 0)
@@ -274,6 +280,10 @@ public struct TreeDecoder {
             }
             guard gap <= sourceLength - pos else { throw FormatError("\(r.context): node \(id) starts past the source") }
             let start = pos + gap
+            if let b = stopBefore, start > b {
+                try r.seek(to: instructionStart)
+                return true
+            }
             var flags = CSTTree.Flags()
             if kindNamed[Int(kind)] != (exceptions & TreeCodec.excNamedToggle != 0) { flags.insert(.named) }
             if exceptions & TreeCodec.excExtra != 0 { flags.insert(.extra) }

@@ -132,7 +132,7 @@ public final class IsolatedParser {
         } catch {
             throw crashed()
         }
-        return TreeSitterParser.Result(tree: tree, treeSitterBytes: Int(tsBytes))
+        return TreeSitterParser.Result(tree: tree, treeSitterBytes: Int(clamping: tsBytes))
     }
 
     private func readU32() throws -> UInt32 {

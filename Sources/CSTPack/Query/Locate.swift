@@ -79,6 +79,10 @@ public enum Locate {
 extension FileTree {
     /// Byte offset of a 1-based line and 1-based byte column, if inside the file.
     public func byteOffset(line: Int, column: Int) -> UInt32? {
+        Self.byteOffset(line: line, column: column, lineStarts: lineStarts, sourceLength: sourceLength)
+    }
+
+    static func byteOffset(line: Int, column: Int, lineStarts: [UInt32]?, sourceLength: Int) -> UInt32? {
         guard let starts = lineStarts, line >= 1, line <= starts.count, column >= 1 else { return nil }
         // The column may point at the line's end (its newline), not past it.
         let lineEnd = line < starts.count ? Int(starts[line]) - 1 : sourceLength

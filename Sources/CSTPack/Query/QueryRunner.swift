@@ -167,8 +167,18 @@ final class QueryWorker {
             }
             if case .query = work.selector, work.queries[language] == nil { return o }
             if case .kind = work.selector, work.kindCodes[language] == nil { return o }
-            let ft = try reader.fileTree(i)
-            let hits = try select(ft, language: language, outcome: &o)
+            // A node at a point needs the tree only up to that node's end.
+            var located: (tree: FileTree, node: Int)? = nil
+            switch work.selector {
+            case .point(let line, let column):
+                located = try reader.fileTree(i, line: line, column: column, anonymous: work.options.anonymous)
+            case .byte(let b) where b <= UInt64(entry.sourceLength):
+                located = try reader.fileTree(i, at: UInt32(b), anonymous: work.options.anonymous)
+            default:
+                break
+            }
+            let ft = try located?.tree ?? reader.fileTree(i)
+            let hits = try located.map { [Hit(node: $0.node)] } ?? select(ft, language: language, outcome: &o)
             o.hits = hits.count
             var out = ""
             switch work.options.mode {

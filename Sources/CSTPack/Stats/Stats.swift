@@ -144,8 +144,8 @@ public struct StatsReport: Codable, Sendable {
         let info = archive.buildInfo
         let n = Double(max(totals.nodes, 1))
         func phase(_ name: String, _ bytes: Int) -> Phase { Phase(phase: name, bytes: bytes, bytes_per_node: Double(bytes) / n) }
-        let unmodelled = Int(info.languages.reduce(0) { $0 + $1.unmodelledBytes })
-        let bytecode = Int(info.languages.reduce(0) { $0 + $1.bytecodeBytes })
+        let unmodelled = Self.sum(info.languages.map(\.unmodelledBytes))
+        let bytecode = Self.sum(info.languages.map(\.bytecodeBytes))
         var p2 = Phase2()
         p2.applied = info.phases.contains(.delta)
         for (b, e) in archive.bases.enumerated() {
@@ -153,8 +153,8 @@ public struct StatsReport: Codable, Sendable {
             let language = Int(e.language) < archive.languages.count ? archive.languages[Int(e.language)].name : "?"
             p2.bases.append(Base(kind: kind, language: language, bytes: archive.baseBytes(b).count))
         }
-        p2.tag_models_raw_saved = unmodelled - bytecode
-        p2.identical_files_raw_saved = bytecode - s.cst_raw_bytes
+        p2.tag_models_raw_saved = unmodelled &- bytecode
+        p2.identical_files_raw_saved = bytecode &- s.cst_raw_bytes
         if measure {
             var m = Measured()
             m.cst_segments_with_phase2 = s.cst_stored_bytes
@@ -169,8 +169,8 @@ public struct StatsReport: Codable, Sendable {
         }
         report.phase2 = p2
         report.phases = [
-            phase("tree-sitter's trees in memory", Int(info.languages.reduce(0) { $0 + $1.treeSitterBytes })),
-            phase("phase 1: plain varint records", Int(info.languages.reduce(0) { $0 + $1.phase1Bytes })),
+            phase("tree-sitter's trees in memory", Self.sum(info.languages.map(\.treeSitterBytes))),
+            phase("phase 1: plain varint records", Self.sum(info.languages.map(\.phase1Bytes))),
             phase("+ phase 3: bytecode, implicit structure", unmodelled),
             phase("+ phase 2: tag models (\(p2.bases.filter { $0.kind == "tag model" }.reduce(0) { $0 + $1.bytes }) B of bases)", bytecode),
             phase("+ phase 2: identical files stored once", s.cst_raw_bytes),
@@ -200,6 +200,17 @@ public struct StatsReport: Codable, Sendable {
             try sizer.add(try TreeCodec.encode(tree, table: archive.languages[Int(f.language)], recordLimit: segmentSize).records)
         }
         return try sizer.finish() + Int(sharedCST.rounded())
+    }
+
+    /// Build-info figures are unchecked u64s: summed and converted without trapping
+    /// (saturating at Int.max), as a corrupt archive may hold any value.
+    static func sum(_ values: [UInt64]) -> Int {
+        var total: UInt64 = 0
+        for v in values {
+            let (t, overflow) = total.addingReportingOverflow(v)
+            total = overflow ? .max : t
+        }
+        return Int(clamping: total)
     }
 
     static func storedSourceBytes(_ archive: Archive) throws -> Int {

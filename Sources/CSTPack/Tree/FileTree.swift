@@ -57,6 +57,85 @@ extension ArchiveReader {
         return ft
     }
 
+    /// The node at `byte` of file `i` by FileTree.deepestNode's rule, decoding the CST only
+    /// as far as it takes: up to the first node that starts after the byte (the nodes
+    /// spanning it are then known: the closed ones by their ends, the open ones because
+    /// they contain that later node), then on to the end of the chosen node. The tree
+    /// returned holds that prefix of the file's nodes: the chosen node and its subtree are
+    /// complete; nodes after it are absent and its ancestors' ends are not final.
+    public func fileTree(_ i: Int, at byte: UInt32, anonymous: Bool = false) throws -> (tree: FileTree, node: Int) {
+        if let hit = cachedTree(i) { return (hit, hit.deepestNode(at: byte, anonymous: anonymous)) }
+        let source = try source(ofFile: i)
+        return try partialFileTree(i, at: byte, anonymous: anonymous, source: source, lineStarts: try lineStarts(ofFile: i, source: source))
+    }
+
+    /// The same for a 1-based line and byte column; nil when the point is outside the file.
+    public func fileTree(_ i: Int, line: Int, column: Int, anonymous: Bool = false) throws -> (tree: FileTree, node: Int)? {
+        if let hit = cachedTree(i) {
+            return hit.byteOffset(line: line, column: column).map { (hit, hit.deepestNode(at: $0, anonymous: anonymous)) }
+        }
+        let f = try archive.file(i)
+        let source = try source(ofFile: i)
+        let starts = try lineStarts(ofFile: i, source: source)
+        guard let byte = FileTree.byteOffset(line: line, column: column, lineStarts: starts, sourceLength: Int(f.sourceLength)) else { return nil }
+        return try partialFileTree(i, at: byte, anonymous: anonymous, source: source, lineStarts: starts)
+    }
+
+    private func partialFileTree(_ i: Int, at byte: UInt32, anonymous: Bool, source: [UInt8]?,
+                                 lineStarts: [UInt32]?) throws -> (tree: FileTree, node: Int) {
+        let f = try archive.file(i)
+        let context = "file \(i)"
+        try checkNodeCount(f, fromRecord: 0, firstNode: 0, context: context)
+        var d = TreeDecoder(table: archive.languages[Int(f.language)], model: try archive.tagModel(language: Int(f.language)),
+                            nodeCount: Int(f.nodeCount), sourceLength: Int(f.sourceLength))
+        var best: Int32? = nil
+        var complete = false
+        for k in 0..<Int(f.cstRecordCount) where !complete {
+            let recordIndex = Int(f.firstCSTRecord) + k
+            let rec = try archive.record(recordIndex)
+            guard Int(rec.first) == d.count else {
+                throw FormatError("\(context) record \(k): says it starts at node \(rec.first), the stream is at node \(d.count)")
+            }
+            let bytes = try recordBytes(recordIndex, stream: .cst)
+            complete = try bytes.withUnsafeBytes { raw in
+                var r = ByteReader(raw, context: "\(context) record \(k)")
+                try d.readState(&r, checkAgainstRunning: k > 0)
+                if best == nil {
+                    guard try d.run(&r, stopAfter: nil, stopBefore: UInt64(byte)) else { return false }
+                    best = Self.deepest(d.nodes, open: Set(d.openNodes), byte: byte, anonymous: anonymous)
+                    // A closed node (or the root's first child chain already closed) is final.
+                    if !d.openNodes.contains(best!) { return true }
+                }
+                return try d.run(&r, stopAfter: best)
+            }
+        }
+        let nodes: CSTTree
+        if complete {
+            nodes = d.nodes.tree()
+        } else {
+            // Every record was read: the whole tree is known.
+            let whole = try d.finishInPlace(context: context).tree()
+            best = Int32(FileTree(path: [], table: archive.languages[Int(f.language)], tree: whole, source: nil, lineStarts: nil,
+                                  sourceLength: Int(f.sourceLength)).deepestNode(at: byte, anonymous: anonymous))
+            nodes = whole
+        }
+        let ft = FileTree(path: try archive.path(ofFile: i), table: archive.languages[Int(f.language)], tree: nodes, source: source,
+                          lineStarts: lineStarts, sourceLength: Int(f.sourceLength))
+        return (ft, Int(best ?? 0))
+    }
+
+    /// deepestNode's rule over decoded nodes, where the open ones span the byte.
+    static func deepest(_ n: TreeDecoder.Buffers, open: Set<Int32>, byte: UInt32, anonymous: Bool) -> Int32 {
+        var best: Int32 = 0
+        var j = 1
+        while j < n.count {
+            if n.starts[j] > byte { break }
+            if (n.ends[j] > byte || open.contains(Int32(j))) && (anonymous || n.flags[j].contains(.named)) { best = Int32(j) }
+            j += 1
+        }
+        return best
+    }
+
     private func decodeFileTree(_ i: Int) throws -> FileTree {
         let f = try archive.file(i)
         let source = try source(ofFile: i)
