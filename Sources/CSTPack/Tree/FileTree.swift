@@ -102,7 +102,7 @@ extension ArchiveReader {
                 try d.readState(&r, checkAgainstRunning: k > 0)
                 if best == nil {
                     guard try d.run(&r, stopAfter: nil, stopBefore: UInt64(byte)) else { return false }
-                    best = Self.deepest(d.nodes, open: Set(d.openNodes), byte: byte, anonymous: anonymous)
+                    best = Self.deepest(d.nodes, open: d.openNodes, byte: byte, anonymous: anonymous)
                     // A closed node (or the root's first child chain already closed) is final.
                     if !d.openNodes.contains(best!) { return true }
                 }
@@ -124,13 +124,17 @@ extension ArchiveReader {
         return (ft, Int(best ?? 0))
     }
 
-    /// deepestNode's rule over decoded nodes, where the open ones span the byte.
-    static func deepest(_ n: TreeDecoder.Buffers, open: Set<Int32>, byte: UInt32, anonymous: Bool) -> Int32 {
+    /// deepestNode's rule over decoded nodes, where the open ones (`open`: ascending ids,
+    /// as the decoder's stack holds them) span the byte.
+    static func deepest(_ n: TreeDecoder.Buffers, open: [Int32], byte: UInt32, anonymous: Bool) -> Int32 {
         var best: Int32 = 0
+        var k = 0
         var j = 1
         while j < n.count {
             if n.starts[j] > byte { break }
-            if (n.ends[j] > byte || open.contains(Int32(j))) && (anonymous || n.flags[j].contains(.named)) { best = Int32(j) }
+            while k < open.count && open[k] < Int32(j) { k += 1 }
+            let isOpen = k < open.count && open[k] == Int32(j)
+            if (isOpen || n.ends[j] > byte) && (anonymous || n.flags[j].contains(.named)) { best = Int32(j) }
             j += 1
         }
         return best
