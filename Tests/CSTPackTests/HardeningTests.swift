@@ -183,6 +183,11 @@ final class HardeningTests: XCTestCase {
     func testWriteErrorMidBuildIsOneCleanError() throws {
         _ = try TestGrammars.require()
         guard let exe = CLITests.executable else { throw XCTSkip("no cstpack executable built beside the tests") }
+        // ThreadSanitizer's runtime dies with SIGBUS at start-up under a small `ulimit -f`
+        // (even `cstpack --version`); scripts/faults covers this with the release build.
+        if ProcessInfo.processInfo.environment["CSTPACK_TEST_SANITIZER"] == "thread" {
+            throw XCTSkip("the ThreadSanitizer runtime cannot start under ulimit -f 16")
+        }
         let dir = try makeTempDir("cstpack-efbig")
         let dest = dir + "/out.cstpack"
         try writeBytes(Array("previous".utf8), to: dest)

@@ -90,7 +90,8 @@ public final class IsolatedParser {
             let name = strsignal(signalNumber).map { String(cString: $0) } ?? "signal"
             return CSTPackError("tree-sitter crashed while parsing it (\(name), signal \(signalNumber), in the parse helper)")
         }
-        return CSTPackError("the parse helper exited unexpectedly (status \((status >> 8) & 0xFF))")
+        // Under AddressSanitizer the corruption is caught and the helper exits instead.
+        return CSTPackError("tree-sitter crashed while parsing it (the parse helper exited with status \((status >> 8) & 0xFF))")
     }
 
     /// Parses `source` in the helper. Returns nil when `wantTree` is false (parse only).
