@@ -108,15 +108,11 @@ public final class IsolatedParser {
 
         guard let status = try? readExact(fromChild, count: 1).first else { throw crashed() }
         if status == 1 {
-            guard let n = try? readU32(), let text = try? readExact(fromChild, count: Int(min(n, 1 << 16))) else { throw crashed() }
+            guard let n = try? readInteger(fromChild, UInt32.self), let text = try? readExact(fromChild, count: Int(min(n, 1 << 16))) else { throw crashed() }
             throw CSTPackError(String(decoding: text, as: UTF8.self))
         }
-        guard status == 0, let header = try? readExact(fromChild, count: 16) else { throw crashed() }
-        var tsBytes: UInt64 = 0, count: UInt64 = 0
-        for k in 0..<8 {
-            tsBytes |= UInt64(header[k]) << (8 * UInt64(k))
-            count |= UInt64(header[8 + k]) << (8 * UInt64(k))
-        }
+        guard status == 0, let tsBytes = try? readInteger(fromChild, UInt64.self),
+              let count = try? readInteger(fromChild, UInt64.self) else { throw crashed() }
         // The helper is our own code, but it just ran the code that may corrupt memory:
         // a count that no tree of this source can have is treated as a crash.
         guard count <= UInt64(source.count) * 16 + 1024 else { _ = stop(); throw CSTPackError("the parse helper sent a malformed tree") }
@@ -136,11 +132,6 @@ public final class IsolatedParser {
         return TreeSitterParser.Result(tree: tree, treeSitterBytes: Int(clamping: tsBytes))
     }
 
-    private func readU32() throws -> UInt32 {
-        let b = try readExact(fromChild, count: 4)
-        return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
-    }
-
     private func readArray<T: FixedWidthInteger>(_: T.Type, _ n: Int) throws -> [T] {
         try [T](unsafeUninitializedCapacity: n) { buffer, initialized in
             try readExact(fromChild, into: UnsafeMutableRawBufferPointer(buffer))
@@ -157,14 +148,12 @@ public enum ParseHelper {
         var registries: [String: GrammarRegistry] = [:]
         while true {
             do {
-                guard let first = try? readExact(0, count: 4) else { return 0 } // the parent is done
-                let pathLength = Int(UInt32(first[0]) | UInt32(first[1]) << 8 | UInt32(first[2]) << 16 | UInt32(first[3]) << 24)
-                let path = String(decoding: try readExact(0, count: pathLength), as: UTF8.self)
-                let nameLength = Int(try u32(0))
-                let name = String(decoding: try readExact(0, count: nameLength), as: UTF8.self)
-                let timeout = try u64(0)
-                let wantTree = try readExact(0, count: 1)[0] == 1
-                let source = try readExact(0, count: Int(try u64(0)))
+                guard let pathLength = try? readInteger(0, UInt32.self) else { return 0 } // the parent is done
+                let path = String(decoding: try readExact(0, count: Int(pathLength)), as: UTF8.self)
+                let name = String(decoding: try readExact(0, count: Int(try readInteger(0, UInt32.self))), as: UTF8.self)
+                let timeout = try readInteger(0, UInt64.self)
+                let wantTree = try readInteger(0, UInt8.self) == 1
+                let source = try readExact(0, count: Int(try readInteger(0, UInt64.self)))
                 let directory = directoryOf(path)
                 if registries[directory] == nil { registries[directory] = GrammarRegistry(directories: [directory], extraNames: [name]) }
                 var w = ByteWriter()
@@ -204,17 +193,14 @@ public enum ParseHelper {
         w.u8(1); w.u32(UInt32(text.count)); w.append(text)
         return w
     }
+}
 
-    private static func u32(_ fd: Int32) throws -> UInt32 {
-        let b = try readExact(fd, count: 4)
-        return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
-    }
-
-    private static func u64(_ fd: Int32) throws -> UInt64 {
-        let b = try readExact(fd, count: 8)
-        var v: UInt64 = 0
-        for k in 0..<8 { v |= UInt64(b[k]) << (8 * UInt64(k)) }
-        return v
+/// One little-endian integer from `fd` (read through ByteReader, like every other integer).
+func readInteger<T: FixedWidthInteger>(_ fd: Int32, _: T.Type) throws -> T {
+    let bytes = try readExact(fd, count: MemoryLayout<T>.size)
+    return try bytes.withUnsafeBytes { raw throws -> T in
+        var r = ByteReader(raw, context: "parse helper pipe")
+        return try r.fixed(T.self)
     }
 }
 
