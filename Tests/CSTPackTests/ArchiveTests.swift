@@ -383,6 +383,14 @@ final class ArchiveTests: XCTestCase {
         let cold = ArchiveReader(archive)
         _ = try cold.node(ofFile: i, id: lastLeaf)
         XCTAssertLessThanOrEqual(cold.segmentsDecompressed, 2, "checkpoint lookup read \(cold.segmentsDecompressed) segments")
+        // A segment read in part for a record is read whole when asked for whole.
+        for seg in 0..<archive.segmentCount {
+            let r = ArchiveReader(archive)
+            let part = try r.segmentBytes(seg, prefix: 10)
+            let whole = try r.segmentBytes(seg)
+            XCTAssertEqual(whole.count, Int(try archive.segment(seg).rawLength))
+            XCTAssertEqual(Array(whole.prefix(part.count)), part)
+        }
     }
 
     // MARK: Stats

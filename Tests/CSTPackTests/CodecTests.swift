@@ -523,6 +523,29 @@ final class CodecTests: XCTestCase {
         }
     }
 
+    /// A prefix of a zstd segment: exactly the bytes asked for, equal to the whole's start;
+    /// the whole (with its exact length check) when the prefix reaches the end; a truncated
+    /// frame that cannot give the prefix is an error.
+    func testDecompressorPrefix() throws {
+        var rng = SplitMix64(seed: 0xC0DE_0009)
+        let raw = (0..<300_000).map { i in UInt8(truncatingIfNeeded: i / 7 + (rng.chance(0.1) ? rng.below(256) : 0)) }
+        let packed = try raw.withUnsafeBytes { try Compressor(codec: .zstd, level: 3).compress($0) }
+        let d = Decompressor()
+        for prefix in [0, 1, 1000, 65_536, 299_999] {
+            var out: [UInt8] = []
+            try packed.withUnsafeBytes { try d.decompress($0, codec: .zstd, rawLength: raw.count, prefix: prefix, into: &out) }
+            XCTAssertEqual(out.count, prefix)
+            XCTAssertEqual(out, Array(raw.prefix(prefix)))
+        }
+        var whole: [UInt8] = []
+        try packed.withUnsafeBytes { try d.decompress($0, codec: .zstd, rawLength: raw.count, prefix: raw.count + 5, into: &whole) }
+        XCTAssertEqual(whole, raw)
+        XCTAssertThrowsError(try packed.withUnsafeBytes { buf in
+            var out: [UInt8] = []
+            try d.decompress(UnsafeRawBufferPointer(rebasing: buf[0..<buf.count / 3]), codec: .zstd, rawLength: raw.count, prefix: 250_000, into: &out)
+        })
+    }
+
     func testDecompressorRejectsWrongLengthAndTruncation() throws {
         var rng = SplitMix64(seed: 0xC0DE_0006)
         var input: [UInt8] = []

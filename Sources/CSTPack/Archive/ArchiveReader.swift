@@ -4,7 +4,7 @@
 public final class ArchiveReader {
     public let archive: Archive
     private let decompressor = Decompressor()
-    private var cache: [Int: (bytes: [UInt8], lastUse: Int)] = [:]
+    private var cache: [Int: (bytes: [UInt8], lastUse: Int, complete: Bool)] = [:]
     private var cachedBytes = 0
     private var clock = 0
     public let cacheLimit: Int
@@ -32,13 +32,16 @@ public final class ArchiveReader {
         self.cacheLimit = cacheLimit
     }
 
-    /// The decompressed bytes of segment `i` (checksum and length verified).
-    public func segmentBytes(_ i: Int) throws -> [UInt8] {
+    /// The decompressed bytes of segment `i` (checksum and length verified), or with
+    /// `prefix`, at least its first `prefix` bytes (the whole segment's length is then
+    /// checked only if it is all decompressed).
+    public func segmentBytes(_ i: Int, prefix: Int? = nil) throws -> [UInt8] {
         clock += 1
-        if let hit = cache[i] {
+        if let hit = cache[i], hit.bytes.count >= (prefix ?? Int.max) || hit.complete {
             cache[i]!.lastUse = clock
             return hit.bytes
         }
+        if let old = cache.removeValue(forKey: i) { cachedBytes -= old.bytes.count }
         let s = try archive.segment(i)
         let stored = archive.storedBytes(s)
         guard Hash.checksumMatches(Hash.xxh3(stored), s.checksum) else { throw FormatError("segment \(i): checksum mismatch (corrupt data)") }
@@ -50,8 +53,11 @@ public final class ArchiveReader {
             guard Hash.checksumMatches(Hash.xxh3(bytes), archive.bases[b].checksum) else { throw FormatError("base \(b): checksum mismatch") }
             dict = (b, bytes)
         }
+        // A prefix is rounded up to 64 KiB, so that the next records of the same segment
+        // are usually there already.
+        let want = prefix.map { min(Int(s.rawLength), ($0 + 0xFFFF) & ~0xFFFF) } ?? Int(s.rawLength)
         do {
-            try decompressor.decompress(stored, codec: s.codec, rawLength: Int(s.rawLength), dictionary: dict, into: &out)
+            try decompressor.decompress(stored, codec: s.codec, rawLength: Int(s.rawLength), prefix: want, dictionary: dict, into: &out)
         } catch {
             throw FormatError("segment \(i): \(error)")
         }
@@ -60,7 +66,7 @@ public final class ArchiveReader {
             cachedBytes -= victim.value.bytes.count
             cache.removeValue(forKey: victim.key)
         }
-        cache[i] = (out, clock)
+        cache[i] = (out, clock, out.count == Int(s.rawLength))
         cachedBytes += out.count
         return out
     }
@@ -70,7 +76,7 @@ public final class ArchiveReader {
         let r = try archive.record(i)
         let s = try archive.segment(Int(r.segment))
         guard s.stream == stream else { throw FormatError("record \(i) points into a \(s.stream) segment, expected \(stream)") }
-        let bytes = try segmentBytes(Int(r.segment))
+        let bytes = try segmentBytes(Int(r.segment), prefix: Int(r.offset) + Int(r.length))
         guard UInt64(r.offset) + UInt64(r.length) <= UInt64(bytes.count) else {
             throw FormatError("record \(i): \(r.offset)+\(r.length) outside segment \(r.segment) (\(bytes.count) bytes)")
         }

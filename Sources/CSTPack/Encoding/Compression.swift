@@ -117,6 +117,34 @@ public final class Decompressor {
         for (_, d) in dictionaries { ZSTD_freeDDict(d) }
     }
 
+    /// The first `prefix` bytes of a segment (at least; all of it when `prefix >= rawLength`):
+    /// a reader that needs one record near the start stops decompressing after it. The
+    /// exact total length is only checked by a whole decompression (`verify` does one).
+    public func decompress(_ input: UnsafeRawBufferPointer, codec: Codec, rawLength: Int, prefix: Int,
+                           dictionary: (id: Int, bytes: UnsafeRawBufferPointer)? = nil, into out: inout [UInt8]) throws(FormatError) {
+        guard prefix < rawLength, codec == .zstd, dictionary == nil, let dctx = dctx else {
+            try decompress(input, codec: codec, rawLength: rawLength, dictionary: dictionary, into: &out)
+            return
+        }
+        let want = max(prefix, 0)
+        ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only)
+        var produced = 0
+        var failure: String? = nil
+        out = [UInt8](unsafeUninitializedCapacity: max(want, 1)) { dst, initialized in
+            var inBuffer = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
+            var outBuffer = ZSTD_outBuffer(dst: dst.baseAddress, size: want, pos: 0)
+            while outBuffer.pos < want {
+                let r = ZSTD_decompressStream(dctx, &outBuffer, &inBuffer)
+                if ZSTD_isError(r) != 0 { failure = String(cString: ZSTD_getErrorName(r)); break }
+                if r == 0 || (inBuffer.pos == inBuffer.size && outBuffer.pos < want) { break } // frame (or input) ended
+            }
+            produced = outBuffer.pos
+            initialized = produced
+        }
+        if let f = failure { throw FormatError("zstd: \(f)") }
+        guard produced == want else { throw FormatError("decompressed to \(produced) bytes, expected at least \(want) of \(rawLength)") }
+    }
+
     public func decompress(_ input: UnsafeRawBufferPointer, codec: Codec, rawLength: Int,
                            dictionary: (id: Int, bytes: UnsafeRawBufferPointer)? = nil, into out: inout [UInt8]) throws(FormatError) {
         out.removeAll(keepingCapacity: true)
