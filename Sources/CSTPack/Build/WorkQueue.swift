@@ -42,6 +42,21 @@ final class OrderedWorkQueue<Result>: @unchecked Sendable {
         return nextToTake - 1
     }
 
+    /// Up to `count` consecutive indices (fewer near the end or the window's edge), or nil
+    /// as `take`. Readers take runs: consecutive files share segments.
+    func take(run count: Int) -> Range<Int>? {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        while !cancelled && nextToTake < total && nextToTake != nextToDeliver
+                && (nextToTake >= nextToDeliver + window || waitingBytes > byteLimit) {
+            pthread_cond_wait(&changed, &mutex)
+        }
+        guard !cancelled, nextToTake < total else { return nil }
+        let n = max(1, min(count, total - nextToTake, nextToDeliver + window - nextToTake))
+        defer { nextToTake += n }
+        return nextToTake..<(nextToTake + n)
+    }
+
     func put(_ index: Int, _ result: Result, bytes: Int = 0) {
         pthread_mutex_lock(&mutex)
         done[index] = (result, bytes)

@@ -88,9 +88,13 @@ public enum QueryRunner {
         let queue = OrderedWorkQueue<FileOutcome>(total: files.count, window: jobs * 16)
         let join = startThreads(jobs) { _ in
             let worker = QueryWorker(work)
-            while let k = queue.take() {
-                let outcome = worker.process(k)
-                queue.put(k, outcome, bytes: outcome.text.utf8.count)
+            // Runs of consecutive files, whose records share segments: alternating files
+            // between threads made each decompress every segment.
+            while let run = queue.take(run: 8) {
+                for k in run {
+                    let outcome = worker.process(k)
+                    queue.put(k, outcome, bytes: outcome.text.utf8.count)
+                }
             }
         }
         var failure: Error? = nil

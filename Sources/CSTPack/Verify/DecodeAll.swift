@@ -21,19 +21,25 @@ public enum DecodeAll {
             let reader = ArchiveReader(archive, cacheLimit: 8 << 20)
             var buffers = TreeDecoder.Buffers(capacity: 1 << 16)
             var files = 0, nodes = 0
+            // Runs of consecutive files: their records share segments, which each thread
+            // would otherwise decompress again (files alternating between threads did so).
+            let run = 64
             while true {
-                let i: Int = shared.lock.locked {
-                    defer { shared.next += 1 }
+                let first: Int = shared.lock.locked {
+                    defer { shared.next += run }
                     return shared.error == nil ? shared.next : archive.fileCount
                 }
-                guard i < archive.fileCount else { break }
-                do {
-                    guard try archive.file(i).sameAs == Format.none32 else { continue }
-                    buffers = try reader.decode(file: i, reusing: buffers)
-                    files += 1
-                    nodes += buffers.count
-                } catch {
-                    shared.lock.locked { shared.error = shared.error ?? error }
+                guard first < archive.fileCount else { break }
+                for i in first..<min(first + run, archive.fileCount) {
+                    do {
+                        guard try archive.file(i).sameAs == Format.none32 else { continue }
+                        buffers = try reader.decode(file: i, reusing: buffers)
+                        files += 1
+                        nodes += buffers.count
+                    } catch {
+                        shared.lock.locked { shared.error = shared.error ?? error }
+                        break
+                    }
                 }
             }
             shared.lock.locked { shared.files += files; shared.nodes += nodes }
