@@ -159,6 +159,23 @@ final class HardeningTests: XCTestCase {
 
     /// A consumer waiting for the next result when the queue is cancelled gets nil (a build
     /// whose write failed used to wait there forever).
+    /// Runs of indices stay inside the window and cover every index once, in order.
+    func testQueueRunsStayInsideTheWindow() throws {
+        let q = OrderedWorkQueue<Int>(total: 25, window: 10)
+        XCTAssertEqual(q.take(run: 8), 0..<8)
+        XCTAssertEqual(q.take(run: 8), 8..<10, "cut at the window's edge")
+        for i in 0..<10 { q.put(i, i) }
+        for i in 0..<10 { XCTAssertEqual(q.next(), i) }
+        var seen: [Int] = Array(0..<10)
+        while let run = q.take(run: 8) {
+            XCTAssertLessThanOrEqual(run.count, 8)
+            for i in run { q.put(i, i); seen.append(i) }
+            for i in run { XCTAssertEqual(q.next(), i) }
+        }
+        XCTAssertEqual(seen, Array(0..<25))
+        XCTAssertNil(q.next())
+    }
+
     func testCancelledQueueReleasesTheWaitingConsumer() throws {
         let q = OrderedWorkQueue<Int>(total: 10, window: 4)
         XCTAssertEqual(q.take(), 0)
