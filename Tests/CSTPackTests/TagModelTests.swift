@@ -28,6 +28,32 @@ final class TagModelTests: XCTestCase {
         XCTAssertThrowsError(try TreeCodec.encode(t, table: other, model: model))
     }
 
+    /// Large grammars (more than ~720 kinds) use the hashed context table instead of the
+    /// square one: both find every context and nothing else.
+    func testLookupWithSquareAndHashedTables() {
+        var rng = SplitMix64(seed: 0x7A6_0006)
+        for kindCount in [30, 2_000] {
+            var keys = Set<UInt64>()
+            while keys.count < 500 { keys.insert(UInt64(rng.below(kindCount + 1)) << 32 | UInt64(rng.below(kindCount + 1))) }
+            let contexts = keys.sorted().map { k in
+                TagModel.Context(parent: UInt32(k >> 32), previous: UInt32(k & 0xFFFF_FFFF),
+                                 symbols: (0...rng.below(4)).map { TagModel.Symbol(tag: UInt32(1 + $0) << 6 | UInt32(k % 7)) })
+            }
+            let model = TagModel(kindCount: kindCount, contexts: contexts)
+            for c in contexts {
+                let r = model.symbols(parent: c.parent, previous: c.previous)
+                XCTAssertEqual(r.map { model.lookup.symbol($0) }, c.symbols, "kinds \(kindCount)")
+            }
+            var misses = 0
+            for _ in 0..<2000 {
+                let p = UInt32(rng.below(kindCount + 1)), q = UInt32(rng.below(kindCount + 1))
+                if !keys.contains(UInt64(p) << 32 | UInt64(q)) { XCTAssertTrue(model.symbols(parent: p, previous: q).isEmpty); misses += 1 }
+            }
+            XCTAssertGreaterThan(misses, 100)
+            XCTAssertTrue(model.symbols(parent: UInt32(kindCount + 1), previous: 0).isEmpty)
+        }
+    }
+
     /// Counts merge commutatively: trainers filled in any order (as workers fill them)
     /// give the same model, so builds stay deterministic.
     func testTrainersMergeInAnyOrder() throws {

@@ -57,7 +57,7 @@ public struct TagModel: Sendable, Equatable {
         let lookup: Lookup
         let flatCount: Int
 
-        static let maxDense = 1 << 20
+        static let maxDense = 1 << 19
 
         init(kindCount: Int, contexts: [Context]) {
             let width = kindCount + 1
@@ -74,26 +74,31 @@ public struct TagModel: Sendable, Equatable {
             }
             let keys = UnsafeMutablePointer<UInt64>.allocate(capacity: max(n, 1))
             for (i, c) in contexts.enumerated() { keys[i] = TagModel.key(c.parent, c.previous) }
-            // Context index + 1 at `parent * width + previous` (0: no such context) when the
-            // square table is small enough; otherwise open addressing over the keys.
+            // When the square table is small enough: the context's symbol range, packed as
+            // `first << 32 | count`, at `parent * width + previous` (0: no such context), so a
+            // lookup is one load. Otherwise open addressing over the keys (index + 1).
             let dense = width * width <= Self.maxDense
             var size = dense ? width * width : 16
             if !dense { while size < n * 2 { size <<= 1 } }
-            let slots = UnsafeMutablePointer<UInt32>.allocate(capacity: size)
-            slots.initialize(repeating: 0, count: size)
+            let ranges = UnsafeMutablePointer<UInt64>.allocate(capacity: dense ? size : 1)
+            let slots = UnsafeMutablePointer<UInt32>.allocate(capacity: dense ? 1 : size)
+            if dense { ranges.initialize(repeating: 0, count: size) } else { slots.initialize(repeating: 0, count: size) }
             for i in 0..<n {
                 if dense {
-                    slots[Int(contexts[i].parent) * width + Int(contexts[i].previous)] = UInt32(i + 1)
+                    ranges[Int(contexts[i].parent) * width + Int(contexts[i].previous)] =
+                        UInt64(starts[i]) << 32 | UInt64(starts[i + 1] - starts[i])
                 } else {
                     var s = TagModel.hash(keys[i]) & (size - 1)
                     while slots[s] != 0 { s = (s + 1) & (size - 1) }
                     slots[s] = UInt32(i + 1)
                 }
             }
-            lookup = Lookup(width: width, dense: dense, slots: slots, slotMask: size - 1, keys: keys, starts: starts, flat: flat)
+            lookup = Lookup(width: width, dense: dense ? ranges : nil, slots: slots, slotMask: size - 1, keys: keys, starts: starts, flat: flat)
+            if !dense { ranges.deallocate() }
         }
 
         deinit {
+            lookup.dense?.deallocate()
             lookup.slots.deallocate()
             lookup.keys.deallocate()
             lookup.starts.deallocate()
@@ -105,7 +110,7 @@ public struct TagModel: Sendable, Equatable {
     /// Raw view of a model's tables (no reference counting); valid while the model lives.
     public struct Lookup {
         let width: Int
-        let dense: Bool
+        let dense: UnsafeMutablePointer<UInt64>?
         let slots: UnsafeMutablePointer<UInt32>
         let slotMask: Int
         let keys: UnsafeMutablePointer<UInt64>
@@ -117,10 +122,13 @@ public struct TagModel: Sendable, Equatable {
         @inline(__always)
         public func symbols(parent: UInt32, previous: UInt32) -> Range<Int> {
             guard Int(parent) < width, Int(previous) < width else { return 0..<0 }
+            if let d = dense {
+                let packed = d[Int(parent) * width + Int(previous)]
+                let first = Int(packed >> 32)
+                return first..<(first + Int(packed & 0xFFFF_FFFF))
+            }
             var c: Int
-            if dense {
-                c = Int(slots[Int(parent) * width + Int(previous)])
-            } else {
+            do {
                 let k = TagModel.key(parent, previous)
                 var s = TagModel.hash(k) & slotMask
                 while true {
