@@ -29,24 +29,14 @@ final class OrderedWorkQueue<Result>: @unchecked Sendable {
     }
 
     /// The next index to work on, or nil when all are taken (or the queue was cancelled).
-    func take() -> Int? {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        // The item the consumer needs next may always be taken, so the limits cannot deadlock.
-        while !cancelled && nextToTake < total && nextToTake != nextToDeliver
-                && (nextToTake >= nextToDeliver + window || waitingBytes > byteLimit) {
-            pthread_cond_wait(&changed, &mutex)
-        }
-        guard !cancelled, nextToTake < total else { return nil }
-        nextToTake += 1
-        return nextToTake - 1
-    }
+    func take() -> Int? { take(run: 1)?.lowerBound }
 
     /// Up to `count` consecutive indices (fewer near the end or the window's edge), or nil
     /// as `take`. Readers take runs: consecutive files share segments.
     func take(run count: Int) -> Range<Int>? {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
+        // The item the consumer needs next may always be taken, so the limits cannot deadlock.
         while !cancelled && nextToTake < total && nextToTake != nextToDeliver
                 && (nextToTake >= nextToDeliver + window || waitingBytes > byteLimit) {
             pthread_cond_wait(&changed, &mutex)
