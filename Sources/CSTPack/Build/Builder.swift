@@ -171,7 +171,11 @@ public enum Builder {
                 waiting.removeAll()
                 waitingBytes = 0
             }
-            while let i = queue.take() {
+            while true {
+                if !waiting.isEmpty && modelGate.ready() != nil { encodeWaiting() }
+                // A worker holding parsed files may be holding the one the writer waits for:
+                // it must not wait for the queue's byte limit then (the window still holds).
+                guard let i = queue.take(run: 1, holdingResults: !waiting.isEmpty)?.lowerBound else { break }
                 switch work.parse(i, parser: parser) {
                 case .done(let outcome):
                     queue.put(i, outcome, bytes: outcome.bytes)
