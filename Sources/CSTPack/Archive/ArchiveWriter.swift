@@ -60,12 +60,11 @@ public final class ArchiveWriter {
         models = m
     }
 
-    public init(destination: String, languages: [LanguageTable], models: [TagModel?]? = nil, phases: Format.Phases = .all,
+    public init(destination: String, languages: [LanguageTable], phases: Format.Phases = .all,
                 codec: Codec, level: Int, sourceLevel: Int, segmentSize: Int) throws {
         self.destination = destination
         self.languages = languages
-        self.models = models ?? languages.map { _ in nil }
-        precondition(self.models.count == languages.count, "one model slot per language")
+        models = languages.map { _ in nil }
         shareIdentical = phases.contains(.delta)
         self.segmentSize = segmentSize
         compressor = Compressor(codec: codec, level: level)
