@@ -266,4 +266,42 @@ final class QueryTests: XCTestCase {
         XCTAssertTrue(g("[a-c]?.rs", "bz.rs"))
         XCTAssertFalse(g("[!a-c]?.rs", "bz.rs"))
     }
+
+    /// `#match?` runs on bytes (ByteRegex) where it can: it must answer as ICU does, or
+    /// leave the answer to ICU. Random patterns of the subset and its edges, random texts.
+    func testByteRegexAgreesWithICU() throws {
+        var rng = SplitMix64(seed: 0x5EED_0A11)
+        let atoms = ["a", "b", "_", "A", "Z", "0", ".", "\\.", "\\d", "\\w", "\\s", "\\W", "[a-c]", "[^a-c]", "[A-Z_]",
+                     "[-a]", "[a-]", "[\\]x]", "(a|bc)", "(?:ab|)", "\\n", "[.]", "\\b", "(?i)a", "a{2}", "b{1,3}",
+                     "c{2,}", "[[a]]", "\\p{L}", "é"]
+        let quantifiers = ["", "", "", "*", "+", "?", "*?", "++", "{0,2}"]
+        let alphabet: [UInt8] = Array("abcAZ_0 .\n\r\u{0B}x-]".utf8) + [0xC3, 0xA9]
+        var decided = 0, total = 0
+        for _ in 0..<1000 {
+            var pattern = rng.below(3) == 0 ? "^" : ""
+            for _ in 0..<(1 + rng.below(4)) {
+                pattern += atoms[rng.below(atoms.count)] + quantifiers[rng.below(quantifiers.count)]
+                if rng.below(8) == 0 { pattern += "|" }
+            }
+            if rng.below(3) == 0 { pattern += "$" }
+            guard let icu = try? NSRegularExpression(pattern: pattern) else { continue }
+            let mine = ByteRegex(pattern)
+            for _ in 0..<8 {
+                let text = (0..<rng.below(7)).map { _ in alphabet[rng.below(alphabet.count)] }
+                let s = String(decoding: text, as: UTF8.self)
+                guard Array(s.utf8) == text else { continue } // only valid UTF-8: ICU sees Strings
+                let expected = icu.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
+                total += 1
+                guard let answer = text.withUnsafeBufferPointer({ mine?.firstMatch(in: $0) }) else { continue }
+                decided += 1
+                XCTAssertEqual(answer, expected, "/\(pattern)/ on \(text.map { String(format: "%02x", $0) }.joined())")
+            }
+        }
+        // The subset must decide most of these (the rest exercise the hand-off to ICU).
+        XCTAssertGreaterThan(decided, total / 3, "decided \(decided) of \(total)")
+        // The queries grammars ship: all decided by bytes.
+        for p in ["^[A-Z]", "^[A-Z][A-Z_]*$", "^(abs|all|any|__import__)$", "^_*[A-Z][A-Z\\d_]*$", "^(self|cls)$"] {
+            XCTAssertNotNil(ByteRegex(p), p)
+        }
+    }
 }

@@ -14,49 +14,101 @@ public struct QueryMatch: Sendable, Equatable {
     }
 }
 
-/// Runs a Query over one file's tree. Matching explores the pattern, never the tree's
-/// depth, so it needs no recursion proportional to nesting; each root's search is bounded
-/// by a step budget so no pattern can run away on a pathological file.
+/// The matches of one file, stored flat (no allocation per match), in document order of
+/// the root, then pattern order; or, for `--count`, only counted.
+public struct MatchList: Sendable {
+    public struct Entry: Sendable {
+        public var pattern: Int32
+        public var root: Int32
+        /// Match i's captures are `captures[entries[i-1].captureEnd..<entries[i].captureEnd]`.
+        public var captureEnd: Int32
+    }
+    public let storing: Bool
+    public private(set) var entries: [Entry] = []
+    public private(set) var captures: [QueryMatch.Capture] = []
+    /// Matches, and nodes a listing shows: each capture, or the root of a match without captures.
+    public private(set) var count = 0
+    public private(set) var nodeCount = 0
+
+    public init(storing: Bool = true) { self.storing = storing }
+
+    public func captures(of i: Int) -> ArraySlice<QueryMatch.Capture> {
+        captures[(i == 0 ? 0 : Int(entries[i - 1].captureEnd))..<Int(entries[i].captureEnd)]
+    }
+    public func root(of i: Int) -> Int { Int(entries[i].root) }
+    public var matches: [QueryMatch] {
+        entries.indices.map { QueryMatch(pattern: Int(entries[$0].pattern), root: Int(entries[$0].root), captures: Array(captures(of: $0))) }
+    }
+
+    /// A match whose captures are all its root: ids `ids[start..<start+count]`.
+    mutating func append(pattern: Int, root: Int, captureIDs ids: UnsafeBufferPointer<Int32>, _ start: Int, _ n: Int) {
+        count += 1
+        nodeCount += max(n, 1)
+        guard storing else { return }
+        for k in start..<start + n { captures.append(.init(id: Int(ids[k]), node: root)) }
+        entries.append(Entry(pattern: Int32(pattern), root: Int32(root), captureEnd: Int32(captures.count)))
+    }
+
+    mutating func append(pattern: Int, root: Int, captures c: [QueryMatch.Capture]) {
+        count += 1
+        nodeCount += max(c.count, 1)
+        guard storing else { return }
+        captures.append(contentsOf: c)
+        entries.append(Entry(pattern: Int32(pattern), root: Int32(root), captureEnd: Int32(captures.count)))
+    }
+}
+
+/// Runs a Query over one file's tree. Patterns that test only the node itself (most of a
+/// highlights query) are decided from the node's kind, flags and field; the others explore
+/// the pattern, never the tree's depth, so matching needs no recursion proportional to
+/// nesting. Each root's search is bounded by a step budget so that no pattern can run away
+/// on a pathological file.
 public final class QueryMatcher {
     public let query: Query
-    private let regexes: [Int: NSRegularExpression]
-    /// Patterns by the kind code their root must have; `anyRoot` for the rest.
-    private var byKind: [UInt16: [Int]] = [:]
-    private var anyRoot: [Int] = []
-    private var candidatesByKind: [UInt16: [Int]] = [:]
-    private var regexMemo: [Int: [String: Bool]] = [:]
-    private var siblingPatterns: [Int] = []
+    let compiled: CompiledQuery
+    let predicates: [[TextPredicate]]
+    /// The predicates that apply to leaf l's captures: `leafPredicateList[starts[l]..<starts[l+1]]`
+    /// (referenced without counting: `predicates` owns them).
+    let leafPredicateStarts: [Int32]
+    let leafPredicateList: [Unmanaged<TextPredicate>]
     public static let stepBudget = 200_000
     /// Roots whose search ran out of steps (reported, never silent).
     public private(set) var budgetExceeded = 0
 
-    public init(_ query: Query) throws {
+    public init(_ query: Query, kindCount: Int? = nil) throws {
         self.query = query
-        var regexes: [Int: NSRegularExpression] = [:]
-        var k = 0
-        for p in query.patterns {
-            for pred in p.predicates {
-                if pred.kind == .match || pred.kind == .notMatch {
-                    do {
-                        regexes[k] = try NSRegularExpression(pattern: pred.strings[0])
-                    } catch {
-                        throw CSTPackError("invalid regular expression \"\(pred.strings[0])\" in #\(pred.kind.rawValue)")
-                    }
+        var maxKind = 0
+        for p in query.patterns { for i in p.items { maxKind = max(maxKind, Self.maxKind(i.expr)) } }
+        compiled = try CompiledQuery(query, kindCount: max(kindCount ?? 0, maxKind + 1))
+        predicates = try query.patterns.map { try $0.predicates.map(TextPredicate.init) }
+        var starts: [Int32] = [], list: [Unmanaged<TextPredicate>] = []
+        for (p, shape) in compiled.shapes.enumerated() {
+            guard case .leaves(let start, let count) = shape else { continue }
+            for l in Int(start)..<Int(start + count) {
+                precondition(starts.count == l)
+                starts.append(Int32(list.count))
+                let leaf = compiled.leaves[l]
+                let ids = compiled.captureIDs[Int(leaf.captureStart)..<Int(leaf.captureStart + leaf.captureCount)]
+                for pred in predicates[p] where ids.contains(Int32(pred.capture)) {
+                    if let oc = pred.otherCapture, !ids.contains(Int32(oc)) { continue }
+                    list.append(Unmanaged.passUnretained(pred))
                 }
-                k += 1
             }
         }
-        self.regexes = regexes
-        for (index, p) in query.patterns.enumerated() {
-            if p.items.count > 1 || p.items[0].quantifier != .one {
-                siblingPatterns.append(index)
-            } else if let kinds = Self.rootKinds(p.items[0].expr) {
-                for kind in kinds { byKind[kind, default: []].append(index) }
-            } else {
-                anyRoot.append(index)
-            }
+        starts.append(Int32(list.count))
+        leafPredicateStarts = starts
+        leafPredicateList = list
+    }
+
+    static func maxKind(_ e: Query.Expr) -> Int {
+        switch e {
+        case .node(let kinds, let children, _):
+            return max(kinds?.max().map(Int.init) ?? 0, children.map { maxKind($0.expr) }.max() ?? 0)
+        case .token(let codes): return codes.max().map(Int.init) ?? 0
+        case .any: return 0
+        case .alternation(let alts): return alts.flatMap { $0 }.map { maxKind($0.expr) }.max() ?? 0
+        case .group(let items): return items.map { maxKind($0.expr) }.max() ?? 0
         }
-        for (k, v) in byKind { byKind[k] = v.sorted() }
     }
 
     static func rootKinds(_ e: Query.Expr) -> Set<UInt16>? {
@@ -78,283 +130,447 @@ public final class QueryMatcher {
     }
 
     /// Every match in `ft`, in document order of the root, then pattern order.
-    public func matches(in ft: FileTree) throws -> [QueryMatch] {
-        let ctx = Context(ft)
-        var out: [QueryMatch] = []
-        // Different ways of matching one root can capture the same nodes: report them once.
-        func emit(_ pattern: Int, _ root: Int, _ results: [[QueryMatch.Capture]]) throws {
-            var seen: [[QueryMatch.Capture]] = []
-            for caps in results {
-                let sorted = caps.count < 2 ? caps : caps.sorted { $0.node != $1.node ? $0.node < $1.node : $0.id < $1.id }
-                if results.count > 1 {
-                    if seen.contains(sorted) { continue }
-                    seen.append(sorted)
-                }
-                let m = QueryMatch(pattern: pattern, root: root, captures: sorted)
-                if try predicatesHold(m, ft) { out.append(m) }
+    public func matches(in ft: FileTree) throws -> [QueryMatch] { try matchList(in: ft).matches }
+
+    /// Every match in `ft`, stored flat.
+    public func matchList(in ft: FileTree, storing: Bool = true) throws -> MatchList {
+        var out = MatchList(storing: storing)
+        let t = ft.tree
+        var offsets: [Int32] = [0, 0], childIDs: [Int32] = []
+        var position: [Int32] = []
+        if compiled.needsChildren {
+            (offsets, childIDs) = t.childLists()
+            if compiled.hasSiblingPatterns {
+                // Each node's index in its parent's child list (the root: 0 in a list of itself).
+                position = [Int32](repeating: 0, count: t.count)
+                for (j, c) in childIDs.enumerated() { position[Int(c)] = Int32(j) }
             }
         }
-        let n = ft.count
-        for node in 0..<n {
-            let kind = ctx.kinds[node]
-            let candidates: [Int]
-            if let c = candidatesByKind[kind] { candidates = c } else {
-                candidates = ((byKind[kind] ?? []) + anyRoot).sorted()
-                candidatesByKind[kind] = candidates
-            }
-            for p in candidates {
-                let budget = Budget()
-                let item = query.patterns[p].items[0]
-                var results: [[QueryMatch.Capture]] = []
-                ctx.matchItem(item, node: node, caps: [], budget: budget) { results.append($0) }
-                if budget.exhausted { budgetExceeded += 1 }
-                if !results.isEmpty { try emit(p, node, results) }
-            }
-            // Sibling sequences start at this node among its parent's children.
-            if !siblingPatterns.isEmpty {
-                let parent = Int(ft.tree.parents[node])
-                let list: ArraySlice<Int32> = parent < 0 ? [Int32(0)][...] : ctx.children(parent)
-                guard let start = list.firstIndex(of: Int32(node)) else { continue }
-                for p in siblingPatterns {
-                    let budget = Budget()
-                    var results: [[QueryMatch.Capture]] = []
-                    ctx.matchSequence(query.patterns[p].items, 0, list: list, from: start, previous: nil,
-                                      pinned: start, inParent: parent >= 0, caps: [], budget: budget) { results.append($0) }
-                    if budget.exhausted { budgetExceeded += 1 }
-                    if !results.isEmpty { try emit(p, node, results) }
-                }
-            }
-        }
-        out.sort { $0.root != $1.root ? $0.root < $1.root : $0.pattern < $1.pattern }
+        let source = ft.source ?? []
+        try compiled.items.withUnsafeBufferPointer { items in
+        try compiled.exprs.withUnsafeBufferPointer { exprs in
+        try compiled.ranges.withUnsafeBufferPointer { ranges in
+        try compiled.captureIDs.withUnsafeBufferPointer { captureIDs in
+        try compiled.negated.withUnsafeBufferPointer { negated in
+        try compiled.kindWords.withUnsafeBufferPointer { kindWords in
+        try t.kinds.withUnsafeBufferPointer { kinds in
+        try t.fields.withUnsafeBufferPointer { fields in
+        try t.flags.withUnsafeBufferPointer { flags in
+        try t.starts.withUnsafeBufferPointer { starts in
+        try t.ends.withUnsafeBufferPointer { ends in
+        try offsets.withUnsafeBufferPointer { offsets in
+        try childIDs.withUnsafeBufferPointer { childIDs in
+        try source.withUnsafeBufferPointer { source in
+            let run = MatchRun(items: items, exprs: exprs, ranges: ranges, captureIDs: captureIDs, negated: negated,
+                               kindWords: kindWords, kindCount: compiled.kindCount, wordsPerSet: compiled.wordsPerSet,
+                               kinds: kinds, fields: fields, flags: flags, offsets: offsets, childIDs: childIDs,
+                               errorKind: ft.table.errorKind)
+            defer { run.release() }
+            let text = NodeText(source: ft.source == nil ? nil : source, starts: starts, ends: ends)
+            try matchAll(run, ft, text, position, &out)
+        }}}}}}}}}}}}}}
         return out
     }
 
-    private func predicatesHold(_ m: QueryMatch, _ ft: FileTree) throws -> Bool {
-        let preds = query.patterns[m.pattern].predicates
-        guard !preds.isEmpty else { return true }
-        var regexIndex = 0
-        for p in query.patterns[..<m.pattern] { regexIndex += p.predicates.count }
-        for (k, pred) in preds.enumerated() {
-            let nodes = m.captures.filter { $0.id == pred.capture }.map(\.node)
-            guard !nodes.isEmpty else { continue }
-            func text(_ node: Int) throws -> String {
-                guard let t = ft.text(node) else { throw CSTPackError("text predicates need the source, and this archive was built with --no-source") }
-                return String(decoding: t, as: UTF8.self)
-            }
-            for node in nodes {
-                let t = try text(node)
-                let ok: Bool
-                switch pred.kind {
-                case .eq, .notEq:
-                    let other: String
-                    if let oc = pred.otherCapture {
-                        guard let o = m.captures.first(where: { $0.id == oc }) else { continue }
-                        other = try text(o.node)
-                    } else {
-                        other = pred.strings[0]
+    private func matchAll(_ run: MatchRun, _ ft: FileTree, _ text: NodeText, _ position: [Int32], _ out: inout MatchList) throws {
+        let c = compiled
+        let parents = ft.tree.parents
+        var results: [[QueryMatch.Capture]] = []
+        var emittedGroups: [Int32] = []
+        try c.entryStarts.withUnsafeBufferPointer { entryStarts in
+        try c.entries.withUnsafeBufferPointer { entries in
+        try c.shapes.withUnsafeBufferPointer { shapes in
+        try c.leaves.withUnsafeBufferPointer { leaves in
+        for node in 0..<ft.count {
+            let kind = Int(run.kinds[node])
+            let row = min(kind, c.kindCount)
+            for e in Int(entryStarts[row])..<Int(entryStarts[row + 1]) {
+                let p = Int(entries[e])
+                switch shapes[p] {
+                case .leaves(let start, let count):
+                    // Decided by the node alone: its captures are all this node. Leaves
+                    // with the same captures make the same match: report it once.
+                    emittedGroups.removeAll(keepingCapacity: true)
+                    for l in Int(start)..<Int(start + count) where run.leafMatches(leaves[l], node) {
+                        let leaf = leaves[l]
+                        if count > 1 {
+                            let group = leaf.sameAs >= 0 ? leaf.sameAs : Int32(l)
+                            if emittedGroups.contains(group) { continue }
+                            emittedGroups.append(group)
+                        }
+                        if try !leafPredicatesHold(l, node, text) { continue }
+                        out.append(pattern: p, root: node, captureIDs: run.captureIDs, Int(leaf.captureStart), Int(leaf.captureCount))
                     }
-                    ok = (t == other) == (pred.kind == .eq)
-                case .match, .notMatch:
-                    // Names repeat: remember each text's answer (bounded).
-                    let key = regexIndex + k
-                    let found: Bool
-                    if let known = regexMemo[key]?[t] {
-                        found = known
-                    } else {
-                        let re = regexes[key]!
-                        found = re.firstMatch(in: t, range: NSRange(t.startIndex..., in: t)) != nil
-                        if regexMemo[key, default: [:]].count < 100_000 { regexMemo[key, default: [:]][t] = found }
-                    }
-                    ok = found == (pred.kind == .match)
-                case .anyOf:
-                    ok = pred.strings.contains(t)
+                case .single(let item):
+                    run.resetBudget()
+                    results.removeAll(keepingCapacity: true)
+                    run.matchItem(Int(item), node: node, caps: []) { results.append($0) }
+                    if run.exhausted { budgetExceeded += 1 }
+                    if !results.isEmpty { try emit(p, node, results, text, &out) }
+                case .siblings(let seq):
+                    // Sibling sequences start at this node among its parent's children.
+                    let parent = Int(parents[node])
+                    run.resetBudget()
+                    results.removeAll(keepingCapacity: true)
+                    let list = parent < 0
+                        ? NodeList(base: run.rootList, start: 0, end: 1)
+                        : NodeList(base: run.childIDs.baseAddress!, start: Int(run.offsets[parent]), end: Int(run.offsets[parent + 1]))
+                    let start = parent < 0 ? 0 : Int(position[node])
+                    run.matchSequence(end: Int(seq.start + seq.count), idx: Int(seq.start), rest: -1, list: list,
+                                      from: start, previous: -1, pinned: start, inParent: parent >= 0,
+                                      caps: []) { results.append($0) }
+                    if run.exhausted { budgetExceeded += 1 }
+                    if !results.isEmpty { try emit(p, node, results, text, &out) }
                 }
-                if !ok { return false }
             }
+        }
+        }}}}
+    }
+
+    /// Different ways of matching one root can capture the same nodes: report them once.
+    private func emit(_ pattern: Int, _ root: Int, _ results: [[QueryMatch.Capture]], _ text: NodeText, _ out: inout MatchList) throws {
+        var seen: [[QueryMatch.Capture]] = []
+        for caps in results {
+            let sorted = caps.count < 2 ? caps : caps.sorted { $0.node != $1.node ? $0.node < $1.node : $0.id < $1.id }
+            if results.count > 1 {
+                if seen.contains(sorted) { continue }
+                seen.append(sorted)
+            }
+            if try predicatesHold(pattern, sorted[...], text) { out.append(pattern: pattern, root: root, captures: sorted) }
+        }
+    }
+
+    /// The predicates of leaf `l`'s match at `node` (all its captures are that node).
+    @inline(__always)
+    private func leafPredicatesHold(_ l: Int, _ node: Int, _ text: NodeText) throws -> Bool {
+        for k in Int(leafPredicateStarts[l])..<Int(leafPredicateStarts[l + 1]) {
+            guard let t = text[node] else { throw CSTPackError("text predicates need the source, and this archive was built with --no-source") }
+            let holds = leafPredicateList[k]._withUnsafeGuaranteedRef { $0.holds(t, other: $0.otherCapture == nil ? nil : t) }
+            if !holds { return false }
         }
         return true
     }
 
-    /// The tree views the matcher needs, built once per file.
-    final class Context {
-        let offsets: [Int32]
-        let childIDs: [Int32]
-        // The arrays matching reads, held directly (not through FileTree) to keep
-        // reference counting out of the inner loops.
-        let kinds: [UInt16]
-        let fields: [UInt16]
-        let flags: [CSTTree.Flags]
-        let errorKind: UInt16
-
-        init(_ ft: FileTree) {
-            errorKind = ft.table.errorKind
-            (offsets, childIDs) = ft.tree.childLists()
-            kinds = ft.tree.kinds
-            fields = ft.tree.fields
-            flags = ft.tree.flags
-        }
-
-        func children(_ node: Int) -> ArraySlice<Int32> {
-            childIDs[Int(offsets[node])..<Int(offsets[node + 1])]
-        }
-
-        func isNamed(_ node: Int32) -> Bool { flags[Int(node)].contains(.named) }
-
-        /// Matches `item` at `node` (field, expression, captures).
-        func matchItem(_ item: Query.Item, node: Int, caps: [QueryMatch.Capture], budget: Budget,
-                       _ k: ([QueryMatch.Capture]) -> Void) {
-            guard budget.step() else { return }
-            if let f = item.field, fields[node] != f { return }
-            var withCaps = caps
-            for c in item.captures { withCaps.append(.init(id: c, node: node)) }
-            matchExpr(item.expr, node: node, caps: withCaps, budget: budget, k)
-        }
-
-        func matchExpr(_ e: Query.Expr, node: Int, caps: [QueryMatch.Capture], budget: Budget,
-                       _ k: ([QueryMatch.Capture]) -> Void) {
-            let kind = kinds[node]
-            switch e {
-            // Wildcards do not match ERROR nodes, as in tree-sitter's query cursor.
-            case .any:
-                if kind != errorKind { k(caps) }
-            case .token(let codes):
-                if codes.contains(kind) && !flags[node].contains(.named) { k(caps) }
-            case .node(let kinds, let childPatterns, let negated):
-                guard flags[node].contains(.named) else { return }
-                if let ks = kinds { if !ks.contains(kind) { return } } else if kind == errorKind { return }
-                let list = children(node)
-                for f in negated where list.contains(where: { fields[Int($0)] == f }) { return }
-                if childPatterns.isEmpty { k(caps); return }
-                matchSequence(childPatterns, 0, list: list, from: list.startIndex, previous: nil, pinned: nil,
-                              inParent: true, caps: caps, budget: budget, k)
-            case .alternation(let alts):
-                for alt in alts where alt.count == 1 {
-                    matchItem(alt[0], node: node, caps: caps, budget: budget, k)
+    private func predicatesHold(_ pattern: Int, _ caps: ArraySlice<QueryMatch.Capture>, _ text: NodeText) throws -> Bool {
+        let preds = predicates[pattern]
+        guard !preds.isEmpty else { return true }
+        for pred in preds {
+            for c in caps where c.id == pred.capture {
+                guard let t = text[c.node] else { throw CSTPackError("text predicates need the source, and this archive was built with --no-source") }
+                var other: UnsafeBufferPointer<UInt8>? = nil
+                if let oc = pred.otherCapture {
+                    guard let o = caps.first(where: { $0.id == oc }) else { continue }
+                    other = text[o.node]
+                    if other == nil { throw CSTPackError("text predicates need the source, and this archive was built with --no-source") }
                 }
-            case .group(let items):
-                if items.count == 1 { matchItem(items[0], node: node, caps: caps, budget: budget, k) }
+                if !pred.holds(t, other: other) { return false }
             }
         }
-
-        /// Matches `items[idx...]` against siblings `list[from...]`. `previous` is the list
-        /// index of the last matched sibling (for anchors); `pinned` fixes where the next
-        /// item must match (a top-level sibling group starts at a given node); `inParent`
-        /// says the list is a parent's children (so edge anchors apply).
-        func matchSequence(_ items: [Query.Item], _ idx: Int, list: ArraySlice<Int32>, from: Int, previous: Int?,
-                           pinned: Int?, inParent: Bool, caps: [QueryMatch.Capture], budget: Budget,
-                           _ k: ([QueryMatch.Capture]) -> Void) {
-            guard budget.step() else { return }
-            guard idx < items.count else { k(caps); return }
-            let item = items[idx]
-            let tail = items[(idx + 1)...]
-            // Groups and alternations inside a sequence are spliced into it.
-            if item.quantifier == .one {
-                switch item.expr {
-                case .group(let inner) where item.captures.isEmpty:
-                    var spliced = inner
-                    if !spliced.isEmpty { spliced[0].anchoredBefore = spliced[0].anchoredBefore || item.anchoredBefore }
-                    matchSequence(spliced + tail, 0, list: list, from: from, previous: previous, pinned: pinned,
-                                  inParent: inParent, caps: caps, budget: budget, k)
-                    return
-                case .alternation(let alts):
-                    for alt in alts {
-                        var spliced = alt
-                        for j in spliced.indices {
-                            spliced[j].captures += item.captures
-                            if spliced[j].field == nil { spliced[j].field = item.field }
-                        }
-                        if !spliced.isEmpty { spliced[0].anchoredBefore = spliced[0].anchoredBefore || item.anchoredBefore }
-                        matchSequence(spliced + tail, 0, list: list, from: from, previous: previous, pinned: pinned,
-                                      inParent: inParent, caps: caps, budget: budget, k)
-                    }
-                    return
-                default: break
-                }
-            }
-            let last = tail.isEmpty
-
-            /// May the first occurrence of this item sit at list index j?
-            func placeable(_ j: Int, after prev: Int?) -> Bool {
-                if let pin = pinned, j != pin { return false }
-                guard item.anchoredBefore else { return true }
-                if let p = prev {
-                    return !list[(p + 1)..<j].contains(where: isNamed) // immediately after the previous match
-                }
-                return !inParent || !list[list.startIndex..<j].contains(where: isNamed) // first named child
-            }
-            func endsRight(_ j: Int?) -> Bool {
-                guard last && item.anchoredAfter && inParent else { return true }
-                let after = j.map { $0 + 1 } ?? list.startIndex
-                return !list[after...].contains(where: isNamed)
-            }
-            func continueAfter(_ j: Int, _ c: [QueryMatch.Capture]) {
-                guard endsRight(j) else { return }
-                matchSequence(items, idx + 1, list: list, from: j + 1, previous: j, pinned: nil,
-                              inParent: inParent, caps: c, budget: budget, k)
-            }
-
-            switch item.quantifier {
-            case .one, .optional:
-                var matchedSomewhere = false
-                var j = from
-                while j < list.endIndex && !budget.exhausted {
-                    if pinned != nil && j != pinned { break }
-                    if placeable(j, after: previous) {
-                        let position = j
-                        matchItem(item, node: Int(list[j]), caps: caps, budget: budget) { c in
-                            matchedSomewhere = true
-                            continueAfter(position, c)
-                        }
-                    }
-                    j += 1
-                }
-                // Like tree-sitter, an optional item that is present is not also skipped.
-                if item.quantifier == .optional && !matchedSomewhere {
-                    matchSequence(items, idx + 1, list: list, from: from, previous: previous, pinned: pinned,
-                                  inParent: inParent, caps: caps, budget: budget, k)
-                }
-            case .zeroOrMore, .oneOrMore:
-                // As in tree-sitter: the run starts at the first sibling that matches and
-                // continues through the immediately following siblings while they match.
-                var matchedSomewhere = false
-                var j = from
-                while j < list.endIndex && !budget.exhausted {
-                    if pinned != nil && j != pinned { break }
-                    defer { j += 1 }
-                    guard placeable(j, after: previous) else { continue }
-                    var runCaps: [QueryMatch.Capture]? = nil
-                    matchItem(item, node: Int(list[j]), caps: caps, budget: budget) { c in if runCaps == nil { runCaps = c } }
-                    guard var run = runCaps else { continue }
-                    if pinned != nil && j > list.startIndex {
-                        // A run that the previous sibling would extend is part of a longer run.
-                        var extends = false
-                        matchItem(item, node: Int(list[j - 1]), caps: caps, budget: budget) { _ in extends = true }
-                        if extends { return }
-                    }
-                    matchedSomewhere = true
-                    var end = j
-                    while end + 1 < list.endIndex && !budget.exhausted {
-                        var next: [QueryMatch.Capture]? = nil
-                        matchItem(item, node: Int(list[end + 1]), caps: run, budget: budget) { c in if next == nil { next = c } }
-                        guard let n = next else { break }
-                        run = n
-                        end += 1
-                    }
-                    continueAfter(end, run)
-                    break // tree-sitter takes the first run only
-                }
-                if item.quantifier == .zeroOrMore && !matchedSomewhere {
-                    matchSequence(items, idx + 1, list: list, from: from, previous: previous, pinned: pinned,
-                                  inParent: inParent, caps: caps, budget: budget, k)
-                }
-            }
-        }
+        return true
     }
 }
 
-/// Bounds the work of matching one root.
-final class Budget {
-    var steps = 0
-    var exhausted: Bool { steps > QueryMatcher.stepBudget }
-    @inline(__always) func step() -> Bool { steps += 1; return steps <= QueryMatcher.stepBudget }
+/// A node's bytes in the file's text (nil when the archive has no text).
+struct NodeText {
+    let source: UnsafeBufferPointer<UInt8>?
+    let starts: UnsafeBufferPointer<UInt32>
+    let ends: UnsafeBufferPointer<UInt32>
+
+    subscript(node: Int) -> UnsafeBufferPointer<UInt8>? {
+        guard let s = source, let base = s.baseAddress else { return source == nil ? nil : UnsafeBufferPointer(start: nil, count: 0) }
+        let a = Int(starts[node]), b = Int(ends[node])
+        guard a <= b, b <= s.count else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: base + a, count: b - a)
+    }
+}
+
+/// `#eq?`, `#not-eq?`, `#match?`, `#not-match?`, `#any-of?`, comparing bytes.
+final class TextPredicate {
+    let kind: Query.Predicate.Kind
+    let capture: Int
+    let otherCapture: Int?
+    let strings: [[UInt8]]
+    let regex: ByteRegex?
+    let icu: NSRegularExpression?
+    /// ICU's answers by text, for the patterns ByteRegex leaves to it (bounded).
+    private var memo: [[UInt8]: Bool] = [:]
+
+    init(_ p: Query.Predicate) throws {
+        kind = p.kind
+        capture = p.capture
+        otherCapture = p.otherCapture
+        strings = p.strings.map { Array($0.utf8) }
+        if p.kind == .match || p.kind == .notMatch {
+            do {
+                icu = try NSRegularExpression(pattern: p.strings[0])
+            } catch {
+                throw CSTPackError("invalid regular expression \"\(p.strings[0])\" in #\(p.kind.rawValue)")
+            }
+            regex = ByteRegex(p.strings[0])
+        } else {
+            icu = nil
+            regex = nil
+        }
+    }
+
+    func holds(_ t: UnsafeBufferPointer<UInt8>, other: UnsafeBufferPointer<UInt8>?) -> Bool {
+        switch kind {
+        case .eq, .notEq:
+            let equal = other.map { t.elementsEqual($0) } ?? t.elementsEqual(strings[0])
+            return equal == (kind == .eq)
+        case .anyOf:
+            return strings.contains { t.elementsEqual($0) }
+        case .match, .notMatch:
+            return found(t) == (kind == .match)
+        }
+    }
+
+    private func found(_ t: UnsafeBufferPointer<UInt8>) -> Bool {
+        if let r = regex, let answer = r.firstMatch(in: t) { return answer }
+        let key = Array(t)
+        if let known = memo[key] { return known }
+        let s = String(decoding: t, as: UTF8.self)
+        let answer = icu!.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
+        if memo.count < 100_000 { memo[key] = answer }
+        return answer
+    }
+}
+
+/// A list of sibling nodes: `base[start..<end]`.
+struct NodeList {
+    let base: UnsafePointer<Int32>
+    let start: Int
+    let end: Int
+    @inline(__always) subscript(j: Int) -> Int { Int(base[j]) }
+}
+
+/// One file's matching state: the compiled query and the tree as plain pointers (no
+/// reference counting in the inner loops), the step budget and the splice frames.
+final class MatchRun {
+    let items: UnsafeBufferPointer<CompiledQuery.Item>
+    let exprs: UnsafeBufferPointer<CompiledQuery.Expr>
+    let ranges: UnsafeBufferPointer<CompiledQuery.Range>
+    let captureIDs: UnsafeBufferPointer<Int32>
+    let negated: UnsafeBufferPointer<UInt16>
+    let kindWords: UnsafeBufferPointer<UInt64>
+    let kindCount: Int
+    let wordsPerSet: Int
+    let kinds: UnsafeBufferPointer<UInt16>
+    let fields: UnsafeBufferPointer<UInt16>
+    let flags: UnsafeBufferPointer<CSTTree.Flags>
+    let offsets: UnsafeBufferPointer<Int32>
+    let childIDs: UnsafeBufferPointer<Int32>
+    let errorKind: UInt16
+    /// steps[0]: steps taken for the current root; steps[1]: frames in use.
+    private let counters: UnsafeMutablePointer<Int>
+    /// The rest of a sequence to continue with once a spliced group or alternation ends.
+    struct Frame { var end: Int32; var idx: Int32; var rest: Int32; var tailEmpty: Bool }
+    private let frames: UnsafeMutablePointer<Frame>
+    private let frameCapacity: Int
+    /// The list of top-level nodes: the root alone.
+    let rootList: UnsafeMutablePointer<Int32>
+
+    init(items: UnsafeBufferPointer<CompiledQuery.Item>, exprs: UnsafeBufferPointer<CompiledQuery.Expr>,
+         ranges: UnsafeBufferPointer<CompiledQuery.Range>, captureIDs: UnsafeBufferPointer<Int32>,
+         negated: UnsafeBufferPointer<UInt16>, kindWords: UnsafeBufferPointer<UInt64>, kindCount: Int, wordsPerSet: Int,
+         kinds: UnsafeBufferPointer<UInt16>, fields: UnsafeBufferPointer<UInt16>, flags: UnsafeBufferPointer<CSTTree.Flags>,
+         offsets: UnsafeBufferPointer<Int32>, childIDs: UnsafeBufferPointer<Int32>, errorKind: UInt16) {
+        self.items = items; self.exprs = exprs; self.ranges = ranges; self.captureIDs = captureIDs
+        self.negated = negated; self.kindWords = kindWords; self.kindCount = kindCount; self.wordsPerSet = wordsPerSet
+        self.kinds = kinds; self.fields = fields; self.flags = flags; self.offsets = offsets; self.childIDs = childIDs
+        self.errorKind = errorKind
+        counters = .allocate(capacity: 2)
+        counters.initialize(repeating: 0, count: 2)
+        // A frame is live only while its splice is on the call stack, one per spliced
+        // item along the path: the item count bounds them.
+        frameCapacity = items.count + 16
+        frames = .allocate(capacity: frameCapacity)
+        rootList = .allocate(capacity: 1)
+        rootList.initialize(to: 0)
+    }
+
+    func release() {
+        counters.deallocate()
+        frames.deallocate()
+        rootList.deallocate()
+    }
+
+    var exhausted: Bool { counters[0] > QueryMatcher.stepBudget }
+    func resetBudget() { counters[0] = 0 }
+    @inline(__always) func step() -> Bool { counters[0] += 1; return counters[0] <= QueryMatcher.stepBudget }
+
+    @inline(__always) func inSet(_ set: Int32, _ kind: UInt16) -> Bool {
+        let k = Int(kind)
+        guard k < kindCount else { return false }
+        return kindWords[Int(set) + k >> 6] & (1 << UInt64(k & 63)) != 0
+    }
+
+    @inline(__always) func isNamed(_ node: Int) -> Bool { flags[node].contains(.named) }
+
+    func anyNamed(_ list: NodeList, _ from: Int, _ to: Int) -> Bool {
+        var j = from
+        while j < to { if isNamed(list[j]) { return true }; j += 1 }
+        return false
+    }
+
+    func leafMatches(_ leaf: CompiledQuery.Leaf, _ node: Int) -> Bool {
+        let f = fields[node]
+        if leaf.itemField != 0 && f != leaf.itemField { return false }
+        if leaf.altField != 0 && f != leaf.altField { return false }
+        return test(leaf.tag, leaf.kinds, node)
+    }
+
+    /// The node tests of `(kind)`, `"token"` and `_` (wildcards never match ERROR, as in
+    /// tree-sitter's query cursor).
+    @inline(__always) func test(_ tag: CompiledQuery.Tag, _ set: Int32, _ node: Int) -> Bool {
+        let kind = kinds[node]
+        switch tag {
+        case .any: return kind != errorKind
+        case .token: return !isNamed(node) && inSet(set, kind)
+        case .node: return isNamed(node) && (set < 0 ? kind != errorKind : inSet(set, kind))
+        case .alternation, .group: return false
+        }
+    }
+
+    /// Matches item `i` at `node` (field, expression, captures).
+    func matchItem(_ i: Int, node: Int, caps: [QueryMatch.Capture], _ k: ([QueryMatch.Capture]) -> Void) {
+        guard step() else { return }
+        let item = items[i]
+        if item.field != 0 && fields[node] != item.field { return }
+        var withCaps = caps
+        for c in Int(item.captureStart)..<Int(item.captureStart + item.captureCount) {
+            withCaps.append(.init(id: Int(captureIDs[c]), node: node))
+        }
+        matchExpr(Int(item.expr), node: node, caps: withCaps, k)
+    }
+
+    func matchExpr(_ e: Int, node: Int, caps: [QueryMatch.Capture], _ k: ([QueryMatch.Capture]) -> Void) {
+        let x = exprs[e]
+        switch x.tag {
+        case .any, .token:
+            if test(x.tag, x.kinds, node) { k(caps) }
+        case .node:
+            guard test(.node, x.kinds, node) else { return }
+            let list = NodeList(base: childIDs.baseAddress!, start: Int(offsets[node]), end: Int(offsets[node + 1]))
+            for n in Int(x.negatedStart)..<Int(x.negatedStart + x.negatedCount) {
+                var j = list.start
+                while j < list.end { if fields[list[j]] == negated[n] { return }; j += 1 }
+            }
+            if x.count == 0 { k(caps); return }
+            matchSequence(end: Int(x.first + x.count), idx: Int(x.first), rest: -1, list: list, from: list.start,
+                          previous: -1, pinned: -1, inParent: true, caps: caps, k)
+        case .alternation:
+            for a in Int(x.first)..<Int(x.first + x.count) where ranges[a].count == 1 {
+                matchItem(Int(ranges[a].start), node: node, caps: caps, k)
+            }
+        case .group:
+            if x.count == 1 { matchItem(Int(x.first), node: node, caps: caps, k) }
+        }
+    }
+
+    /// Matches items `idx..<end` (then the frames from `rest` on) against siblings
+    /// `list[from...]`. `previous` is the list index of the last matched sibling (for
+    /// anchors, -1: none); `pinned` fixes where the next item must match (a top-level
+    /// sibling group starts at a given node, -1: anywhere); `inParent` says the list is a
+    /// parent's children (so edge anchors apply).
+    func matchSequence(end: Int, idx: Int, rest: Int, list: NodeList, from: Int, previous: Int,
+                       pinned: Int, inParent: Bool, caps: [QueryMatch.Capture], _ k: ([QueryMatch.Capture]) -> Void) {
+        guard step() else { return }
+        var end = end, idx = idx, rest = rest
+        while idx == end && rest >= 0 {
+            let f = frames[rest]
+            end = Int(f.end); idx = Int(f.idx); rest = Int(f.rest)
+        }
+        guard idx < end else { k(caps); return }
+        let item = items[idx]
+        let tailEmpty = idx + 1 == end && (rest < 0 || frames[rest].tailEmpty)
+
+        // Groups and alternations inside a sequence are spliced into it.
+        if item.quantifier == .one && item.spliceCount >= 0 {
+            let slot = counters[1]
+            guard slot < frameCapacity else { counters[0] = QueryMatcher.stepBudget + 1; return }
+            frames[slot] = Frame(end: Int32(end), idx: Int32(idx + 1), rest: Int32(rest), tailEmpty: tailEmpty)
+            counters[1] = slot + 1
+            defer { counters[1] = slot }
+            for s in Int(item.spliceStart)..<Int(item.spliceStart + item.spliceCount) {
+                let r = ranges[s]
+                matchSequence(end: Int(r.start + r.count), idx: Int(r.start), rest: slot, list: list, from: from,
+                              previous: previous, pinned: pinned, inParent: inParent, caps: caps, k)
+            }
+            return
+        }
+
+        /// May the first occurrence of this item sit at list index j?
+        func placeable(_ j: Int, after prev: Int) -> Bool {
+            if pinned >= 0 && j != pinned { return false }
+            guard item.anchoredBefore else { return true }
+            if prev >= 0 { return !anyNamed(list, prev + 1, j) } // immediately after the previous match
+            return !inParent || !anyNamed(list, list.start, j)   // first named child
+        }
+        func endsRight(_ j: Int) -> Bool {
+            guard tailEmpty && item.anchoredAfter && inParent else { return true }
+            return !anyNamed(list, j + 1, list.end)
+        }
+        func continueAfter(_ j: Int, _ c: [QueryMatch.Capture]) {
+            guard endsRight(j) else { return }
+            matchSequence(end: end, idx: idx + 1, rest: rest, list: list, from: j + 1, previous: j, pinned: -1,
+                          inParent: inParent, caps: c, k)
+        }
+
+        switch item.quantifier {
+        case .one, .optional:
+            var matchedSomewhere = false
+            var j = from
+            while j < list.end && !exhausted {
+                if pinned >= 0 && j != pinned { break }
+                if placeable(j, after: previous) {
+                    let position = j
+                    matchItem(idx, node: list[j], caps: caps) { c in
+                        matchedSomewhere = true
+                        continueAfter(position, c)
+                    }
+                }
+                j += 1
+            }
+            // Like tree-sitter, an optional item that is present is not also skipped.
+            if item.quantifier == .optional && !matchedSomewhere {
+                matchSequence(end: end, idx: idx + 1, rest: rest, list: list, from: from, previous: previous,
+                              pinned: pinned, inParent: inParent, caps: caps, k)
+            }
+        case .zeroOrMore, .oneOrMore:
+            // As in tree-sitter: the run starts at the first sibling that matches and
+            // continues through the immediately following siblings while they match.
+            var matchedSomewhere = false
+            var j = from
+            while j < list.end && !exhausted {
+                if pinned >= 0 && j != pinned { break }
+                defer { j += 1 }
+                guard placeable(j, after: previous) else { continue }
+                var runCaps: [QueryMatch.Capture]? = nil
+                matchItem(idx, node: list[j], caps: caps) { c in if runCaps == nil { runCaps = c } }
+                guard var run = runCaps else { continue }
+                if pinned >= 0 && j > list.start {
+                    // A run that the previous sibling would extend is part of a longer run.
+                    var extends = false
+                    matchItem(idx, node: list[j - 1], caps: caps) { _ in extends = true }
+                    if extends { return }
+                }
+                matchedSomewhere = true
+                var last = j
+                while last + 1 < list.end && !exhausted {
+                    var next: [QueryMatch.Capture]? = nil
+                    matchItem(idx, node: list[last + 1], caps: run) { c in if next == nil { next = c } }
+                    guard let n = next else { break }
+                    run = n
+                    last += 1
+                }
+                continueAfter(last, run)
+                break // tree-sitter takes the first run only
+            }
+            if item.quantifier == .zeroOrMore && !matchedSomewhere {
+                matchSequence(end: end, idx: idx + 1, rest: rest, list: list, from: from, previous: previous,
+                              pinned: pinned, inParent: inParent, caps: caps, k)
+            }
+        }
+    }
 }

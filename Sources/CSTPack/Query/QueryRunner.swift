@@ -183,11 +183,12 @@ final class QueryWorker {
             }
             let ft = try located?.tree ?? reader.fileTree(i)
             let hits = try located.map { [Hit(node: $0.node)] } ?? select(ft, language: language, outcome: &o)
-            o.hits = hits.count
+            // Counting a query's matches needs no list of hits: select counted them.
+            if case .count = work.options.mode, case .query = work.selector {} else { o.hits = hits.count }
             var out = ""
             switch work.options.mode {
             case .count(let byFile):
-                if byFile && !hits.isEmpty { out = "\(o.path)\t\(hits.count)\n" }
+                if byFile && o.hits > 0 { out = "\(o.path)\t\(o.hits)\n" }
             default:
                 for h in hits { out += NodeRender.render(ft, hit: h, mode: work.options.mode, anonymous: work.options.anonymous) }
             }
@@ -223,14 +224,21 @@ final class QueryWorker {
                 matchers[language] = matcher
             }
             let before = matcher.budgetExceeded
-            let ms = try matcher.matches(in: ft)
+            var counting = false
+            if case .count = work.options.mode { counting = true }
+            let ms = try matcher.matchList(in: ft, storing: !counting)
             outcome.budgetExceeded = matcher.budgetExceeded - before
+            if counting {
+                outcome.hits = ms.nodeCount
+                return []
+            }
             var hits: [Hit] = []
-            for (index, m) in ms.enumerated() {
-                if m.captures.isEmpty {
-                    hits.append(Hit(node: m.root, match: index, capture: nil))
+            for index in 0..<ms.count {
+                let caps = ms.captures(of: index)
+                if caps.isEmpty {
+                    hits.append(Hit(node: ms.root(of: index), match: index, capture: nil))
                 }
-                for c in m.captures {
+                for c in caps {
                     hits.append(Hit(node: c.node, match: index, capture: matcher.query.captureNames[c.id]))
                 }
             }
