@@ -19,7 +19,11 @@ let package = Package(
         .target(name: "CTreeSitterMemory", dependencies: ["CTreeSitter"]),
         .target(
             name: "CSTPack",
-            dependencies: ["CTreeSitter", "CTreeSitterMemory", "CZstd", "CLZ4", "CXXHash"]
+            dependencies: ["CTreeSitter", "CTreeSitterMemory", "CZstd", "CLZ4", "CXXHash"],
+            // Release builds skip the run-time exclusivity checks of class properties and
+            // captured variables (measured: ~4% of a query's time); debug builds, which the
+            // tests run, keep them.
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         .executableTarget(
             name: "cstpack",

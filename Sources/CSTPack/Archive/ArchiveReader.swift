@@ -27,9 +27,15 @@ public final class ArchiveReader {
         trees.append((i, t))
     }
 
-    public init(_ archive: Archive, cacheLimit: Int = 64 << 20) {
+    /// Whether record reads decompress a segment only up to the record (a lookup), or
+    /// whole (a scan over many files: a prefix read later extended would decompress the
+    /// segment's start again).
+    public let readsPrefixes: Bool
+
+    public init(_ archive: Archive, cacheLimit: Int = 64 << 20, scanning: Bool = false) {
         self.archive = archive
         self.cacheLimit = cacheLimit
+        readsPrefixes = !scanning
     }
 
     /// The decompressed bytes of segment `i` (checksum and length verified), or with
@@ -76,7 +82,7 @@ public final class ArchiveReader {
         let r = try archive.record(i)
         let s = try archive.segment(Int(r.segment))
         guard s.stream == stream else { throw FormatError("record \(i) points into a \(s.stream) segment, expected \(stream)") }
-        let bytes = try segmentBytes(Int(r.segment), prefix: Int(r.offset) + Int(r.length))
+        let bytes = try segmentBytes(Int(r.segment), prefix: readsPrefixes ? Int(r.offset) + Int(r.length) : nil)
         guard UInt64(r.offset) + UInt64(r.length) <= UInt64(bytes.count) else {
             throw FormatError("record \(i): \(r.offset)+\(r.length) outside segment \(r.segment) (\(bytes.count) bytes)")
         }

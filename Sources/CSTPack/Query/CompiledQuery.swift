@@ -67,10 +67,14 @@ struct CompiledQuery {
     var shapes: [Shape] = []
     let kindCount: Int
     let wordsPerSet: Int
-    /// Per kind code, the patterns to try at a node of that kind (in pattern order):
-    /// `entries[entryStarts[k]..<entryStarts[k+1]]`; kinds past the table use the last row.
-    var entryStarts: [Int32] = []
-    var entries: [Int32] = []
+    /// Per kind code, the patterns to try at a node of that kind, in pattern order:
+    /// `attempts[attemptStarts[k]..<attemptStarts[k+1]]`; kinds past the table use the last row.
+    var attemptStarts: [Int32] = []
+    var attempts: [Attempt] = []
+    /// A pattern to try; for a pattern of leaves, only those that can match this kind:
+    /// `leafRefs[leafStart..<leafStart+leafCount]`.
+    struct Attempt { var pattern: Int32; var leafStart: Int32; var leafCount: Int32 }
+    var leafRefs: [Int32] = []
     var needsChildren = false
     var hasSiblingPatterns = false
     static let maxItems = 1 << 20
@@ -106,12 +110,25 @@ struct CompiledQuery {
         }
         // Dense table: the patterns each kind code can start, in pattern order.
         for kind in 0...kindCount {
-            entryStarts.append(Int32(entries.count))
+            attemptStarts.append(Int32(attempts.count))
             for (p, ks) in rootKinds.enumerated() where ks == nil || (kind < kindCount && ks!.contains(UInt16(kind))) {
-                entries.append(Int32(p))
+                guard case .leaves(let start, let count) = shapes[p] else {
+                    attempts.append(Attempt(pattern: Int32(p), leafStart: 0, leafCount: 0))
+                    continue
+                }
+                let refStart = leafRefs.count
+                for l in Int(start)..<Int(start + count) {
+                    let set = Int(leaves[l].kinds)
+                    if set < 0 || (kind < kindCount && kindWords[set + kind >> 6] & (1 << UInt64(kind & 63)) != 0) {
+                        leafRefs.append(Int32(l))
+                    }
+                }
+                if leafRefs.count > refStart {
+                    attempts.append(Attempt(pattern: Int32(p), leafStart: Int32(refStart), leafCount: Int32(leafRefs.count - refStart)))
+                }
             }
         }
-        entryStarts.append(Int32(entries.count))
+        attemptStarts.append(Int32(attempts.count))
     }
 
     struct LeafTest {

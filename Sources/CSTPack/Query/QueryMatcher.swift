@@ -74,6 +74,10 @@ public final class QueryMatcher {
     public static let stepBudget = 200_000
     /// Roots whose search ran out of steps (reported, never silent).
     public private(set) var budgetExceeded = 0
+    // Per-file scratch, reused: children lists and each node's index among its siblings.
+    private var offsets: [Int32] = []
+    private var childIDs: [Int32] = []
+    private var position: [Int32] = []
 
     public init(_ query: Query, kindCount: Int? = nil) throws {
         self.query = query
@@ -129,71 +133,88 @@ public final class QueryMatcher {
         }
     }
 
+    /// Whether matching reads node text (the query has text predicates).
+    public var needsText: Bool { predicates.contains { !$0.isEmpty } }
+
     /// Every match in `ft`, in document order of the root, then pattern order.
     public func matches(in ft: FileTree) throws -> [QueryMatch] { try matchList(in: ft).matches }
 
-    /// Every match in `ft`, stored flat.
+    /// Every match in `ft`, stored flat (or only counted).
     public func matchList(in ft: FileTree, storing: Bool = true) throws -> MatchList {
-        var out = MatchList(storing: storing)
         let t = ft.tree
-        var offsets: [Int32] = [0, 0], childIDs: [Int32] = []
-        var position: [Int32] = []
+        return try t.kinds.withUnsafeBufferPointer { kinds in
+        try t.fields.withUnsafeBufferPointer { fields in
+        try t.flags.withUnsafeBufferPointer { flags in
+        try t.starts.withUnsafeBufferPointer { starts in
+        try t.ends.withUnsafeBufferPointer { ends in
+        try t.parents.withUnsafeBufferPointer { parents in
+        try (ft.source ?? []).withUnsafeBufferPointer { source in
+            try matchList(in: TreeView(kinds: kinds, fields: fields, flags: flags, starts: starts, ends: ends, parents: parents,
+                                       source: ft.source == nil ? nil : source, errorKind: ft.table.errorKind),
+                          storing: storing)
+        }}}}}}}
+    }
+
+    /// Every match in a tree given as plain arrays (a decoder's reused buffers, say).
+    func matchList(in view: TreeView, storing: Bool = true) throws -> MatchList {
+        var out = MatchList(storing: storing)
         if compiled.needsChildren {
-            (offsets, childIDs) = t.childLists()
+            CSTTree.childLists(parents: view.parents, offsets: &offsets, children: &childIDs)
             if compiled.hasSiblingPatterns {
                 // Each node's index in its parent's child list (the root: 0 in a list of itself).
-                position = [Int32](repeating: 0, count: t.count)
+                position.removeAll(keepingCapacity: true)
+                position.append(contentsOf: repeatElement(0, count: view.count))
                 for (j, c) in childIDs.enumerated() { position[Int(c)] = Int32(j) }
             }
+        } else {
+            offsets.removeAll(keepingCapacity: true)
+            childIDs.removeAll(keepingCapacity: true)
         }
-        let source = ft.source ?? []
         try compiled.items.withUnsafeBufferPointer { items in
         try compiled.exprs.withUnsafeBufferPointer { exprs in
         try compiled.ranges.withUnsafeBufferPointer { ranges in
         try compiled.captureIDs.withUnsafeBufferPointer { captureIDs in
         try compiled.negated.withUnsafeBufferPointer { negated in
         try compiled.kindWords.withUnsafeBufferPointer { kindWords in
-        try t.kinds.withUnsafeBufferPointer { kinds in
-        try t.fields.withUnsafeBufferPointer { fields in
-        try t.flags.withUnsafeBufferPointer { flags in
-        try t.starts.withUnsafeBufferPointer { starts in
-        try t.ends.withUnsafeBufferPointer { ends in
         try offsets.withUnsafeBufferPointer { offsets in
         try childIDs.withUnsafeBufferPointer { childIDs in
-        try source.withUnsafeBufferPointer { source in
             let run = MatchRun(items: items, exprs: exprs, ranges: ranges, captureIDs: captureIDs, negated: negated,
                                kindWords: kindWords, kindCount: compiled.kindCount, wordsPerSet: compiled.wordsPerSet,
-                               kinds: kinds, fields: fields, flags: flags, offsets: offsets, childIDs: childIDs,
-                               errorKind: ft.table.errorKind)
+                               kinds: view.kinds, fields: view.fields, flags: view.flags, offsets: offsets, childIDs: childIDs,
+                               errorKind: view.errorKind)
             defer { run.release() }
-            let text = NodeText(source: ft.source == nil ? nil : source, starts: starts, ends: ends)
-            try matchAll(run, ft, text, position, &out)
-        }}}}}}}}}}}}}}
+            try matchAll(run, view, &out)
+        }}}}}}}}
         return out
     }
 
-    private func matchAll(_ run: MatchRun, _ ft: FileTree, _ text: NodeText, _ position: [Int32], _ out: inout MatchList) throws {
+    private func matchAll(_ run: MatchRun, _ view: TreeView, _ out: inout MatchList) throws {
         let c = compiled
-        let parents = ft.tree.parents
+        let parents = view.parents
+        let text = NodeText(source: view.source, starts: view.starts, ends: view.ends)
         var results: [[QueryMatch.Capture]] = []
         var emittedGroups: [Int32] = []
-        try c.entryStarts.withUnsafeBufferPointer { entryStarts in
-        try c.entries.withUnsafeBufferPointer { entries in
+        try c.attemptStarts.withUnsafeBufferPointer { attemptStarts in
+        try c.attempts.withUnsafeBufferPointer { attempts in
         try c.shapes.withUnsafeBufferPointer { shapes in
         try c.leaves.withUnsafeBufferPointer { leaves in
-        for node in 0..<ft.count {
+        try c.leafRefs.withUnsafeBufferPointer { leafRefs in
+        for node in 0..<view.count {
             let kind = Int(run.kinds[node])
             let row = min(kind, c.kindCount)
-            for e in Int(entryStarts[row])..<Int(entryStarts[row + 1]) {
-                let p = Int(entries[e])
+            for a in Int(attemptStarts[row])..<Int(attemptStarts[row + 1]) {
+                let attempt = attempts[a]
+                let p = Int(attempt.pattern)
                 switch shapes[p] {
-                case .leaves(let start, let count):
+                case .leaves:
                     // Decided by the node alone: its captures are all this node. Leaves
                     // with the same captures make the same match: report it once.
                     emittedGroups.removeAll(keepingCapacity: true)
-                    for l in Int(start)..<Int(start + count) where run.leafMatches(leaves[l], node) {
+                    for r in Int(attempt.leafStart)..<Int(attempt.leafStart + attempt.leafCount) {
+                        let l = Int(leafRefs[r])
                         let leaf = leaves[l]
-                        if count > 1 {
+                        guard run.leafMatches(leaf, node) else { continue }
+                        if attempt.leafCount > 1 {
                             let group = leaf.sameAs >= 0 ? leaf.sameAs : Int32(l)
                             if emittedGroups.contains(group) { continue }
                             emittedGroups.append(group)
@@ -204,7 +225,7 @@ public final class QueryMatcher {
                 case .single(let item):
                     run.resetBudget()
                     results.removeAll(keepingCapacity: true)
-                    run.matchItem(Int(item), node: node, caps: []) { results.append($0) }
+                    run.matchItem(Int(item), node: node, depth: 0) { results.append(run.captures(0, $0)) }
                     if run.exhausted { budgetExceeded += 1 }
                     if !results.isEmpty { try emit(p, node, results, text, &out) }
                 case .siblings(let seq):
@@ -218,13 +239,13 @@ public final class QueryMatcher {
                     let start = parent < 0 ? 0 : Int(position[node])
                     run.matchSequence(end: Int(seq.start + seq.count), idx: Int(seq.start), rest: -1, list: list,
                                       from: start, previous: -1, pinned: start, inParent: parent >= 0,
-                                      caps: []) { results.append($0) }
+                                      depth: 0) { results.append(run.captures(0, $0)) }
                     if run.exhausted { budgetExceeded += 1 }
                     if !results.isEmpty { try emit(p, node, results, text, &out) }
                 }
             }
         }
-        }}}}
+        }}}}}
     }
 
     /// Different ways of matching one root can capture the same nodes: report them once.
@@ -268,6 +289,19 @@ public final class QueryMatcher {
         }
         return true
     }
+}
+
+/// One file's tree as the matcher reads it.
+struct TreeView {
+    let kinds: UnsafeBufferPointer<UInt16>
+    let fields: UnsafeBufferPointer<UInt16>
+    let flags: UnsafeBufferPointer<CSTTree.Flags>
+    let starts: UnsafeBufferPointer<UInt32>
+    let ends: UnsafeBufferPointer<UInt32>
+    let parents: UnsafeBufferPointer<Int32>
+    let source: UnsafeBufferPointer<UInt8>?
+    let errorKind: UInt16
+    var count: Int { kinds.count }
 }
 
 /// A node's bytes in the file's text (nil when the archive has no text).
@@ -344,9 +378,10 @@ struct NodeList {
     @inline(__always) subscript(j: Int) -> Int { Int(base[j]) }
 }
 
-/// One file's matching state: the compiled query and the tree as plain pointers (no
-/// reference counting in the inner loops), the step budget and the splice frames.
-final class MatchRun {
+/// One file's matching state: the compiled query and the tree as plain pointers, the
+/// step budget, the capture stack and the splice frames. A struct of pointers, so the
+/// matching closures capture it without reference counting.
+struct MatchRun {
     let items: UnsafeBufferPointer<CompiledQuery.Item>
     let exprs: UnsafeBufferPointer<CompiledQuery.Expr>
     let ranges: UnsafeBufferPointer<CompiledQuery.Range>
@@ -369,6 +404,11 @@ final class MatchRun {
     private let frameCapacity: Int
     /// The list of top-level nodes: the root alone.
     let rootList: UnsafeMutablePointer<Int32>
+    /// The captures of the match being explored, as a stack: a call that captures writes
+    /// above the depth it was given and passes its continuation the new depth, so
+    /// exploring alternatives allocates nothing.
+    struct CaptureStack { var base: UnsafeMutablePointer<QueryMatch.Capture>; var capacity: Int }
+    private let stack: UnsafeMutablePointer<CaptureStack>
 
     init(items: UnsafeBufferPointer<CompiledQuery.Item>, exprs: UnsafeBufferPointer<CompiledQuery.Expr>,
          ranges: UnsafeBufferPointer<CompiledQuery.Range>, captureIDs: UnsafeBufferPointer<Int32>,
@@ -387,12 +427,36 @@ final class MatchRun {
         frames = .allocate(capacity: frameCapacity)
         rootList = .allocate(capacity: 1)
         rootList.initialize(to: 0)
+        stack = .allocate(capacity: 1)
+        stack.initialize(to: CaptureStack(base: .allocate(capacity: 64), capacity: 64))
+    }
+
+    @inline(__always) func push(_ c: QueryMatch.Capture, at depth: Int) {
+        if depth >= stack.pointee.capacity {
+            let bigger = UnsafeMutablePointer<QueryMatch.Capture>.allocate(capacity: stack.pointee.capacity * 2)
+            bigger.moveInitialize(from: stack.pointee.base, count: stack.pointee.capacity)
+            stack.pointee.base.deallocate()
+            stack.pointee = CaptureStack(base: bigger, capacity: stack.pointee.capacity * 2)
+        }
+        stack.pointee.base[depth] = c
+    }
+
+    /// The captures at depths `from..<to`.
+    func captures(_ from: Int, _ to: Int) -> [QueryMatch.Capture] {
+        Array(UnsafeBufferPointer(start: stack.pointee.base + from, count: to - from))
+    }
+
+    /// Puts `caps` back on the stack at `depth` (after other branches wrote there).
+    func restore(_ caps: [QueryMatch.Capture], at depth: Int) {
+        for (k, c) in caps.enumerated() { push(c, at: depth + k) }
     }
 
     func release() {
         counters.deallocate()
         frames.deallocate()
         rootList.deallocate()
+        stack.pointee.base.deallocate()
+        stack.deallocate()
     }
 
     var exhausted: Bool { counters[0] > QueryMatcher.stepBudget }
@@ -433,22 +497,23 @@ final class MatchRun {
     }
 
     /// Matches item `i` at `node` (field, expression, captures).
-    func matchItem(_ i: Int, node: Int, caps: [QueryMatch.Capture], _ k: ([QueryMatch.Capture]) -> Void) {
+    func matchItem(_ i: Int, node: Int, depth: Int, _ k: (Int) -> Void) {
         guard step() else { return }
         let item = items[i]
         if item.field != 0 && fields[node] != item.field { return }
-        var withCaps = caps
+        var d = depth
         for c in Int(item.captureStart)..<Int(item.captureStart + item.captureCount) {
-            withCaps.append(.init(id: Int(captureIDs[c]), node: node))
+            push(.init(id: Int(captureIDs[c]), node: node), at: d)
+            d += 1
         }
-        matchExpr(Int(item.expr), node: node, caps: withCaps, k)
+        matchExpr(Int(item.expr), node: node, depth: d, k)
     }
 
-    func matchExpr(_ e: Int, node: Int, caps: [QueryMatch.Capture], _ k: ([QueryMatch.Capture]) -> Void) {
+    func matchExpr(_ e: Int, node: Int, depth: Int, _ k: (Int) -> Void) {
         let x = exprs[e]
         switch x.tag {
         case .any, .token:
-            if test(x.tag, x.kinds, node) { k(caps) }
+            if test(x.tag, x.kinds, node) { k(depth) }
         case .node:
             guard test(.node, x.kinds, node) else { return }
             let list = NodeList(base: childIDs.baseAddress!, start: Int(offsets[node]), end: Int(offsets[node + 1]))
@@ -456,15 +521,15 @@ final class MatchRun {
                 var j = list.start
                 while j < list.end { if fields[list[j]] == negated[n] { return }; j += 1 }
             }
-            if x.count == 0 { k(caps); return }
+            if x.count == 0 { k(depth); return }
             matchSequence(end: Int(x.first + x.count), idx: Int(x.first), rest: -1, list: list, from: list.start,
-                          previous: -1, pinned: -1, inParent: true, caps: caps, k)
+                          previous: -1, pinned: -1, inParent: true, depth: depth, k)
         case .alternation:
             for a in Int(x.first)..<Int(x.first + x.count) where ranges[a].count == 1 {
-                matchItem(Int(ranges[a].start), node: node, caps: caps, k)
+                matchItem(Int(ranges[a].start), node: node, depth: depth, k)
             }
         case .group:
-            if x.count == 1 { matchItem(Int(x.first), node: node, caps: caps, k) }
+            if x.count == 1 { matchItem(Int(x.first), node: node, depth: depth, k) }
         }
     }
 
@@ -474,14 +539,14 @@ final class MatchRun {
     /// sibling group starts at a given node, -1: anywhere); `inParent` says the list is a
     /// parent's children (so edge anchors apply).
     func matchSequence(end: Int, idx: Int, rest: Int, list: NodeList, from: Int, previous: Int,
-                       pinned: Int, inParent: Bool, caps: [QueryMatch.Capture], _ k: ([QueryMatch.Capture]) -> Void) {
+                       pinned: Int, inParent: Bool, depth: Int, _ k: (Int) -> Void) {
         guard step() else { return }
         var end = end, idx = idx, rest = rest
         while idx == end && rest >= 0 {
             let f = frames[rest]
             end = Int(f.end); idx = Int(f.idx); rest = Int(f.rest)
         }
-        guard idx < end else { k(caps); return }
+        guard idx < end else { k(depth); return }
         let item = items[idx]
         let tailEmpty = idx + 1 == end && (rest < 0 || frames[rest].tailEmpty)
 
@@ -495,7 +560,7 @@ final class MatchRun {
             for s in Int(item.spliceStart)..<Int(item.spliceStart + item.spliceCount) {
                 let r = ranges[s]
                 matchSequence(end: Int(r.start + r.count), idx: Int(r.start), rest: slot, list: list, from: from,
-                              previous: previous, pinned: pinned, inParent: inParent, caps: caps, k)
+                              previous: previous, pinned: pinned, inParent: inParent, depth: depth, k)
             }
             return
         }
@@ -511,10 +576,10 @@ final class MatchRun {
             guard tailEmpty && item.anchoredAfter && inParent else { return true }
             return !anyNamed(list, j + 1, list.end)
         }
-        func continueAfter(_ j: Int, _ c: [QueryMatch.Capture]) {
+        func continueAfter(_ j: Int, _ c: Int) {
             guard endsRight(j) else { return }
             matchSequence(end: end, idx: idx + 1, rest: rest, list: list, from: j + 1, previous: j, pinned: -1,
-                          inParent: inParent, caps: c, k)
+                          inParent: inParent, depth: c, k)
         }
 
         switch item.quantifier {
@@ -525,7 +590,7 @@ final class MatchRun {
                 if pinned >= 0 && j != pinned { break }
                 if placeable(j, after: previous) {
                     let position = j
-                    matchItem(idx, node: list[j], caps: caps) { c in
+                    matchItem(idx, node: list[j], depth: depth) { c in
                         matchedSomewhere = true
                         continueAfter(position, c)
                     }
@@ -535,7 +600,7 @@ final class MatchRun {
             // Like tree-sitter, an optional item that is present is not also skipped.
             if item.quantifier == .optional && !matchedSomewhere {
                 matchSequence(end: end, idx: idx + 1, rest: rest, list: list, from: from, previous: previous,
-                              pinned: pinned, inParent: inParent, caps: caps, k)
+                              pinned: pinned, inParent: inParent, depth: depth, k)
             }
         case .zeroOrMore, .oneOrMore:
             // As in tree-sitter: the run starts at the first sibling that matches and
@@ -547,29 +612,31 @@ final class MatchRun {
                 defer { j += 1 }
                 guard placeable(j, after: previous) else { continue }
                 var runCaps: [QueryMatch.Capture]? = nil
-                matchItem(idx, node: list[j], caps: caps) { c in if runCaps == nil { runCaps = c } }
+                matchItem(idx, node: list[j], depth: depth) { c in if runCaps == nil { runCaps = captures(depth, c) } }
                 guard var run = runCaps else { continue }
                 if pinned >= 0 && j > list.start {
                     // A run that the previous sibling would extend is part of a longer run.
                     var extends = false
-                    matchItem(idx, node: list[j - 1], caps: caps) { _ in extends = true }
+                    matchItem(idx, node: list[j - 1], depth: depth) { _ in extends = true }
                     if extends { return }
                 }
                 matchedSomewhere = true
                 var last = j
                 while last + 1 < list.end && !exhausted {
                     var next: [QueryMatch.Capture]? = nil
-                    matchItem(idx, node: list[last + 1], caps: run) { c in if next == nil { next = c } }
+                    restore(run, at: depth)
+                    matchItem(idx, node: list[last + 1], depth: depth + run.count) { c in if next == nil { next = captures(depth, c) } }
                     guard let n = next else { break }
                     run = n
                     last += 1
                 }
-                continueAfter(last, run)
+                restore(run, at: depth)
+                continueAfter(last, depth + run.count)
                 break // tree-sitter takes the first run only
             }
             if item.quantifier == .zeroOrMore && !matchedSomewhere {
                 matchSequence(end: end, idx: idx + 1, rest: rest, list: list, from: from, previous: previous,
-                              pinned: pinned, inParent: inParent, caps: caps, k)
+                              pinned: pinned, inParent: inParent, depth: depth, k)
             }
         }
     }

@@ -149,7 +149,7 @@ final class QueryWorker {
 
     init(_ work: QueryWork) {
         self.work = work
-        reader = ArchiveReader(work.archive, cacheLimit: 32 << 20)
+        reader = ArchiveReader(work.archive, cacheLimit: 32 << 20, scanning: work.files.count > 1)
     }
 
     func process(_ k: Int) -> FileOutcome {
@@ -170,6 +170,26 @@ final class QueryWorker {
                 return o
             }
             if case .query = work.selector, work.queries[language] == nil { return o }
+            // Counting a query's matches: the same, from reused buffers and without a FileTree.
+            if case .count(let byFile) = work.options.mode, case .query = work.selector {
+                let m = try matcher(language)
+                buffers = try reader.decode(file: i, reusing: buffers)
+                let source = m.needsText ? try reader.source(ofFile: i) : nil
+                let b = buffers
+                func view<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeBufferPointer<T> { UnsafeBufferPointer(start: p, count: b.count) }
+                let before = m.budgetExceeded
+                let ms = try (source ?? []).withUnsafeBufferPointer { text in
+                    try m.matchList(in: TreeView(kinds: view(b.kinds), fields: view(b.fields), flags: view(b.flags),
+                                                 starts: view(b.starts), ends: view(b.ends), parents: view(b.parents),
+                                                 source: source == nil ? nil : text,
+                                                 errorKind: work.archive.languages[language].errorKind),
+                                    storing: false)
+                }
+                o.budgetExceeded = m.budgetExceeded - before
+                o.hits = ms.nodeCount
+                if byFile && o.hits > 0 { o.text = "\(o.path)\t\(o.hits)\n" }
+                return o
+            }
             if case .kind = work.selector, work.kindCodes[language] == nil { return o }
             // A node at a point needs the tree only up to that node's end.
             var located: (tree: FileTree, node: Int)? = nil
@@ -183,12 +203,11 @@ final class QueryWorker {
             }
             let ft = try located?.tree ?? reader.fileTree(i)
             let hits = try located.map { [Hit(node: $0.node)] } ?? select(ft, language: language, outcome: &o)
-            // Counting a query's matches needs no list of hits: select counted them.
-            if case .count = work.options.mode, case .query = work.selector {} else { o.hits = hits.count }
+            o.hits = hits.count
             var out = ""
             switch work.options.mode {
             case .count(let byFile):
-                if byFile && o.hits > 0 { out = "\(o.path)\t\(o.hits)\n" }
+                if byFile && !hits.isEmpty { out = "\(o.path)\t\(hits.count)\n" }
             default:
                 for h in hits { out += NodeRender.render(ft, hit: h, mode: work.options.mode, anonymous: work.options.anonymous) }
             }
@@ -199,6 +218,14 @@ final class QueryWorker {
             o.error = CSTPackError(o.path.isEmpty ? "\(error)" : "\(o.path): \(error)")
         }
         return o
+    }
+
+    /// This thread's compiled matcher for a language (its scratch is per thread).
+    func matcher(_ language: Int) throws -> QueryMatcher {
+        if let m = matchers[language] { return m }
+        let m = try QueryMatcher(work.queries[language]!)
+        matchers[language] = m
+        return m
     }
 
     func select(_ ft: FileTree, language: Int, outcome: inout FileOutcome) throws -> [Hit] {
@@ -218,20 +245,10 @@ final class QueryWorker {
             let codes = work.kindCodes[language] ?? []
             return (0..<ft.count).filter { codes.contains(ft.tree.kinds[$0]) }.map { Hit(node: $0) }
         case .query:
-            let matcher: QueryMatcher
-            if let m = matchers[language] { matcher = m } else {
-                matcher = try QueryMatcher(work.queries[language]!)
-                matchers[language] = matcher
-            }
+            let matcher = try self.matcher(language)
             let before = matcher.budgetExceeded
-            var counting = false
-            if case .count = work.options.mode { counting = true }
-            let ms = try matcher.matchList(in: ft, storing: !counting)
+            let ms = try matcher.matchList(in: ft)
             outcome.budgetExceeded = matcher.budgetExceeded - before
-            if counting {
-                outcome.hits = ms.nodeCount
-                return []
-            }
             var hits: [Hit] = []
             for index in 0..<ms.count {
                 let caps = ms.captures(of: index)

@@ -191,7 +191,7 @@ public struct StatsReport: Codable, Sendable {
         let segmentSize = Int(info.segmentSize)
         guard segmentSize >= 4096 else { throw CSTPackError("the archive records no segment size") }
         var sizer = SegmentSizer(codec: info.codec, level: info.level, segmentSize: segmentSize)
-        let reader = ArchiveReader(archive)
+        let reader = ArchiveReader(archive, scanning: true)
         reader.treeCacheLimit = 0
         for i in 0..<archive.fileCount {
             let f = try archive.file(i)

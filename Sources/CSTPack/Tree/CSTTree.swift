@@ -53,17 +53,37 @@ public struct CSTTree: Equatable, Sendable {
 
     /// Children of every node, as ranges into a flat array (built once, O(n)).
     public func childLists() -> (offsets: [Int32], children: [Int32]) {
-        var counts = [Int32](repeating: 0, count: count + 1)
-        for i in 1..<max(count, 1) where parents[i] >= 0 { counts[Int(parents[i]) + 1] += 1 }
-        for i in 0..<count { counts[i + 1] += counts[i] }
-        var fill = counts
-        var children = [Int32](repeating: 0, count: Int(counts[count]))
-        for i in 0..<count where parents[i] >= 0 {
-            let p = Int(parents[i])
-            children[Int(fill[p])] = Int32(i)
-            fill[p] += 1
+        var offsets: [Int32] = [], children: [Int32] = []
+        parents.withUnsafeBufferPointer { Self.childLists(parents: $0, offsets: &offsets, children: &children) }
+        return (offsets, children)
+    }
+
+    /// Children of node p are `children[offsets[p]..<offsets[p+1]]`, in order; the arrays
+    /// are refilled (their storage reused).
+    static func childLists(parents: UnsafeBufferPointer<Int32>, offsets: inout [Int32], children: inout [Int32]) {
+        let count = parents.count
+        offsets.removeAll(keepingCapacity: true)
+        offsets.append(contentsOf: repeatElement(0, count: count + 1))
+        for i in 1..<max(count, 1) where parents[i] >= 0 { offsets[Int(parents[i]) + 1] += 1 }
+        for i in 0..<count { offsets[i + 1] += offsets[i] }
+        children.removeAll(keepingCapacity: true)
+        children.append(contentsOf: repeatElement(0, count: Int(offsets[count])))
+        offsets.withUnsafeMutableBufferPointer { offsets in
+            children.withUnsafeMutableBufferPointer { children in
+                // Fill each list from its start, then shift the starts back.
+                for i in 0..<count where parents[i] >= 0 {
+                    let p = Int(parents[i])
+                    children[Int(offsets[p])] = Int32(i)
+                    offsets[p] += 1
+                }
+                var previous: Int32 = 0
+                for p in 0..<count {
+                    let end = offsets[p]
+                    offsets[p] = previous
+                    previous = end
+                }
+            }
         }
-        return (counts, children)
     }
 
     /// Deepest nesting level (root = 1).

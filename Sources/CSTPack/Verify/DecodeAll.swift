@@ -18,7 +18,7 @@ public enum DecodeAll {
         }
         let shared = Shared()
         let join = startThreads(max(1, jobs)) { _ in
-            let reader = ArchiveReader(archive, cacheLimit: 8 << 20)
+            let reader = ArchiveReader(archive, cacheLimit: 8 << 20, scanning: true)
             var buffers = TreeDecoder.Buffers(capacity: 1 << 16)
             var files = 0, nodes = 0
             // Runs of consecutive files: their records share segments, which each thread

@@ -19,7 +19,7 @@ enum ReadEverything {
             ok += 1
             return v
         }
-        let reader = ArchiveReader(archive, cacheLimit: 4 << 20)
+        let reader = ArchiveReader(archive, cacheLimit: 4 << 20, scanning: true)
         for i in 0..<archive.fileCount {
             if let p = attempt({ try archive.path(ofFile: i) }) { _ = attempt { try archive.fileIndex(path: p) } }
             if let ft = attempt({ try reader.fileTree(i) }) {

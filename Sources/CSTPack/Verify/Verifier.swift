@@ -25,7 +25,7 @@ public enum Verifier {
     public static func run(_ archive: Archive, options: VerifyOptions, grammars: GrammarRegistry?,
                            progress: (Int, Int) -> Void = { _, _ in }) -> VerifyReport {
         var report = VerifyReport()
-        let reader = ArchiveReader(archive, cacheLimit: 16 << 20)
+        let reader = ArchiveReader(archive, cacheLimit: 16 << 20, scanning: true)
         func problem(_ s: String) { report.problems.append(s) }
 
         // Segments: checksum, codec, exact decompressed size; bases: checksums.
