@@ -299,6 +299,16 @@ final class QueryTests: XCTestCase {
         }
         // The subset must decide most of these (the rest exercise the hand-off to ICU).
         XCTAssertGreaterThan(decided, total / 3, "decided \(decided) of \(total)")
+        // Word lists (`^(abs|all|…)$`) are looked up, not run: the same answers.
+        for pattern in ["^(abs|all|a|)$", "^abc$", "^(x|xy|xyz)$", "^(ab|cd)$"] {
+            let icu = try NSRegularExpression(pattern: pattern)
+            let mine = try XCTUnwrap(ByteRegex(pattern))
+            for text in ["", "a", "abs", "all", "al", "abc", "abcd", "xy", "xyz", "xyzz", "ab\n", "ab\r\n", "ab\n\n", "cd\r",
+                         "\nab", "ab\u{0B}", "ab ", "x\r\n", "\n"] {
+                let expected = icu.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+                XCTAssertEqual(Array(text.utf8).withUnsafeBufferPointer { mine.firstMatch(in: $0) }, expected, "/\(pattern)/ on \(text.debugDescription)")
+            }
+        }
         // The queries grammars ship: all decided by bytes.
         for p in ["^[A-Z]", "^[A-Z][A-Z_]*$", "^(abs|all|any|__import__)$", "^_*[A-Z][A-Z\\d_]*$", "^(self|cls)$"] {
             XCTAssertNotNil(ByteRegex(p), p)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The regular expressions of `#match?` predicates, run on a node's bytes without making a
 /// String. Grammar queries use a small ASCII subset (`^[A-Z]`, `^(abs|all|…)$`); this
 /// compiles that subset to a backtracking program. Anything outside it, non-ASCII text, or
@@ -21,6 +23,9 @@ struct ByteRegex {
     private var anchoredAtStart = false
     /// For a pattern that starts `^` then a byte or set: that set's offset in `setBits`.
     private var firstByte: Int? = nil
+    /// For `^(word|word|…)$`: the words by length (`^(abs|all|…)$` on every call's name
+    /// would otherwise try each alternative in turn).
+    private var literalsByLength: [Int: [[UInt8]]]? = nil
     static let stepLimit = 20_000
     static let maxThreads = 256
     static let maxProgram = 4_096
@@ -41,6 +46,7 @@ struct ByteRegex {
         }
         program = out.map { if case .set(let i) = $0 { return .set(i * 4) } else { return $0 } }
         if case .start = out.first { anchoredAtStart = true }
+        if let words = Self.anchoredWords(tree) { literalsByLength = Dictionary(grouping: words, by: \.count) }
         if anchoredAtStart, out.count > 1 {
             switch program[1] {
             case .byte(let b):
@@ -61,6 +67,16 @@ struct ByteRegex {
             guard let b = text.first, setBits[first + Int(b) >> 6] & (1 << UInt64(b & 63)) != 0 else { return false }
         }
         for b in text where b >= 0x80 { _ = b; return nil }
+        if let byLength = literalsByLength {
+            // `$` also matches before one final line terminator (or CR LF).
+            func isWord(_ n: Int) -> Bool {
+                byLength[n]?.contains { w in n == 0 || w.withUnsafeBufferPointer { memcmp($0.baseAddress!, text.baseAddress!, n) == 0 } } ?? false
+            }
+            let n = text.count
+            if isWord(n) { return true }
+            if n >= 1, Self.isLineTerminator(text[n - 1]), isWord(n - 1) { return true }
+            return n >= 2 && text[n - 2] == 0x0D && text[n - 1] == 0x0A && isWord(n - 2)
+        }
         return withUnsafeTemporaryAllocation(of: (pc: Int, pos: Int).self, capacity: Self.maxThreads) { stack in
             run(text, stack)
         }
@@ -117,6 +133,27 @@ struct ByteRegex {
     }
 
     static func isLineTerminator(_ b: UInt8) -> Bool { b >= 0x0A && b <= 0x0D }
+
+    /// The words of a pattern `^word$` or `^(word|word|…)$`, or nil.
+    static func anchoredWords(_ tree: Node) -> [[UInt8]]? {
+        guard case .sequence(let parts) = tree, parts.count == 3, case .start = parts[0], case .end = parts[2] else { return nil }
+        func word(_ n: Node) -> [UInt8]? {
+            switch n {
+            case .byte(let b): return [b]
+            case .sequence(let items):
+                var w: [UInt8] = []
+                for i in items { guard case .byte(let b) = i else { return nil }; w.append(b) }
+                return w
+            default: return nil
+            }
+        }
+        if case .alternation(let alts) = parts[1] {
+            var words: [[UInt8]] = []
+            for a in alts { guard let w = word(a) else { return nil }; words.append(w) }
+            return words
+        }
+        return word(parts[1]).map { [$0] }
+    }
 
     // MARK: - Parsing
 

@@ -199,6 +199,7 @@ public final class QueryMatcher {
         try c.shapes.withUnsafeBufferPointer { shapes in
         try c.leaves.withUnsafeBufferPointer { leaves in
         try c.leafRefs.withUnsafeBufferPointer { leafRefs in
+        try leafPredicateStarts.withUnsafeBufferPointer { predicateStarts in
         for node in 0..<view.count {
             let kind = Int(run.kinds[node])
             let row = min(kind, c.kindCount)
@@ -209,7 +210,7 @@ public final class QueryMatcher {
                 case .leaves:
                     // Decided by the node alone: its captures are all this node. Leaves
                     // with the same captures make the same match: report it once.
-                    emittedGroups.removeAll(keepingCapacity: true)
+                    if attempt.leafCount > 1 { emittedGroups.removeAll(keepingCapacity: true) }
                     for r in Int(attempt.leafStart)..<Int(attempt.leafStart + attempt.leafCount) {
                         let l = Int(leafRefs[r])
                         let leaf = leaves[l]
@@ -219,7 +220,8 @@ public final class QueryMatcher {
                             if emittedGroups.contains(group) { continue }
                             emittedGroups.append(group)
                         }
-                        if try !leafPredicatesHold(l, node, text) { continue }
+                        if predicateStarts[l] != predicateStarts[l + 1],
+                           try !leafPredicatesHold(predicateStarts[l]..<predicateStarts[l + 1], node, text) { continue }
                         out.append(pattern: p, root: node, captureIDs: run.captureIDs, Int(leaf.captureStart), Int(leaf.captureCount))
                     }
                 case .single(let item):
@@ -245,7 +247,7 @@ public final class QueryMatcher {
                 }
             }
         }
-        }}}}}
+        }}}}}}
     }
 
     /// Different ways of matching one root can capture the same nodes: report them once.
@@ -261,10 +263,11 @@ public final class QueryMatcher {
         }
     }
 
-    /// The predicates of leaf `l`'s match at `node` (all its captures are that node).
+    /// The predicates of a leaf's match at `node` (all its captures are that node):
+    /// `leafPredicateList[range]`.
     @inline(__always)
-    private func leafPredicatesHold(_ l: Int, _ node: Int, _ text: NodeText) throws -> Bool {
-        for k in Int(leafPredicateStarts[l])..<Int(leafPredicateStarts[l + 1]) {
+    private func leafPredicatesHold(_ range: Range<Int32>, _ node: Int, _ text: NodeText) throws -> Bool {
+        for k in Int(range.lowerBound)..<Int(range.upperBound) {
             guard let t = text[node] else { throw CSTPackError("text predicates need the source, and this archive was built with --no-source") }
             let holds = leafPredicateList[k]._withUnsafeGuaranteedRef { $0.holds(t, other: $0.otherCapture == nil ? nil : t) }
             if !holds { return false }
