@@ -21,6 +21,16 @@ final class TagModelTests: XCTestCase {
             XCTAssertEqual(Array(parsed.flat[r]), c.symbols)
         }
         XCTAssertEqual(parsed.symbols(parent: 9999, previous: 0).count, 0)
+        // The lookup packs symbols in 8 bytes and ranges in 32 bits when they fit; a model
+        // whose values do not (a folded value over 255, a context of 300 symbols) is read
+        // through the wide tables, with the same answers.
+        let wide = TagModel(kindCount: 20, contexts: [
+            .init(parent: 1, previous: 2, symbols: [.init(tag: 3, field: 1, lengthCode: 300, gap: 2)]),
+            .init(parent: 2, previous: 20, symbols: (0..<300).map { .init(tag: UInt32($0 % 7 + 1), lengthCode: UInt32($0)) }),
+        ])
+        for c in wide.contexts {
+            XCTAssertEqual(Array(wide.flat[wide.symbols(parent: c.parent, previous: c.previous)]), c.symbols)
+        }
         // A model is for one grammar: another table's kind count is refused by the encoder.
         let other = LanguageTable(name: "other", abi: 14, kindNames: ["a", "ERROR"], kindNamed: [true, true], fieldNames: [""])
         var t = CSTTree()

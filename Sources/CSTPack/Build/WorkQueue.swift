@@ -49,10 +49,15 @@ final class OrderedWorkQueue<Result>: @unchecked Sendable {
         return nextToTake..<(nextToTake + n)
     }
 
-    func put(_ index: Int, _ result: Result, bytes: Int = 0) {
+    func put(_ index: Int, _ result: Result, bytes: Int = 0) { put([(index, result, bytes)]) }
+
+    /// Several results under one lock and one wake-up (a run's: fewer context switches).
+    func put(_ results: [(index: Int, result: Result, bytes: Int)]) {
         pthread_mutex_lock(&mutex)
-        done[index] = (result, bytes)
-        waitingBytes += bytes
+        for r in results {
+            done[r.index] = (r.result, r.bytes)
+            waitingBytes += r.bytes
+        }
         pthread_cond_broadcast(&changed)
         pthread_mutex_unlock(&mutex)
     }

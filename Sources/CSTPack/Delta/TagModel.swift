@@ -64,36 +64,47 @@ public struct TagModel: Sendable, Equatable {
             let n = contexts.count
             let starts = UnsafeMutablePointer<UInt32>.allocate(capacity: n + 1)
             let total = contexts.reduce(0) { $0 + $1.symbols.count }
-            let flat = UnsafeMutablePointer<Symbol>.allocate(capacity: max(total, 1))
+            // Symbols in 8 bytes when their folded values fit (they do in any model we
+            // write): the tables a decoder walks then fit in a core's L2 with room.
+            let packs = contexts.allSatisfy { $0.symbols.allSatisfy { $0.lengthCode <= 255 && $0.gap <= 255 } }
+            let packed = UnsafeMutablePointer<PackedSymbol>.allocate(capacity: packs ? max(total, 1) : 1)
+            let wide = packs ? nil : UnsafeMutablePointer<Symbol>.allocate(capacity: max(total, 1))
             flatCount = total
             var k = 0
             starts[0] = 0
             for (i, c) in contexts.enumerated() {
-                for s in c.symbols { (flat + k).initialize(to: s); k += 1 }
+                for s in c.symbols {
+                    if let wide { (wide + k).initialize(to: s) } else {
+                        (packed + k).initialize(to: PackedSymbol(tag: s.tag, field: s.field, lengthCode: UInt8(s.lengthCode), gap: UInt8(s.gap)))
+                    }
+                    k += 1
+                }
                 starts[i + 1] = UInt32(k)
             }
             let keys = UnsafeMutablePointer<UInt64>.allocate(capacity: max(n, 1))
             for (i, c) in contexts.enumerated() { keys[i] = TagModel.key(c.parent, c.previous) }
             // When the square table is small enough: the context's symbol range, packed as
-            // `first << 32 | count`, at `parent * width + previous` (0: no such context), so a
+            // `first << 8 | count`, at `parent * width + previous` (0: no such context), so a
             // lookup is one load. Otherwise open addressing over the keys (index + 1).
-            let dense = width * width <= Self.maxDense
+            let dense = width * width <= Self.maxDense && total < 1 << 24
+                && contexts.allSatisfy { $0.symbols.count <= 255 }
             var size = dense ? width * width : 16
             if !dense { while size < n * 2 { size <<= 1 } }
-            let ranges = UnsafeMutablePointer<UInt64>.allocate(capacity: dense ? size : 1)
+            let ranges = UnsafeMutablePointer<UInt32>.allocate(capacity: dense ? size : 1)
             let slots = UnsafeMutablePointer<UInt32>.allocate(capacity: dense ? 1 : size)
             if dense { ranges.initialize(repeating: 0, count: size) } else { slots.initialize(repeating: 0, count: size) }
             for i in 0..<n {
                 if dense {
                     ranges[Int(contexts[i].parent) * width + Int(contexts[i].previous)] =
-                        UInt64(starts[i]) << 32 | UInt64(starts[i + 1] - starts[i])
+                        starts[i] << 8 | (starts[i + 1] - starts[i])
                 } else {
                     var s = TagModel.hash(keys[i]) & (size - 1)
                     while slots[s] != 0 { s = (s + 1) & (size - 1) }
                     slots[s] = UInt32(i + 1)
                 }
             }
-            lookup = Lookup(width: width, dense: dense ? ranges : nil, slots: slots, slotMask: size - 1, keys: keys, starts: starts, flat: flat)
+            lookup = Lookup(width: width, dense: dense ? ranges : nil, slots: slots, slotMask: size - 1, keys: keys, starts: starts,
+                            packed: packed, wide: wide)
             if !dense { ranges.deallocate() }
         }
 
@@ -102,20 +113,30 @@ public struct TagModel: Sendable, Equatable {
             lookup.slots.deallocate()
             lookup.keys.deallocate()
             lookup.starts.deallocate()
-            lookup.flat.deinitialize(count: flatCount)
-            lookup.flat.deallocate()
+            lookup.packed.deallocate()
+            lookup.wide?.deallocate()
         }
+    }
+
+    /// A Symbol in 8 bytes (folded length and gap below 256).
+    struct PackedSymbol {
+        var tag: UInt32
+        var field: UInt16
+        var lengthCode: UInt8
+        var gap: UInt8
     }
 
     /// Raw view of a model's tables (no reference counting); valid while the model lives.
     public struct Lookup {
         let width: Int
-        let dense: UnsafeMutablePointer<UInt64>?
+        let dense: UnsafeMutablePointer<UInt32>?
         let slots: UnsafeMutablePointer<UInt32>
         let slotMask: Int
         let keys: UnsafeMutablePointer<UInt64>
         let starts: UnsafeMutablePointer<UInt32>
-        let flat: UnsafeMutablePointer<Symbol>
+        let packed: UnsafeMutablePointer<PackedSymbol>
+        /// The symbols unpacked, for a model whose folded values do not fit 8 bytes.
+        let wide: UnsafeMutablePointer<Symbol>?
 
         /// The positions of the context's symbols (empty when the context is unknown), for
         /// `symbol(_:)`. Kinds above the sentinel have no context.
@@ -124,8 +145,8 @@ public struct TagModel: Sendable, Equatable {
             guard Int(parent) < width, Int(previous) < width else { return 0..<0 }
             if let d = dense {
                 let packed = d[Int(parent) * width + Int(previous)]
-                let first = Int(packed >> 32)
-                return first..<(first + Int(packed & 0xFFFF_FFFF))
+                let first = Int(packed >> 8)
+                return first..<(first + Int(packed & 0xFF))
             }
             var c: Int
             do {
@@ -143,7 +164,11 @@ public struct TagModel: Sendable, Equatable {
 
         /// The symbol at a position of `symbols(parent:previous:)`'s range.
         @inline(__always)
-        public func symbol(_ i: Int) -> Symbol { flat[i] }
+        public func symbol(_ i: Int) -> Symbol {
+            if let w = wide { return w[i] }
+            let p = packed[i]
+            return Symbol(tag: p.tag, field: p.field, lengthCode: UInt32(p.lengthCode), gap: UInt32(p.gap))
+        }
     }
 
     public init(kindCount: Int, contexts: [Context]) {
@@ -167,7 +192,7 @@ public struct TagModel: Sendable, Equatable {
     public func symbols(parent: UInt32, previous: UInt32) -> Range<Int> { lookup.symbols(parent: parent, previous: previous) }
 
     /// Every symbol, context after context.
-    var flat: [Symbol] { Array(UnsafeBufferPointer(start: tables.lookup.flat, count: tables.flatCount)) }
+    var flat: [Symbol] { (0..<tables.flatCount).map { tables.lookup.symbol($0) } }
 
     public static func == (a: TagModel, b: TagModel) -> Bool {
         a.kindCount == b.kindCount && a.contexts == b.contexts

@@ -91,10 +91,10 @@ public enum QueryRunner {
             // Runs of consecutive files, whose records share segments: alternating files
             // between threads made each decompress every segment.
             while let run = queue.take(run: 8) {
-                for k in run {
+                queue.put(run.map { k in
                     let outcome = worker.process(k)
-                    queue.put(k, outcome, bytes: outcome.text.utf8.count)
-                }
+                    return (k, outcome, outcome.text.utf8.count)
+                })
             }
         }
         var failure: Error? = nil
@@ -146,6 +146,8 @@ final class QueryWorker {
     let reader: ArchiveReader
     var matchers: [Int: QueryMatcher] = [:]
     var buffers = TreeDecoder.Buffers(capacity: 1 << 12)
+    /// Whether each kind code of `language` is a selected kind.
+    var kindTable: (language: Int, isKind: [Bool]) = (-1, [])
 
     init(_ work: QueryWork) {
         self.work = work
@@ -163,8 +165,18 @@ final class QueryWorker {
             if case .count(let byFile) = work.options.mode, case .kind = work.selector {
                 guard let codes = work.kindCodes[language] else { return o }
                 buffers = try reader.decode(file: i, reusing: buffers)
+                // A table by kind code: hashing each node's kind cost 15% of the scan.
+                if kindTable.language != language {
+                    kindTable = (language, (0..<work.archive.languages[language].kindCount).map { codes.contains(UInt16($0)) })
+                }
                 var n = 0
-                for j in 0..<buffers.count where codes.contains(buffers.kinds[j]) { n += 1 }
+                let b = buffers
+                kindTable.isKind.withUnsafeBufferPointer { isKind in
+                    for j in 0..<b.count {
+                        let k = Int(b.kinds[j])
+                        if k < isKind.count && isKind[k] { n += 1 }
+                    }
+                }
                 o.hits = n
                 if byFile && n > 0 { o.text = "\(o.path)\t\(n)\n" }
                 return o
