@@ -85,13 +85,16 @@ public enum QueryRunner {
         let work = QueryWork(archive: archive, files: files, selector: selector, options: options,
                              queries: queries, kindCodes: kindCodes)
         let jobs = max(1, min(options.jobs, files.count))
-        let queue = OrderedWorkQueue<FileOutcome>(total: files.count, window: jobs * 16)
+        // Runs of consecutive files, whose records share segments (a 256 KiB segment holds
+        // the trees of dozens of files): alternating files between threads made each
+        // decompress every segment, and runs of 8 still had both decompress most of them.
+        // Shorter runs for few files, so that every thread gets some.
+        let run = max(1, min(32, files.count / (jobs * 4)))
+        let queue = OrderedWorkQueue<FileOutcome>(total: files.count, window: jobs * run * 2)
         let join = startThreads(jobs) { _ in
             let worker = QueryWorker(work)
-            // Runs of consecutive files, whose records share segments: alternating files
-            // between threads made each decompress every segment.
-            while let run = queue.take(run: 8) {
-                queue.put(run.map { k in
+            while let taken = queue.take(run: run) {
+                queue.put(taken.map { k in
                     let outcome = worker.process(k)
                     return (k, outcome, outcome.text.utf8.count)
                 })
