@@ -13,6 +13,7 @@ struct BenchLookup: ParsableCommand {
     @OptionGroup var archiveOption: ArchiveOption
     @Option(help: "Number of lookups.") var count = 2000
     @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: "Rounds of the warm measurement (for profiling it).") var warmRounds = 1
 
     func run() throws {
         do {
@@ -33,7 +34,7 @@ struct BenchLookup: ParsableCommand {
                 guard f.lineCount > 0 else { continue }
                 picks.append((String(decoding: try archive.path(ofFile: i), as: UTF8.self), 1 + next() % Int(f.lineCount), 1 + next() % 8))
             }
-            for warm in [false, true] {
+            for warm in [false] + Array(repeating: true, count: max(1, warmRounds)) {
                 var reader = ArchiveReader(archive)
                 reader.treeCacheLimit = 0
                 var found = 0

@@ -34,6 +34,10 @@ struct Build: ParsableCommand {
     @Option(help: ArgumentHelp("Uncompressed bytes per segment (4096 to 67108864).", valueName: "BYTES"))
     var segmentSize: Int = 256 * 1024
 
+    @Option(help: ArgumentHelp("Instruction bytes between checkpoints inside a file (benchmarks; stats --measure assumes the default).",
+                               valueName: "BYTES", visibility: .hidden))
+    var checkpointBytes: Int = Format.checkpointBytes
+
     @Option(help: ArgumentHelp("Skip files larger than this.", valueName: "BYTES"))
     var maxFileSize: Int = 4 << 20
 
@@ -82,6 +86,7 @@ struct Build: ParsableCommand {
     func validate() throws {
         guard Codec(name: codec) != nil else { throw ValidationError("--codec must be zstd, lz4 or none (got '\(codec)')") }
         guard (4096...(64 << 20)).contains(segmentSize) else { throw ValidationError("--segment-size must be between 4096 and 67108864") }
+        guard checkpointBytes >= 256 else { throw ValidationError("--checkpoint-bytes must be at least 256") }
         if let j = jobs, j < 1 || j > 256 { throw ValidationError("-j must be between 1 and 256") }
         guard maxFileSize > 0, maxFileSize < Int(UInt32.max) else { throw ValidationError("--max-file-size must be between 1 and 4294967294") }
         guard parseTimeout >= 0 else { throw ValidationError("--parse-timeout must be >= 0") }
@@ -120,6 +125,7 @@ struct Build: ParsableCommand {
             options.level = level
             options.sourceLevel = sourceLevel
             options.segmentSize = segmentSize
+            options.checkpointBytes = checkpointBytes
             options.maxFileSize = maxFileSize
             options.storeSource = !noSource
             options.languageOverrides = overrides

@@ -288,8 +288,11 @@ final class ArchiveTests: XCTestCase {
     /// every fixture, with and without tag models, across record boundaries.
     func testLookupAtAByteDecodesOnlyWhatItNeeds() throws {
         var rng = SplitMix64(seed: 0xA7C4_0003)
-        var compared = 0, partial = 0
-        for tweak: (inout BuildOptions) -> Void in [{ _ in }, { $0.keepEveryModel = true; $0.segmentSize = 4096 }] {
+        var compared = 0, partial = 0, fromCheckpoint = 0
+        // Default records; small segments with models; a checkpoint every 256 bytes, so
+        // that most lookups start from one (and some fall back to the file's start).
+        for tweak: (inout BuildOptions) -> Void in [{ _ in }, { $0.keepEveryModel = true; $0.segmentSize = 4096 },
+                                                     { $0.checkpointBytes = 256 }] {
             let (path, _) = try buildFixtures(tweak)
             let archive = try Archive(path: path)
             let full = ArchiveReader(archive)
@@ -300,16 +303,23 @@ final class ArchiveTests: XCTestCase {
                 for b in bytes.sorted() {
                     for anonymous in [false, true] {
                         let reader = ArchiveReader(archive) // nothing cached: the partial path
-                        let (pt, n) = try reader.fileTree(i, at: b, anonymous: anonymous)
+                        let (pt, index) = try reader.fileTree(i, at: b, anonymous: anonymous)
+                        // A tree decoded from a checkpoint starts at node `firstID`; its
+                        // nodes' parents before that are -1.
+                        let n = index + pt.firstID
                         let expected = ft.deepestNode(at: b, anonymous: anonymous)
                         XCTAssertEqual(n, expected, "\(ft.displayPath) @\(b) anonymous \(anonymous)")
                         guard n == expected else { continue }
                         let end = Int(ft.tree.subtreeEnds()[n])
-                        XCTAssertGreaterThanOrEqual(pt.count, end, "the node's subtree is decoded")
-                        for j in n..<min(end, pt.count) {
-                            XCTAssertEqual(nodeRecord(pt.tree, j), nodeRecord(ft.tree, j), "\(ft.displayPath) @\(b): node \(j)")
+                        XCTAssertGreaterThanOrEqual(pt.count + pt.firstID, end, "the node's subtree is decoded")
+                        for j in n..<min(end, pt.count + pt.firstID) {
+                            var got = nodeRecord(pt.tree, j - pt.firstID)
+                            got.id += pt.firstID
+                            if got.parent >= 0 { got.parent += pt.firstID } else if ft.tree.parents[j] < pt.firstID { got.parent = Int(ft.tree.parents[j]) }
+                            XCTAssertEqual(got, nodeRecord(ft.tree, j), "\(ft.displayPath) @\(b): node \(j)")
                         }
-                        if pt.count < ft.count { partial += 1 }
+                        if pt.firstID > 0 { fromCheckpoint += 1 }
+                        if pt.count + pt.firstID < ft.count { partial += 1 }
                         compared += 1
                     }
                 }
@@ -317,13 +327,14 @@ final class ArchiveTests: XCTestCase {
                 if let starts = ft.lineStarts, !starts.isEmpty {
                     let line = 1 + rng.below(starts.count)
                     let got = try ArchiveReader(archive).fileTree(i, line: line, column: 1)
-                    XCTAssertEqual(got?.node, ft.byteOffset(line: line, column: 1).map { ft.deepestNode(at: $0) })
+                    XCTAssertEqual(got.map { $0.node + $0.tree.firstID }, ft.byteOffset(line: line, column: 1).map { ft.deepestNode(at: $0) })
                     XCTAssertNil(try ArchiveReader(archive).fileTree(i, line: starts.count + 1, column: 1))
                 }
             }
         }
         XCTAssertGreaterThan(compared, 1000)
         XCTAssertGreaterThan(partial, compared / 3, "most lookups stop before the end of the file")
+        XCTAssertGreaterThan(fromCheckpoint, compared / 10, "lookups in files of several records start from a checkpoint")
     }
 
     func testSmallSegmentsAndCheckpointLookups() throws {

@@ -10,6 +10,14 @@ public enum Format {
     public static let fileEntrySize = 64
     public static let baseEntrySize = 32
     public static let none32: UInt32 = 0xFFFF_FFFF
+    /// The v2 writer starts a new CST record (a checkpoint, 11.4) once a record's
+    /// instructions reach this many bytes, or the segment size if that is smaller: a
+    /// lookup inside a large file then decodes from the nearest checkpoint, not the start.
+    public static let checkpointBytes = 8 << 10
+    /// The record limit of a build with segments of `segmentSize` bytes.
+    public static func recordLimit(segmentSize: Int, checkpointBytes: Int = Format.checkpointBytes) -> Int {
+        min(segmentSize, checkpointBytes)
+    }
     /// A segment's raw length may never exceed this, whatever the header says.
     public static let maxSegmentRaw = 1 << 30
 

@@ -9,6 +9,8 @@ public struct BuildOptions: Sendable {
     /// Compression level of stored source text (nil: the codec's source default).
     public var sourceLevel: Int? = nil
     public var segmentSize: Int = 256 * 1024
+    /// Instruction bytes between a file's checkpoints (see Format.checkpointBytes).
+    public var checkpointBytes = Format.checkpointBytes
     public var maxFileSize: Int = 4 << 20
     public var storeSource = true
     public var languageOverrides: [String: String] = [:]
@@ -315,7 +317,8 @@ final class WorkList: @unchecked Sendable {
         do {
             return try p.bytes.withUnsafeBytes { raw -> Builder.Outcome in
                 let encoded = try TreeCodec.encode(parsed.tree, table: grammar.table, model: models[language],
-                                                   recordLimit: options.segmentSize)
+                                                   recordLimit: Format.recordLimit(segmentSize: options.segmentSize,
+                                                                                   checkpointBytes: options.checkpointBytes))
                 let payload: [UInt8]
                 let flags: Format.FileFlags
                 if options.storeSource {

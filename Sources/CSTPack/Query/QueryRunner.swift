@@ -298,7 +298,7 @@ enum NodeRender {
         case .tree(let depth):
             return tree(ft, root: n, depth: depth, anonymous: anonymous, capture: hit.capture)
         case .lines, .count:
-            var s = "\(ft.displayPath):\(range(ft, n))  \(ft.kindName(n))  #\(n)"
+            var s = "\(ft.displayPath):\(range(ft, n))  \(ft.kindName(n))  #\(n + ft.firstID)"
             if let c = hit.capture { s += "  @\(c)" }
             if let t = ft.text(n) { s += "  " + shortText(t) }
             return s + "\n"
@@ -329,7 +329,7 @@ enum NodeRender {
             return .object([("line", .int(p.line)), ("column", .int(p.column))])
         }
         var pairs: [(String, JSONValue)] = [
-            ("path", .string(ft.displayPath)), ("id", .int(n)), ("kind", .string(ft.kindName(n))),
+            ("path", .string(ft.displayPath)), ("id", .int(n + ft.firstID)), ("kind", .string(ft.kindName(n))),
             ("field", ft.fieldName(n).map { .string($0) } ?? .null),
             ("named", .bool(f.contains(.named))), ("extra", .bool(f.contains(.extra))),
             ("missing", .bool(f.contains(.missing))), ("error", .bool(ft.isError(n))),
@@ -365,7 +365,7 @@ enum NodeRender {
             if i != root { out += "\n" + String(repeating: "  ", count: level) }
             if let f = ft.fieldName(i), i != root { out += f + ": " }
             let kind = ft.isNamed(i) ? ft.kindName(i) : "\"\(ft.kindName(i))\""
-            out += "(\(kind) #\(i) \(range(ft, i))"
+            out += "(\(kind) #\(i + ft.firstID) \(range(ft, i))"
             let hasShownChild = Int(ends[i]) > i + 1
             if !hasShownChild || (depth.map { level >= $0 } ?? false), ft.isNamed(i), let t = ft.text(i), t.count <= 60,
                !t.contains(0x0A) {

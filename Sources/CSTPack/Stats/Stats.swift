@@ -197,7 +197,9 @@ public struct StatsReport: Codable, Sendable {
             let f = try archive.file(i)
             guard f.sameAs == Format.none32 else { continue }
             let tree = try reader.tree(ofFile: i)
-            try sizer.add(try TreeCodec.encode(tree, table: archive.languages[Int(f.language)], recordLimit: segmentSize).records)
+            // As the build cut records (the default checkpoint interval: the archive does not record another).
+            try sizer.add(try TreeCodec.encode(tree, table: archive.languages[Int(f.language)],
+                                               recordLimit: Format.recordLimit(segmentSize: segmentSize)).records)
         }
         return try sizer.finish() + Int(sharedCST.rounded())
     }

@@ -8,8 +8,13 @@ public struct FileTree: Sendable {
     public let lineStarts: [UInt32]?
     /// Length of the file's text in bytes (known even when the text is not stored).
     public let sourceLength: Int
+    /// The file's preorder id of `tree`'s node 0: 0 for a whole tree, more for the part of
+    /// a file decoded from a checkpoint (its nodes' parents before that are -1 there).
+    public let firstID: Int
 
-    public init(path: [UInt8], table: LanguageTable, tree: CSTTree, source: [UInt8]?, lineStarts: [UInt32]?, sourceLength: Int? = nil) {
+    public init(path: [UInt8], table: LanguageTable, tree: CSTTree, source: [UInt8]?, lineStarts: [UInt32]?,
+                sourceLength: Int? = nil, firstID: Int = 0) {
+        self.firstID = firstID
         self.sourceLength = sourceLength ?? source?.count ?? Int(tree.ends.first ?? 0)
         self.path = path
         self.table = table
@@ -84,6 +89,10 @@ extension ArchiveReader {
     private func partialFileTree(_ i: Int, at byte: UInt32, anonymous: Bool, source: [UInt8]?,
                                  lineStarts: [UInt32]?) throws -> (tree: FileTree, node: Int) {
         let f = try archive.file(i)
+        if f.cstRecordCount > 1,
+           let found = try checkpointTree(i, f, at: byte, anonymous: anonymous, source: source, lineStarts: lineStarts) {
+            return found
+        }
         let context = "file \(i)"
         try checkNodeCount(f, fromRecord: 0, firstNode: 0, context: context)
         var d = TreeDecoder(table: archive.languages[Int(f.language)], model: try archive.tagModel(language: Int(f.language)),
@@ -122,6 +131,82 @@ extension ArchiveReader {
         let ft = FileTree(path: try archive.path(ofFile: i), table: archive.languages[Int(f.language)], tree: nodes, source: source,
                           lineStarts: lineStarts, sourceLength: Int(f.sourceLength))
         return (ft, Int(best ?? 0))
+    }
+
+    /// The same, decoded from the file's last checkpoint at or before `byte` (11.5): nodes
+    /// before it that span the byte are its open ancestors, and the nodes from the
+    /// checkpoint on decide unless the answer is one of those ancestors, whose facts only a
+    /// decode from the start gives (nil then). The tree holds nodes from the checkpoint on.
+    private func checkpointTree(_ i: Int, _ f: FileEntry, at byte: UInt32, anonymous: Bool, source: [UInt8]?,
+                                lineStarts: [UInt32]?) throws -> (tree: FileTree, node: Int)? {
+        let records = Int(f.cstRecordCount)
+        let context = "file \(i)"
+        // Checkpoint positions never decrease: binary search for the last one <= byte.
+        func position(_ k: Int) throws -> UInt64 {
+            let bytes = try recordBytes(Int(f.firstCSTRecord) + k, stream: .cst)
+            return try bytes.withUnsafeBytes { raw in
+                var r = ByteReader(raw, context: "\(context) record \(k)")
+                return try r.varint(max: UInt64(f.sourceLength), "checkpoint position")
+            }
+        }
+        var lo = 0, hi = records - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if try position(mid) <= UInt64(byte) { lo = mid } else { hi = mid - 1 }
+        }
+        guard lo > 0 else { return nil }
+        let base = Int(try archive.record(Int(f.firstCSTRecord) + lo).first)
+        try checkNodeCount(f, fromRecord: lo, firstNode: base, context: context)
+        var d = TreeDecoder(table: archive.languages[Int(f.language)], model: try archive.tagModel(language: Int(f.language)),
+                            nodeCount: Int(f.nodeCount), sourceLength: Int(f.sourceLength), base: base)
+        var best: Int32? = nil
+        var searched = false, complete = false
+        for k in lo..<records where !complete {
+            let recordIndex = Int(f.firstCSTRecord) + k
+            let rec = try archive.record(recordIndex)
+            guard Int(rec.first) == base + d.count else {
+                throw FormatError("\(context) record \(k): says it starts at node \(rec.first), the stream is at node \(base + d.count)")
+            }
+            let bytes = try recordBytes(recordIndex, stream: .cst)
+            complete = try bytes.withUnsafeBytes { raw in
+                var r = ByteReader(raw, context: "\(context) record \(k)")
+                try d.readState(&r, checkAgainstRunning: k > lo)
+                if !searched {
+                    guard try d.run(&r, stopAfter: nil, stopBefore: UInt64(byte)) else { return false }
+                    searched = true
+                    best = Self.deepest(d.nodes, base: base, open: d.openNodes, byte: byte, anonymous: anonymous)
+                    guard let b = best else { return true } // an ancestor from before the checkpoint
+                    if !d.openNodes.contains(b) { return true }
+                }
+                return try d.run(&r, stopAfter: best)
+            }
+        }
+        // Read to the end without passing the byte: every node is closed.
+        if !searched { best = Self.deepest(d.nodes, base: base, open: [], byte: byte, anonymous: anonymous) }
+        guard let b = best else { return nil }
+        var nodes = d.nodes.tree()
+        for j in nodes.parents.indices {
+            let p = Int(nodes.parents[j])
+            nodes.parents[j] = p < base ? -1 : Int32(p - base)
+        }
+        let ft = FileTree(path: try archive.path(ofFile: i), table: archive.languages[Int(f.language)], tree: nodes, source: source,
+                          lineStarts: lineStarts, sourceLength: Int(f.sourceLength), firstID: base)
+        return (ft, Int(b) - base)
+    }
+
+    /// deepestNode's rule over the nodes decoded from a checkpoint (ids from `base`): the
+    /// last in preorder that spans the byte, or nil when none does.
+    static func deepest(_ n: TreeDecoder.Buffers, base: Int, open: [Int32], byte: UInt32, anonymous: Bool) -> Int32? {
+        var best: Int32? = nil
+        var k = 0
+        for j in 0..<n.count {
+            if n.starts[j] > byte { break }
+            let id = Int32(base + j)
+            while k < open.count && open[k] < id { k += 1 }
+            let isOpen = k < open.count && open[k] == id
+            if (isOpen || n.ends[j] > byte) && (anonymous || n.flags[j].contains(.named)) { best = id }
+        }
+        return best
     }
 
     /// deepestNode's rule over decoded nodes, where the open ones (`open`: ascending ids,
