@@ -11,6 +11,8 @@ public final class ArchiveReader {
     public private(set) var segmentsDecompressed = 0
 
     private var trees: [(file: Int, tree: FileTree)] = []
+    /// Decode buffers that point lookups reuse (their trees are copied out of them).
+    var lookupBuffers: TreeDecoder.Buffers? = nil
     /// Decoded files kept for repeated lookups (0 turns the cache off).
     public var treeCacheLimit = 8
 

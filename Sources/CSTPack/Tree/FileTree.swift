@@ -96,7 +96,8 @@ extension ArchiveReader {
         let context = "file \(i)"
         try checkNodeCount(f, fromRecord: 0, firstNode: 0, context: context)
         var d = TreeDecoder(table: archive.languages[Int(f.language)], model: try archive.tagModel(language: Int(f.language)),
-                            nodeCount: Int(f.nodeCount), sourceLength: Int(f.sourceLength))
+                            nodeCount: Int(f.nodeCount), sourceLength: Int(f.sourceLength), reusing: lookupBuffers)
+        lookupBuffers = d.nodes
         var best: Int32? = nil
         var complete = false
         for k in 0..<Int(f.cstRecordCount) where !complete {
@@ -158,7 +159,8 @@ extension ArchiveReader {
         let base = Int(try archive.record(Int(f.firstCSTRecord) + lo).first)
         try checkNodeCount(f, fromRecord: lo, firstNode: base, context: context)
         var d = TreeDecoder(table: archive.languages[Int(f.language)], model: try archive.tagModel(language: Int(f.language)),
-                            nodeCount: Int(f.nodeCount), sourceLength: Int(f.sourceLength), base: base)
+                            nodeCount: Int(f.nodeCount), sourceLength: Int(f.sourceLength), base: base, reusing: lookupBuffers)
+        lookupBuffers = d.nodes
         var best: Int32? = nil
         var searched = false, complete = false
         for k in lo..<records where !complete {
