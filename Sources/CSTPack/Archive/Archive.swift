@@ -395,9 +395,17 @@ public final class Archive: @unchecked Sendable {
         var lo = 0, hi = fileCount
         while lo < hi {
             let mid = (lo + hi) / 2
-            let p = try strings.bytes(try file(mid).pathID)
-            if p.elementsEqual(path) { return mid }
-            if p.lexicographicallyPrecedes(path) { lo = mid + 1 } else { hi = mid }
+            // Only the entry's path id (its first field) and a byte comparison: this runs
+            // on every `query FILE ...`.
+            var r = try fileTable.slice(at: mid * Format.fileEntrySize, length: 4, context: "file \(mid)")
+            let p = try strings.bytes(try r.u32())
+            let order = path.withUnsafeBytes { q -> Int in
+                let n = min(p.count, q.count)
+                let c = n == 0 ? 0 : Int(memcmp(p.baseAddress!, q.baseAddress!, n))
+                return c != 0 ? c : p.count - q.count
+            }
+            if order == 0 { return mid }
+            if order < 0 { lo = mid + 1 } else { hi = mid }
         }
         return nil
     }
