@@ -94,18 +94,21 @@ extension FileTree {
     /// The smallest named node (any node with `anonymous`) spanning `byte`, as tree-sitter's
     /// `ts_node_named_descendant_for_byte_range(byte, byte)` finds it: nodes that start at
     /// or before the byte and end after it form one chain of ancestors; the answer is its
-    /// deepest (named) member, else the root. Preorder starts never decrease, so one scan
-    /// that stops at the first node starting after the byte finds it without allocating.
+    /// deepest (named) member, else the root. Preorder starts never decrease, so the last
+    /// node starting at or before the byte (a binary search) is in that chain or below it,
+    /// and the answer is the first of it and its ancestors that ends after the byte.
     public func deepestNode(at byte: UInt32, anonymous: Bool = false) -> Int {
-        var best = 0
         let n = tree.count
-        var j = 1
-        while j < n {
-            let s = tree.starts[j]
-            if s > byte { break }
-            if tree.ends[j] > byte && (anonymous || tree.flags[j].contains(.named)) { best = j }
-            j += 1
+        var lo = 1, hi = n
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if tree.starts[mid] <= byte { lo = mid + 1 } else { hi = mid }
         }
-        return best
+        var j = lo - 1
+        while j > 0 {
+            if tree.ends[j] > byte && (anonymous || tree.flags[j].contains(.named)) { return j }
+            j = Int(tree.parents[j])
+        }
+        return 0
     }
 }
