@@ -309,6 +309,9 @@ final class QueryTests: XCTestCase {
                 XCTAssertEqual(Array(text.utf8).withUnsafeBufferPointer { mine.firstMatch(in: $0) }, expected, "/\(pattern)/ on \(text.debugDescription)")
             }
         }
+        // Patterns nested deeper than the byte matcher recurses are ICU's.
+        XCTAssertNil(ByteRegex(String(repeating: "(", count: 100_000) + "a" + String(repeating: ")", count: 100_000)))
+        XCTAssertNotNil(ByteRegex(String(repeating: "(", count: 20) + "a" + String(repeating: ")", count: 20)))
         // The queries grammars ship: all decided by bytes.
         for p in ["^[A-Z]", "^[A-Z][A-Z_]*$", "^(abs|all|any|__import__)$", "^_*[A-Z][A-Z\\d_]*$", "^(self|cls)$"] {
             XCTAssertNotNil(ByteRegex(p), p)

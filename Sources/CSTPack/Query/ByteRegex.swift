@@ -167,6 +167,8 @@ struct ByteRegex {
     struct Parser {
         let bytes: [UInt8]
         var at = 0
+        var depth = 0
+        static let maxDepth = 64
         var peek: UInt8? { at < bytes.count ? bytes[at] : nil }
 
         mutating func parseAlternation() -> Node? {
@@ -231,6 +233,10 @@ struct ByteRegex {
             case UInt8(ascii: "^"): return .start
             case UInt8(ascii: "$"): return .end
             case UInt8(ascii: "("):
+                // Nesting is recursion here: deep patterns are left to ICU.
+                depth += 1
+                defer { depth -= 1 }
+                guard depth <= Self.maxDepth else { return nil }
                 if peek == UInt8(ascii: "?") {
                     // Only the non-capturing group; flags and look-arounds go to ICU.
                     guard at + 1 < bytes.count, bytes[at + 1] == UInt8(ascii: ":") else { return nil }
