@@ -250,6 +250,12 @@ final class QueryTests: XCTestCase {
         XCTAssertNotNil(error("\"no-such-token\""))
         XCTAssertNotNil(error("((identifier) @a (#eq? @b \"x\"))"))
         XCTAssertNil(error("((identifier) @a (#set! priority 105))"))
+        // Deep nesting is an error, not a stack overflow.
+        XCTAssertTrue(error(String(repeating: "[", count: 100_000) + "(identifier)" + String(repeating: "]", count: 100_000))?
+            .message.contains("nests more than") ?? false)
+        XCTAssertTrue(error(String(repeating: "(module ", count: 100_000) + String(repeating: ")", count: 100_000))?
+            .message.contains("nests more than") ?? false)
+        XCTAssertNil(error(String(repeating: "[", count: 50) + "(identifier)" + String(repeating: "]", count: 50)))
     }
 
     func testSelectorsAndGlobs() {

@@ -341,7 +341,8 @@ final class TextPredicate {
             do {
                 icu = try NSRegularExpression(pattern: p.strings[0])
             } catch {
-                throw CSTPackError("invalid regular expression \"\(p.strings[0])\" in #\(p.kind.rawValue)")
+                let shown = p.strings[0].count > 60 ? p.strings[0].prefix(59) + "…" : p.strings[0][...]
+                throw CSTPackError("invalid regular expression \"\(shown)\" in #\(p.kind.rawValue)")
             }
             regex = ByteRegex(p.strings[0])
         } else {

@@ -10,6 +10,9 @@ public struct QueryParser {
     let table: LanguageTable
     var i = 0
     var captureNames: [String] = []
+    /// Nesting is recursion in this parser and in matching: bounded, with an error.
+    var depth = 0
+    static let maxDepth = 256
 
     public static func parse(_ source: String, table: LanguageTable) throws(QueryError) -> Query {
         var p = QueryParser(text: Array(source.utf8), table: table)
@@ -118,6 +121,9 @@ public struct QueryParser {
 
     /// An expression with its quantifier and captures.
     mutating func parseItem(predicates: inout [Query.Predicate], topLevel: Bool = false) throws(QueryError) -> Query.Item {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maxDepth else { throw error("the query nests more than \(Self.maxDepth) levels deep") }
         skipSpace()
         let start = i
         let expr: Query.Expr
