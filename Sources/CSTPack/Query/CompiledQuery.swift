@@ -249,3 +249,48 @@ struct CompiledQuery {
         return Int32(exprs.count - 1)
     }
 }
+
+/// A CompiledQuery's tables as plain pointers: the matcher's loops neither nest
+/// `withUnsafeBufferPointer` nor count references. Valid while their CompiledTables lives.
+struct TablePointers {
+    let items: UnsafeBufferPointer<CompiledQuery.Item>
+    let exprs: UnsafeBufferPointer<CompiledQuery.Expr>
+    let ranges: UnsafeBufferPointer<CompiledQuery.Range>
+    let captureIDs: UnsafeBufferPointer<Int32>
+    let negated: UnsafeBufferPointer<UInt16>
+    let kindWords: UnsafeBufferPointer<UInt64>
+    let attemptStarts: UnsafeBufferPointer<Int32>
+    let attempts: UnsafeBufferPointer<CompiledQuery.Attempt>
+    let shapes: UnsafeBufferPointer<CompiledQuery.Shape>
+    let leaves: UnsafeBufferPointer<CompiledQuery.Leaf>
+    let leafRefs: UnsafeBufferPointer<Int32>
+    let kindCount: Int
+    let wordsPerSet: Int
+}
+
+/// A CompiledQuery's tables copied into memory of their own (TablePointers point into
+/// it), freed with the matcher that owns it.
+final class CompiledTables {
+    let pointers: TablePointers
+
+    init(_ c: CompiledQuery) {
+        func copy<T>(_ a: [T]) -> UnsafeBufferPointer<T> {
+            let p = UnsafeMutablePointer<T>.allocate(capacity: max(a.count, 1))
+            p.initialize(from: a, count: a.count)
+            return UnsafeBufferPointer(start: p, count: a.count)
+        }
+        pointers = TablePointers(
+            items: copy(c.items), exprs: copy(c.exprs), ranges: copy(c.ranges), captureIDs: copy(c.captureIDs),
+            negated: copy(c.negated), kindWords: copy(c.kindWords), attemptStarts: copy(c.attemptStarts),
+            attempts: copy(c.attempts), shapes: copy(c.shapes), leaves: copy(c.leaves), leafRefs: copy(c.leafRefs),
+            kindCount: c.kindCount, wordsPerSet: c.wordsPerSet)
+    }
+
+    deinit {
+        // Every element type is plain data: nothing to deinitialize.
+        func free<T>(_ b: UnsafeBufferPointer<T>) { UnsafeMutablePointer(mutating: b.baseAddress!).deallocate() }
+        let t = pointers
+        free(t.items); free(t.exprs); free(t.ranges); free(t.captureIDs); free(t.negated); free(t.kindWords)
+        free(t.attemptStarts); free(t.attempts); free(t.shapes); free(t.leaves); free(t.leafRefs)
+    }
+}

@@ -66,6 +66,7 @@ public struct MatchList: Sendable {
 public final class QueryMatcher {
     public let query: Query
     let compiled: CompiledQuery
+    let tables: CompiledTables
     let predicates: [[TextPredicate]]
     /// The predicates that apply to leaf l's captures: `leafPredicateList[starts[l]..<starts[l+1]]`
     /// (referenced without counting: `predicates` owns them).
@@ -84,6 +85,7 @@ public final class QueryMatcher {
         var maxKind = 0
         for p in query.patterns { for i in p.items { maxKind = max(maxKind, Self.maxKind(i.expr)) } }
         compiled = try CompiledQuery(query, kindCount: max(kindCount ?? 0, maxKind + 1))
+        tables = CompiledTables(compiled)
         predicates = try query.patterns.map { try $0.predicates.map(TextPredicate.init) }
         var starts: [Int32] = [], list: [Unmanaged<TextPredicate>] = []
         for (p, shape) in compiled.shapes.enumerated() {
@@ -170,39 +172,26 @@ public final class QueryMatcher {
             offsets.removeAll(keepingCapacity: true)
             childIDs.removeAll(keepingCapacity: true)
         }
-        try compiled.items.withUnsafeBufferPointer { items in
-        try compiled.exprs.withUnsafeBufferPointer { exprs in
-        try compiled.ranges.withUnsafeBufferPointer { ranges in
-        try compiled.captureIDs.withUnsafeBufferPointer { captureIDs in
-        try compiled.negated.withUnsafeBufferPointer { negated in
-        try compiled.kindWords.withUnsafeBufferPointer { kindWords in
         try offsets.withUnsafeBufferPointer { offsets in
         try childIDs.withUnsafeBufferPointer { childIDs in
-            let run = MatchRun(items: items, exprs: exprs, ranges: ranges, captureIDs: captureIDs, negated: negated,
-                               kindWords: kindWords, kindCount: compiled.kindCount, wordsPerSet: compiled.wordsPerSet,
-                               kinds: view.kinds, fields: view.fields, flags: view.flags, offsets: offsets, childIDs: childIDs,
-                               errorKind: view.errorKind)
+            let run = MatchRun(tables, view: view, offsets: offsets, childIDs: childIDs)
             defer { run.release() }
             try matchAll(run, view, &out)
-        }}}}}}}}
+        }}
         return out
     }
 
     private func matchAll(_ run: MatchRun, _ view: TreeView, _ out: inout MatchList) throws {
-        let c = compiled
+        let t = tables.pointers
         let parents = view.parents
         let text = NodeText(source: view.source, starts: view.starts, ends: view.ends)
         var results: [[QueryMatch.Capture]] = []
         var emittedGroups: [Int32] = []
-        try c.attemptStarts.withUnsafeBufferPointer { attemptStarts in
-        try c.attempts.withUnsafeBufferPointer { attempts in
-        try c.shapes.withUnsafeBufferPointer { shapes in
-        try c.leaves.withUnsafeBufferPointer { leaves in
-        try c.leafRefs.withUnsafeBufferPointer { leafRefs in
+        let (attemptStarts, attempts, shapes, leaves, leafRefs) = (t.attemptStarts, t.attempts, t.shapes, t.leaves, t.leafRefs)
         try leafPredicateStarts.withUnsafeBufferPointer { predicateStarts in
         for node in 0..<view.count {
             let kind = Int(run.kinds[node])
-            let row = min(kind, c.kindCount)
+            let row = min(kind, t.kindCount)
             for a in Int(attemptStarts[row])..<Int(attemptStarts[row + 1]) {
                 let attempt = attempts[a]
                 let p = Int(attempt.pattern)
@@ -222,7 +211,7 @@ public final class QueryMatcher {
                         }
                         if predicateStarts[l] != predicateStarts[l + 1],
                            try !leafPredicatesHold(predicateStarts[l]..<predicateStarts[l + 1], node, text) { continue }
-                        out.append(pattern: p, root: node, captureIDs: run.captureIDs, Int(leaf.captureStart), Int(leaf.captureCount))
+                        out.append(pattern: p, root: node, captureIDs: run.q.captureIDs, Int(leaf.captureStart), Int(leaf.captureCount))
                     }
                 case .single(let item):
                     run.resetBudget()
@@ -247,7 +236,7 @@ public final class QueryMatcher {
                 }
             }
         }
-        }}}}}}
+        }
     }
 
     /// Different ways of matching one root can capture the same nodes: report them once.
@@ -386,14 +375,7 @@ struct NodeList {
 /// step budget, the capture stack and the splice frames. A struct of pointers, so the
 /// matching closures capture it without reference counting.
 struct MatchRun {
-    let items: UnsafeBufferPointer<CompiledQuery.Item>
-    let exprs: UnsafeBufferPointer<CompiledQuery.Expr>
-    let ranges: UnsafeBufferPointer<CompiledQuery.Range>
-    let captureIDs: UnsafeBufferPointer<Int32>
-    let negated: UnsafeBufferPointer<UInt16>
-    let kindWords: UnsafeBufferPointer<UInt64>
-    let kindCount: Int
-    let wordsPerSet: Int
+    let q: TablePointers
     let kinds: UnsafeBufferPointer<UInt16>
     let fields: UnsafeBufferPointer<UInt16>
     let flags: UnsafeBufferPointer<CSTTree.Flags>
@@ -414,20 +396,15 @@ struct MatchRun {
     struct CaptureStack { var base: UnsafeMutablePointer<QueryMatch.Capture>; var capacity: Int }
     private let stack: UnsafeMutablePointer<CaptureStack>
 
-    init(items: UnsafeBufferPointer<CompiledQuery.Item>, exprs: UnsafeBufferPointer<CompiledQuery.Expr>,
-         ranges: UnsafeBufferPointer<CompiledQuery.Range>, captureIDs: UnsafeBufferPointer<Int32>,
-         negated: UnsafeBufferPointer<UInt16>, kindWords: UnsafeBufferPointer<UInt64>, kindCount: Int, wordsPerSet: Int,
-         kinds: UnsafeBufferPointer<UInt16>, fields: UnsafeBufferPointer<UInt16>, flags: UnsafeBufferPointer<CSTTree.Flags>,
-         offsets: UnsafeBufferPointer<Int32>, childIDs: UnsafeBufferPointer<Int32>, errorKind: UInt16) {
-        self.items = items; self.exprs = exprs; self.ranges = ranges; self.captureIDs = captureIDs
-        self.negated = negated; self.kindWords = kindWords; self.kindCount = kindCount; self.wordsPerSet = wordsPerSet
-        self.kinds = kinds; self.fields = fields; self.flags = flags; self.offsets = offsets; self.childIDs = childIDs
-        self.errorKind = errorKind
+    init(_ t: CompiledTables, view: TreeView, offsets: UnsafeBufferPointer<Int32>, childIDs: UnsafeBufferPointer<Int32>) {
+        q = t.pointers
+        kinds = view.kinds; fields = view.fields; flags = view.flags; self.offsets = offsets; self.childIDs = childIDs
+        errorKind = view.errorKind
         counters = .allocate(capacity: 2)
         counters.initialize(repeating: 0, count: 2)
         // A frame is live only while its splice is on the call stack, one per spliced
         // item along the path: the item count bounds them.
-        frameCapacity = items.count + 16
+        frameCapacity = q.items.count + 16
         frames = .allocate(capacity: frameCapacity)
         rootList = .allocate(capacity: 1)
         rootList.initialize(to: 0)
@@ -469,8 +446,8 @@ struct MatchRun {
 
     @inline(__always) func inSet(_ set: Int32, _ kind: UInt16) -> Bool {
         let k = Int(kind)
-        guard k < kindCount else { return false }
-        return kindWords[Int(set) + k >> 6] & (1 << UInt64(k & 63)) != 0
+        guard k < q.kindCount else { return false }
+        return q.kindWords[Int(set) + k >> 6] & (1 << UInt64(k & 63)) != 0
     }
 
     @inline(__always) func isNamed(_ node: Int) -> Bool { flags[node].contains(.named) }
@@ -503,18 +480,18 @@ struct MatchRun {
     /// Matches item `i` at `node` (field, expression, captures).
     func matchItem(_ i: Int, node: Int, depth: Int, _ k: (Int) -> Void) {
         guard step() else { return }
-        let item = items[i]
+        let item = q.items[i]
         if item.field != 0 && fields[node] != item.field { return }
         var d = depth
         for c in Int(item.captureStart)..<Int(item.captureStart + item.captureCount) {
-            push(.init(id: Int(captureIDs[c]), node: node), at: d)
+            push(.init(id: Int(q.captureIDs[c]), node: node), at: d)
             d += 1
         }
         matchExpr(Int(item.expr), node: node, depth: d, k)
     }
 
     func matchExpr(_ e: Int, node: Int, depth: Int, _ k: (Int) -> Void) {
-        let x = exprs[e]
+        let x = q.exprs[e]
         switch x.tag {
         case .any, .token:
             if test(x.tag, x.kinds, node) { k(depth) }
@@ -523,14 +500,14 @@ struct MatchRun {
             let list = NodeList(base: childIDs.baseAddress!, start: Int(offsets[node]), end: Int(offsets[node + 1]))
             for n in Int(x.negatedStart)..<Int(x.negatedStart + x.negatedCount) {
                 var j = list.start
-                while j < list.end { if fields[list[j]] == negated[n] { return }; j += 1 }
+                while j < list.end { if fields[list[j]] == q.negated[n] { return }; j += 1 }
             }
             if x.count == 0 { k(depth); return }
             matchSequence(end: Int(x.first + x.count), idx: Int(x.first), rest: -1, list: list, from: list.start,
                           previous: -1, pinned: -1, inParent: true, depth: depth, k)
         case .alternation:
-            for a in Int(x.first)..<Int(x.first + x.count) where ranges[a].count == 1 {
-                matchItem(Int(ranges[a].start), node: node, depth: depth, k)
+            for a in Int(x.first)..<Int(x.first + x.count) where q.ranges[a].count == 1 {
+                matchItem(Int(q.ranges[a].start), node: node, depth: depth, k)
             }
         case .group:
             if x.count == 1 { matchItem(Int(x.first), node: node, depth: depth, k) }
@@ -551,7 +528,7 @@ struct MatchRun {
             end = Int(f.end); idx = Int(f.idx); rest = Int(f.rest)
         }
         guard idx < end else { k(depth); return }
-        let item = items[idx]
+        let item = q.items[idx]
         let tailEmpty = idx + 1 == end && (rest < 0 || frames[rest].tailEmpty)
 
         // Groups and alternations inside a sequence are spliced into it.
@@ -562,7 +539,7 @@ struct MatchRun {
             counters[1] = slot + 1
             defer { counters[1] = slot }
             for s in Int(item.spliceStart)..<Int(item.spliceStart + item.spliceCount) {
-                let r = ranges[s]
+                let r = q.ranges[s]
                 matchSequence(end: Int(r.start + r.count), idx: Int(r.start), rest: slot, list: list, from: from,
                               previous: previous, pinned: pinned, inParent: inParent, depth: depth, k)
             }
