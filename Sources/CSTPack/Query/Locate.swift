@@ -107,7 +107,9 @@ extension FileTree {
         var j = lo - 1
         while j > 0 {
             if tree.ends[j] > byte && (anonymous || tree.flags[j].contains(.named)) { return j }
-            j = Int(tree.parents[j])
+            let parent = Int(tree.parents[j])
+            guard parent < j else { break } // a parent precedes its children in any tree we decode
+            j = parent
         }
         return 0
     }

@@ -39,6 +39,15 @@ enum ReadEverything {
             if let f = attempt({ try archive.file(i) }) {
                 let n = Int(f.nodeCount)
                 for id in Set([1, n / 2, n - 1, n]) { _ = attempt { try reader.node(ofFile: i, id: id) } }
+                // Point lookups decode only part of a file, from its start or a checkpoint:
+                // a reader without the whole tree cached takes that path.
+                let pointReader = ArchiveReader(archive, cacheLimit: 4 << 20)
+                pointReader.treeCacheLimit = 0
+                let length = Int(f.sourceLength)
+                for b in Set([0, length / 3, length / 2, length]) {
+                    _ = attempt { try pointReader.fileTree(i, at: UInt32(truncatingIfNeeded: b)) }
+                }
+                _ = attempt { try pointReader.fileTree(i, line: 2, column: 3) }
             }
         }
         _ = attempt { try archive.fileIndex(path: Array("no/such/file".utf8)) }
