@@ -11,6 +11,8 @@ public struct BuildOptions: Sendable {
     public var segmentSize: Int = 256 * 1024
     /// Instruction bytes between a file's checkpoints (see Format.checkpointBytes).
     public var checkpointBytes = Format.checkpointBytes
+    /// Where the encoder cuts a file's CST records.
+    var recordLimit: Int { Format.recordLimit(segmentSize: segmentSize, checkpointBytes: checkpointBytes) }
     public var maxFileSize: Int = 4 << 20
     public var storeSource = true
     public var languageOverrides: [String: String] = [:]
@@ -317,8 +319,7 @@ final class WorkList: @unchecked Sendable {
         do {
             return try p.bytes.withUnsafeBytes { raw -> Builder.Outcome in
                 let encoded = try TreeCodec.encode(parsed.tree, table: grammar.table, model: models[language],
-                                                   recordLimit: Format.recordLimit(segmentSize: options.segmentSize,
-                                                                                   checkpointBytes: options.checkpointBytes))
+                                                   recordLimit: options.recordLimit)
                 let payload: [UInt8]
                 let flags: Format.FileFlags
                 if options.storeSource {

@@ -148,9 +148,7 @@ public enum ModelTraining {
     static func compressedSize(_ trees: [CSTTree], table: LanguageTable, model: TagModel?, options: BuildOptions) throws -> Int {
         var sizer = SegmentSizer(codec: options.codec, level: options.level ?? options.codec.defaultLevel, segmentSize: options.segmentSize)
         for t in trees {
-            try sizer.add(try TreeCodec.encode(t, table: table, model: model,
-                                               recordLimit: Format.recordLimit(segmentSize: options.segmentSize,
-                                                                               checkpointBytes: options.checkpointBytes)).records)
+            try sizer.add(try TreeCodec.encode(t, table: table, model: model, recordLimit: options.recordLimit).records)
         }
         return try sizer.finish()
     }

@@ -108,8 +108,9 @@ public struct TreeDecoder {
     /// Checks that the stream is complete, leaving the nodes in the buffers (no copy).
     public func finishInPlace(context: String) throws(FormatError) -> Buffers {
         guard stack.isEmpty else { throw FormatError("\(context): \(stack.count) nodes left open at the end") }
-        guard nodes.count == nodeCount else {
-            throw FormatError("\(context): decoded \(nodes.count) nodes, the index says \(nodeCount)")
+        // Decoding from a checkpoint (`base`) yields the nodes from there on.
+        guard nodes.count == nodeCount - Int(base) else {
+            throw FormatError("\(context): decoded \(Int(base) + nodes.count) nodes, the index says \(nodeCount)")
         }
         return nodes
     }

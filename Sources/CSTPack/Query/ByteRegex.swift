@@ -7,7 +7,7 @@ import Foundation
 /// NSRegularExpression (ICU), whose semantics these follow: `.` stops at line terminators,
 /// `$` also matches before a final line terminator, `\w` `\d` `\s` on ASCII.
 struct ByteRegex {
-    enum Op: Equatable {
+    enum Op {
         case byte(UInt8)
         case set(Int)          // offset of the set's four words in `setBits`
         case any               // `.`: any byte but a line terminator
@@ -17,7 +17,7 @@ struct ByteRegex {
         case match
     }
 
-    private(set) var program: [Op] = []
+    private var program: [Op] = []
     /// Byte sets, four 64-bit words each.
     private var setBits: [UInt64] = []
     private var anchoredAtStart = false
@@ -39,11 +39,7 @@ struct ByteRegex {
         guard Self.emit(tree, into: &out, sets: &sets) else { return nil }
         out.append(.match)
         guard out.count <= Self.maxProgram else { return nil }
-        for m in sets {
-            var words = [UInt64](repeating: 0, count: 4)
-            for b in 0..<256 where m[b] { words[b >> 6] |= 1 << UInt64(b & 63) }
-            setBits += words
-        }
+        for m in sets { setBits += Self.words(m) }
         program = out.map { if case .set(let i) = $0 { return .set(i * 4) } else { return $0 } }
         if case .start = out.first { anchoredAtStart = true }
         if let words = Self.anchoredWords(tree) { literalsByLength = Dictionary(grouping: words, by: \.count) }
@@ -51,9 +47,7 @@ struct ByteRegex {
             switch program[1] {
             case .byte(let b):
                 firstByte = setBits.count
-                var words = [UInt64](repeating: 0, count: 4)
-                words[Int(b) >> 6] |= 1 << UInt64(b & 63)
-                setBits += words
+                setBits += Self.words(Parser.bitmap([b]))
             case .set(let offset): firstByte = offset
             default: break
             }
@@ -64,9 +58,9 @@ struct ByteRegex {
     func firstMatch(in text: UnsafeBufferPointer<UInt8>) -> Bool? {
         // Most texts fail an anchored pattern's first test (`^[A-Z]` on `self`).
         if let first = firstByte {
-            guard let b = text.first, setBits[first + Int(b) >> 6] & (1 << UInt64(b & 63)) != 0 else { return false }
+            guard let b = text.first, inSet(first, b) else { return false }
         }
-        for b in text where b >= 0x80 { _ = b; return nil }
+        if text.contains(where: { $0 >= 0x80 }) { return nil }
         if let byLength = literalsByLength {
             // `$` also matches before one final line terminator (or CR LF).
             func isWord(_ n: Int) -> Bool {
@@ -100,8 +94,7 @@ struct ByteRegex {
                         pc += 1; pos += 1
                     case .set(let s):
                         guard pos < text.count else { break thread }
-                        let b = text[pos]
-                        guard setBits[s + Int(b) >> 6] & (1 << UInt64(b & 63)) != 0 else { break thread }
+                        guard inSet(s, text[pos]) else { break thread }
                         pc += 1; pos += 1
                     case .any:
                         guard pos < text.count, !Self.isLineTerminator(text[pos]) else { break thread }
@@ -133,6 +126,17 @@ struct ByteRegex {
     }
 
     static func isLineTerminator(_ b: UInt8) -> Bool { b >= 0x0A && b <= 0x0D }
+
+    @inline(__always) private func inSet(_ offset: Int, _ b: UInt8) -> Bool {
+        setBits[offset + Int(b) >> 6] & (1 << UInt64(b & 63)) != 0
+    }
+
+    /// A byte set as the four 64-bit words `setBits` holds.
+    static func words(_ members: [Bool]) -> [UInt64] {
+        var w = [UInt64](repeating: 0, count: 4)
+        for b in 0..<256 where members[b] { w[b >> 6] |= 1 << UInt64(b & 63) }
+        return w
+    }
 
     /// The words of a pattern `^word$` or `^(word|word|…)$`, or nil.
     static func anchoredWords(_ tree: Node) -> [[UInt8]]? {
@@ -246,7 +250,7 @@ struct ByteRegex {
                 at += 1
                 return inner
             case UInt8(ascii: "["): return parseClass()
-            case UInt8(ascii: "\\"): return parseEscape(inClass: false).map { $0.count == 1 ? .byte($0.first!) : .set(Self.bitmap($0)) }
+            case UInt8(ascii: "\\"): return parseEscape().map { $0.count == 1 ? .byte($0.first!) : .set(Self.bitmap($0)) }
             case UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "?"), UInt8(ascii: "{"), UInt8(ascii: "}"),
                  UInt8(ascii: "]"), UInt8(ascii: ")"):
                 return nil
@@ -255,7 +259,7 @@ struct ByteRegex {
         }
 
         /// After `\`: the bytes it stands for, or nil when ICU must decide.
-        mutating func parseEscape(inClass: Bool) -> [UInt8]? {
+        mutating func parseEscape() -> [UInt8]? {
             guard let c = peek else { return nil }
             at += 1
             let digits = Array(UInt8(ascii: "0")...UInt8(ascii: "9"))
@@ -296,7 +300,7 @@ struct ByteRegex {
                 at += 1
                 var lowSet: [UInt8]
                 if c == UInt8(ascii: "\\") {
-                    guard let e = parseEscape(inClass: true) else { return nil }
+                    guard let e = parseEscape() else { return nil }
                     lowSet = e
                 } else {
                     lowSet = [c]
@@ -308,7 +312,7 @@ struct ByteRegex {
                     at += 1
                     var high = h
                     if h == UInt8(ascii: "\\") {
-                        guard let e = parseEscape(inClass: true), e.count == 1 else { return nil }
+                        guard let e = parseEscape(), e.count == 1 else { return nil }
                         high = e[0]
                     }
                     guard high >= lowSet[0] else { return nil }

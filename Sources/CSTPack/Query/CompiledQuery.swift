@@ -272,6 +272,8 @@ struct TablePointers {
 /// it), freed with the matcher that owns it.
 final class CompiledTables {
     let pointers: TablePointers
+    let needsChildren: Bool
+    let hasSiblingPatterns: Bool
 
     init(_ c: CompiledQuery) {
         func copy<T>(_ a: [T]) -> UnsafeBufferPointer<T> {
@@ -284,6 +286,8 @@ final class CompiledTables {
             negated: copy(c.negated), kindWords: copy(c.kindWords), attemptStarts: copy(c.attemptStarts),
             attempts: copy(c.attempts), shapes: copy(c.shapes), leaves: copy(c.leaves), leafRefs: copy(c.leafRefs),
             kindCount: c.kindCount, wordsPerSet: c.wordsPerSet)
+        needsChildren = c.needsChildren
+        hasSiblingPatterns = c.hasSiblingPatterns
     }
 
     deinit {

@@ -42,18 +42,19 @@ public struct MatchList: Sendable {
 
     /// A match whose captures are all its root: ids `ids[start..<start+count]`.
     mutating func append(pattern: Int, root: Int, captureIDs ids: UnsafeBufferPointer<Int32>, _ start: Int, _ n: Int) {
-        count += 1
-        nodeCount += max(n, 1)
-        guard storing else { return }
-        for k in start..<start + n { captures.append(.init(id: Int(ids[k]), node: root)) }
-        entries.append(Entry(pattern: Int32(pattern), root: Int32(root), captureEnd: Int32(captures.count)))
+        append(pattern: pattern, root: root, captureCount: n) { for k in start..<start + n { $0.append(.init(id: Int(ids[k]), node: root)) } }
     }
 
     mutating func append(pattern: Int, root: Int, captures c: [QueryMatch.Capture]) {
+        append(pattern: pattern, root: root, captureCount: c.count) { $0.append(contentsOf: c) }
+    }
+
+    /// Counts the match; when storing, `add` appends its captures.
+    private mutating func append(pattern: Int, root: Int, captureCount n: Int, _ add: (inout [QueryMatch.Capture]) -> Void) {
         count += 1
-        nodeCount += max(c.count, 1)
+        nodeCount += max(n, 1)
         guard storing else { return }
-        captures.append(contentsOf: c)
+        add(&captures)
         entries.append(Entry(pattern: Int32(pattern), root: Int32(root), captureEnd: Int32(captures.count)))
     }
 }
@@ -65,7 +66,6 @@ public struct MatchList: Sendable {
 /// on a pathological file.
 public final class QueryMatcher {
     public let query: Query
-    let compiled: CompiledQuery
     let tables: CompiledTables
     let predicates: [[TextPredicate]]
     /// The predicates that apply to leaf l's captures: `leafPredicateList[starts[l]..<starts[l+1]]`
@@ -73,6 +73,7 @@ public final class QueryMatcher {
     let leafPredicateStarts: [Int32]
     let leafPredicateList: [Unmanaged<TextPredicate>]
     public static let stepBudget = 200_000
+    static let noSource = CSTPackError("text predicates need the source, and this archive was built with --no-source")
     /// Roots whose search ran out of steps (reported, never silent).
     public private(set) var budgetExceeded = 0
     // Per-file scratch, reused: children lists and each node's index among its siblings.
@@ -84,7 +85,7 @@ public final class QueryMatcher {
         self.query = query
         var maxKind = 0
         for p in query.patterns { for i in p.items { maxKind = max(maxKind, Self.maxKind(i.expr)) } }
-        compiled = try CompiledQuery(query, kindCount: max(kindCount ?? 0, maxKind + 1))
+        let compiled = try CompiledQuery(query, kindCount: max(kindCount ?? 0, maxKind + 1))
         tables = CompiledTables(compiled)
         predicates = try query.patterns.map { try $0.predicates.map(TextPredicate.init) }
         var starts: [Int32] = [], list: [Unmanaged<TextPredicate>] = []
@@ -160,9 +161,9 @@ public final class QueryMatcher {
     /// Every match in a tree given as plain arrays (a decoder's reused buffers, say).
     func matchList(in view: TreeView, storing: Bool = true) throws -> MatchList {
         var out = MatchList(storing: storing)
-        if compiled.needsChildren {
+        if tables.needsChildren {
             CSTTree.childLists(parents: view.parents, offsets: &offsets, children: &childIDs)
-            if compiled.hasSiblingPatterns {
+            if tables.hasSiblingPatterns {
                 // Each node's index in its parent's child list (the root: 0 in a list of itself).
                 position.removeAll(keepingCapacity: true)
                 position.append(contentsOf: repeatElement(0, count: view.count))
@@ -257,7 +258,7 @@ public final class QueryMatcher {
     @inline(__always)
     private func leafPredicatesHold(_ range: Range<Int32>, _ node: Int, _ text: NodeText) throws -> Bool {
         for k in Int(range.lowerBound)..<Int(range.upperBound) {
-            guard let t = text[node] else { throw CSTPackError("text predicates need the source, and this archive was built with --no-source") }
+            guard let t = text[node] else { throw Self.noSource }
             let holds = leafPredicateList[k]._withUnsafeGuaranteedRef { $0.holds(t, other: $0.otherCapture == nil ? nil : t) }
             if !holds { return false }
         }
@@ -269,12 +270,12 @@ public final class QueryMatcher {
         guard !preds.isEmpty else { return true }
         for pred in preds {
             for c in caps where c.id == pred.capture {
-                guard let t = text[c.node] else { throw CSTPackError("text predicates need the source, and this archive was built with --no-source") }
+                guard let t = text[c.node] else { throw Self.noSource }
                 var other: UnsafeBufferPointer<UInt8>? = nil
                 if let oc = pred.otherCapture {
                     guard let o = caps.first(where: { $0.id == oc }) else { continue }
                     other = text[o.node]
-                    if other == nil { throw CSTPackError("text predicates need the source, and this archive was built with --no-source") }
+                    if other == nil { throw Self.noSource }
                 }
                 if !pred.holds(t, other: other) { return false }
             }
@@ -294,6 +295,15 @@ struct TreeView {
     let source: UnsafeBufferPointer<UInt8>?
     let errorKind: UInt16
     var count: Int { kinds.count }
+}
+
+extension TreeView {
+    /// A decoder's buffers, valid while they are not reused.
+    init(_ b: TreeDecoder.Buffers, source: UnsafeBufferPointer<UInt8>?, errorKind: UInt16) {
+        func view<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeBufferPointer<T> { UnsafeBufferPointer(start: p, count: b.count) }
+        self.init(kinds: view(b.kinds), fields: view(b.fields), flags: view(b.flags), starts: view(b.starts),
+                  ends: view(b.ends), parents: view(b.parents), source: source, errorKind: errorKind)
+    }
 }
 
 /// A node's bytes in the file's text (nil when the archive has no text).

@@ -134,13 +134,21 @@ final class QueryWork: @unchecked Sendable {
     let selector: NodeSelector
     let options: QueryOptions
     let queries: [Int: Query]
-    let kindCodes: [Int: Set<UInt16>]
+    /// Per language, whether each kind code is a selected kind (a table: hashing each
+    /// node's kind cost 15% of a scan).
+    let isKind: [Int: [Bool]]
 
     init(archive: Archive, files: [Int], selector: NodeSelector, options: QueryOptions,
          queries: [Int: Query], kindCodes: [Int: Set<UInt16>]) {
         self.archive = archive; self.files = files; self.selector = selector; self.options = options
-        self.queries = queries; self.kindCodes = kindCodes
+        self.queries = queries
+        isKind = kindCodes.mapValues { codes in
+            let n = Int(codes.max() ?? 0) + 1
+            return (0..<n).map { codes.contains(UInt16($0)) }
+        }
     }
+
+    func selects(_ kind: UInt16, in table: [Bool]) -> Bool { Int(kind) < table.count && table[Int(kind)] }
 }
 
 /// One thread's reader, decode buffers and compiled matchers.
@@ -149,8 +157,6 @@ final class QueryWorker {
     let reader: ArchiveReader
     var matchers: [Int: QueryMatcher] = [:]
     var buffers = TreeDecoder.Buffers(capacity: 1 << 12)
-    /// Whether each kind code of `language` is a selected kind.
-    var kindTable: (language: Int, isKind: [Bool]) = (-1, [])
 
     init(_ work: QueryWork) {
         self.work = work
@@ -166,20 +172,10 @@ final class QueryWorker {
             o.path = String(decoding: try work.archive.path(ofFile: i), as: UTF8.self)
             // Counting kinds needs neither text nor rows: decode into reused buffers.
             if case .count(let byFile) = work.options.mode, case .kind = work.selector {
-                guard let codes = work.kindCodes[language] else { return o }
+                guard let table = work.isKind[language] else { return o }
                 buffers = try reader.decode(file: i, reusing: buffers)
-                // A table by kind code: hashing each node's kind cost 15% of the scan.
-                if kindTable.language != language {
-                    kindTable = (language, (0..<work.archive.languages[language].kindCount).map { codes.contains(UInt16($0)) })
-                }
                 var n = 0
-                let b = buffers
-                kindTable.isKind.withUnsafeBufferPointer { isKind in
-                    for j in 0..<b.count {
-                        let k = Int(b.kinds[j])
-                        if k < isKind.count && isKind[k] { n += 1 }
-                    }
-                }
+                for j in 0..<buffers.count where work.selects(buffers.kinds[j], in: table) { n += 1 }
                 o.hits = n
                 if byFile && n > 0 { o.text = "\(o.path)\t\(n)\n" }
                 return o
@@ -190,13 +186,9 @@ final class QueryWorker {
                 let m = try matcher(language)
                 buffers = try reader.decode(file: i, reusing: buffers)
                 let source = m.needsText ? try reader.source(ofFile: i) : nil
-                let b = buffers
-                func view<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeBufferPointer<T> { UnsafeBufferPointer(start: p, count: b.count) }
                 let before = m.budgetExceeded
                 let ms = try (source ?? []).withUnsafeBufferPointer { text in
-                    try m.matchList(in: TreeView(kinds: view(b.kinds), fields: view(b.fields), flags: view(b.flags),
-                                                 starts: view(b.starts), ends: view(b.ends), parents: view(b.parents),
-                                                 source: source == nil ? nil : text,
+                    try m.matchList(in: TreeView(buffers, source: source == nil ? nil : text,
                                                  errorKind: work.archive.languages[language].errorKind),
                                     storing: false)
                 }
@@ -205,7 +197,7 @@ final class QueryWorker {
                 if byFile && o.hits > 0 { o.text = "\(o.path)\t\(o.hits)\n" }
                 return o
             }
-            if case .kind = work.selector, work.kindCodes[language] == nil { return o }
+            if case .kind = work.selector, work.isKind[language] == nil { return o }
             // A node at a point needs the tree only up to that node's end.
             var located: (tree: FileTree, node: Int)? = nil
             switch work.selector {
@@ -257,8 +249,8 @@ final class QueryWorker {
             guard b <= ft.sourceLength else { throw CSTPackError("byte @\(b) is past the end of the file (\(ft.sourceLength) bytes)") }
             return [Hit(node: ft.deepestNode(at: UInt32(b), anonymous: work.options.anonymous))]
         case .kind:
-            let codes = work.kindCodes[language] ?? []
-            return (0..<ft.count).filter { codes.contains(ft.tree.kinds[$0]) }.map { Hit(node: $0) }
+            let table = work.isKind[language] ?? []
+            return (0..<ft.count).filter { work.selects(ft.tree.kinds[$0], in: table) }.map { Hit(node: $0) }
         case .query:
             let matcher = try self.matcher(language)
             let before = matcher.budgetExceeded

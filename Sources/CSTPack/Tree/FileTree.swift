@@ -89,81 +89,52 @@ extension ArchiveReader {
     private func partialFileTree(_ i: Int, at byte: UInt32, anonymous: Bool, source: [UInt8]?,
                                  lineStarts: [UInt32]?) throws -> (tree: FileTree, node: Int) {
         let f = try archive.file(i)
-        if f.cstRecordCount > 1,
-           let found = try checkpointTree(i, f, at: byte, anonymous: anonymous, source: source, lineStarts: lineStarts) {
+        let k = try lastCheckpoint(i, f, atOrBefore: byte)
+        if k > 0, let found = try partialFileTree(i, f, fromRecord: k, at: byte, anonymous: anonymous, source: source, lineStarts: lineStarts) {
             return found
         }
-        let context = "file \(i)"
-        try checkNodeCount(f, fromRecord: 0, firstNode: 0, context: context)
-        var d = TreeDecoder(table: archive.languages[Int(f.language)], model: try archive.tagModel(language: Int(f.language)),
-                            nodeCount: Int(f.nodeCount), sourceLength: Int(f.sourceLength), reusing: lookupBuffers)
-        lookupBuffers = d.nodes
-        var best: Int32? = nil
-        var complete = false
-        for k in 0..<Int(f.cstRecordCount) where !complete {
-            let recordIndex = Int(f.firstCSTRecord) + k
-            let rec = try archive.record(recordIndex)
-            guard Int(rec.first) == d.count else {
-                throw FormatError("\(context) record \(k): says it starts at node \(rec.first), the stream is at node \(d.count)")
-            }
-            let bytes = try recordBytes(recordIndex, stream: .cst)
-            complete = try bytes.withUnsafeBytes { raw in
-                var r = ByteReader(raw, context: "\(context) record \(k)")
-                try d.readState(&r, checkAgainstRunning: k > 0)
-                if best == nil {
-                    guard try d.run(&r, stopAfter: nil, stopBefore: UInt64(byte)) else { return false }
-                    best = Self.deepest(d.nodes, open: d.openNodes, byte: byte, anonymous: anonymous)
-                    // A closed node (or the root's first child chain already closed) is final.
-                    if !d.openNodes.contains(best!) { return true }
-                }
-                return try d.run(&r, stopAfter: best)
-            }
-        }
-        let nodes: CSTTree
-        if complete {
-            nodes = d.nodes.tree()
-        } else {
-            // Every record was read: the whole tree is known.
-            let whole = try d.finishInPlace(context: context).tree()
-            best = Int32(FileTree(path: [], table: archive.languages[Int(f.language)], tree: whole, source: nil, lineStarts: nil,
-                                  sourceLength: Int(f.sourceLength)).deepestNode(at: byte, anonymous: anonymous))
-            nodes = whole
-        }
-        let ft = FileTree(path: try archive.path(ofFile: i), table: archive.languages[Int(f.language)], tree: nodes, source: source,
-                          lineStarts: lineStarts, sourceLength: Int(f.sourceLength))
-        return (ft, Int(best ?? 0))
+        // From the file's first record every node is decoded, so there is always an answer.
+        return try partialFileTree(i, f, fromRecord: 0, at: byte, anonymous: anonymous, source: source, lineStarts: lineStarts)!
     }
 
-    /// The same, decoded from the file's last checkpoint at or before `byte` (11.5): nodes
-    /// before it that span the byte are its open ancestors, and the nodes from the
-    /// checkpoint on decide unless the answer is one of those ancestors, whose facts only a
-    /// decode from the start gives (nil then). The tree holds nodes from the checkpoint on.
-    private func checkpointTree(_ i: Int, _ f: FileEntry, at byte: UInt32, anonymous: Bool, source: [UInt8]?,
-                                lineStarts: [UInt32]?) throws -> (tree: FileTree, node: Int)? {
-        let records = Int(f.cstRecordCount)
-        let context = "file \(i)"
-        // Checkpoint positions never decrease: binary search for the last one <= byte.
+    /// The last of the file's CST records whose checkpoint position is at or before `byte`
+    /// (positions never decrease: a binary search reading one varint per probe).
+    private func lastCheckpoint(_ i: Int, _ f: FileEntry, atOrBefore byte: UInt32) throws -> Int {
         func position(_ k: Int) throws -> UInt64 {
             let bytes = try recordBytes(Int(f.firstCSTRecord) + k, stream: .cst)
             return try bytes.withUnsafeBytes { raw in
-                var r = ByteReader(raw, context: "\(context) record \(k)")
+                var r = ByteReader(raw, context: "file \(i) record \(k)")
                 return try r.varint(max: UInt64(f.sourceLength), "checkpoint position")
             }
         }
-        var lo = 0, hi = records - 1
+        var lo = 0, hi = Int(f.cstRecordCount) - 1
         while lo < hi {
             let mid = (lo + hi + 1) / 2
             if try position(mid) <= UInt64(byte) { lo = mid } else { hi = mid - 1 }
         }
-        guard lo > 0 else { return nil }
-        let base = Int(try archive.record(Int(f.firstCSTRecord) + lo).first)
-        try checkNodeCount(f, fromRecord: lo, firstNode: base, context: context)
+        return lo
+    }
+
+    /// The node at `byte`, decoding from record `first` (a checkpoint, 11.5) up to the first
+    /// node that starts after the byte, then on to the chosen node's end. Nodes before the
+    /// checkpoint that span the byte are its open ancestors; if the answer is one of them
+    /// (only possible from a later record), its facts are in an earlier record: nil then.
+    /// The tree holds the nodes from the checkpoint on (`firstID`).
+    private func partialFileTree(_ i: Int, _ f: FileEntry, fromRecord first: Int, at byte: UInt32, anonymous: Bool,
+                                 source: [UInt8]?, lineStarts: [UInt32]?) throws -> (tree: FileTree, node: Int)? {
+        let context = "file \(i)"
+        let base = first == 0 ? 0 : Int(try archive.record(Int(f.firstCSTRecord) + first).first)
+        try checkNodeCount(f, fromRecord: first, firstNode: base, context: context)
         var d = TreeDecoder(table: archive.languages[Int(f.language)], model: try archive.tagModel(language: Int(f.language)),
                             nodeCount: Int(f.nodeCount), sourceLength: Int(f.sourceLength), base: base, reusing: lookupBuffers)
         lookupBuffers = d.nodes
+        // From the first record the root spans every byte: the answer when nothing deeper does.
+        func deepest(open: [Int32]) -> Int32? {
+            Self.deepest(d.nodes, base: base, open: open, byte: byte, anonymous: anonymous) ?? (base == 0 ? 0 : nil)
+        }
         var best: Int32? = nil
         var searched = false, complete = false
-        for k in lo..<records where !complete {
+        for k in first..<Int(f.cstRecordCount) where !complete {
             let recordIndex = Int(f.firstCSTRecord) + k
             let rec = try archive.record(recordIndex)
             guard Int(rec.first) == base + d.count else {
@@ -172,32 +143,39 @@ extension ArchiveReader {
             let bytes = try recordBytes(recordIndex, stream: .cst)
             complete = try bytes.withUnsafeBytes { raw in
                 var r = ByteReader(raw, context: "\(context) record \(k)")
-                try d.readState(&r, checkAgainstRunning: k > lo)
+                try d.readState(&r, checkAgainstRunning: k > first)
                 if !searched {
                     guard try d.run(&r, stopAfter: nil, stopBefore: UInt64(byte)) else { return false }
                     searched = true
-                    best = Self.deepest(d.nodes, base: base, open: d.openNodes, byte: byte, anonymous: anonymous)
+                    best = deepest(open: d.openNodes)
                     guard let b = best else { return true } // an ancestor from before the checkpoint
+                    // A closed node is final.
                     if !d.openNodes.contains(b) { return true }
                 }
                 return try d.run(&r, stopAfter: best)
             }
         }
-        // Read to the end without passing the byte: every node is closed.
-        if !searched { best = Self.deepest(d.nodes, base: base, open: [], byte: byte, anonymous: anonymous) }
+        if !complete {
+            // Every record was read: the stream must end whole, and every node is closed.
+            _ = try d.finishInPlace(context: context)
+            if !searched { best = deepest(open: []) }
+        }
         guard let b = best else { return nil }
         var nodes = d.nodes.tree()
-        for j in nodes.parents.indices {
-            let p = Int(nodes.parents[j])
-            nodes.parents[j] = p < base ? -1 : Int32(p - base)
+        if base > 0 {
+            for j in nodes.parents.indices {
+                let p = Int(nodes.parents[j])
+                nodes.parents[j] = p < base ? -1 : Int32(p - base)
+            }
         }
         let ft = FileTree(path: try archive.path(ofFile: i), table: archive.languages[Int(f.language)], tree: nodes, source: source,
                           lineStarts: lineStarts, sourceLength: Int(f.sourceLength), firstID: base)
         return (ft, Int(b) - base)
     }
 
-    /// deepestNode's rule over the nodes decoded from a checkpoint (ids from `base`): the
-    /// last in preorder that spans the byte, or nil when none does.
+    /// deepestNode's rule over nodes decoded from node `base` on, where the open ones
+    /// (`open`: ascending ids, as the decoder's stack holds them) span the byte: the last
+    /// in preorder that spans it, or nil when none does.
     static func deepest(_ n: TreeDecoder.Buffers, base: Int, open: [Int32], byte: UInt32, anonymous: Bool) -> Int32? {
         var best: Int32? = nil
         var k = 0
@@ -207,22 +185,6 @@ extension ArchiveReader {
             while k < open.count && open[k] < id { k += 1 }
             let isOpen = k < open.count && open[k] == id
             if (isOpen || n.ends[j] > byte) && (anonymous || n.flags[j].contains(.named)) { best = id }
-        }
-        return best
-    }
-
-    /// deepestNode's rule over decoded nodes, where the open ones (`open`: ascending ids,
-    /// as the decoder's stack holds them) span the byte.
-    static func deepest(_ n: TreeDecoder.Buffers, open: [Int32], byte: UInt32, anonymous: Bool) -> Int32 {
-        var best: Int32 = 0
-        var k = 0
-        var j = 1
-        while j < n.count {
-            if n.starts[j] > byte { break }
-            while k < open.count && open[k] < Int32(j) { k += 1 }
-            let isOpen = k < open.count && open[k] == Int32(j)
-            if (isOpen || n.ends[j] > byte) && (anonymous || n.flags[j].contains(.named)) { best = Int32(j) }
-            j += 1
         }
         return best
     }
