@@ -25,7 +25,7 @@ struct Build: ParsableCommand {
     @Option(help: ArgumentHelp("Segment compression: zstd, lz4 or none.", valueName: "CODEC"))
     var codec: String = "zstd"
 
-    @Option(help: ArgumentHelp("Compression level (zstd 1-22, default 9; lz4: 0 fast, 1-12 HC).", valueName: "N"))
+    @Option(help: ArgumentHelp("Compression level of CST segments (zstd 1-22, default 6; lz4: 0 fast, 1-12 HC).", valueName: "N"))
     var level: Int?
 
     @Option(help: ArgumentHelp("Compression level of the stored source text (zstd default 3).", valueName: "N"))

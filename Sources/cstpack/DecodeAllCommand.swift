@@ -11,15 +11,18 @@ struct DecodeAllCommand: ParsableCommand {
     var jobs: Int?
     @Flag(help: "Print JSON.")
     var json = false
+    @Flag(help: "Instead, time encoding every decoded tree again on one thread (the encoder's benchmark).")
+    var encode = false
 
     func run() throws {
         do {
-            let r = try DecodeAll.run(try archiveOption.open(), jobs: jobs ?? defaultJobs())
+            let archive = try archiveOption.open()
+            let r = encode ? try EncodeAll.run(archive) : try DecodeAll.run(archive, jobs: jobs ?? defaultJobs())
             if json {
                 print(jsonObject(["files": .int(r.files), "nodes": .int(r.nodes), "seconds": .double(r.seconds),
                                   "ns_per_node": .double(r.seconds * 1e9 / Double(max(r.nodes, 1)))]))
             } else {
-                print("decoded \(r.files) files, \(r.nodes) nodes in \(fmt(r.seconds, 3)) s (\(fmt(r.seconds * 1e9 / Double(max(r.nodes, 1)), 1)) ns/node)")
+                print("\(encode ? "encoded" : "decoded") \(r.files) files, \(r.nodes) nodes in \(fmt(r.seconds, 3)) s (\(fmt(r.seconds * 1e9 / Double(max(r.nodes, 1)), 1)) ns/node)")
             }
         } catch {
             fail(error)

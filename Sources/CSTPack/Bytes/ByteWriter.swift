@@ -39,6 +39,15 @@ public struct ByteWriter: Sendable {
     @inline(__always)
     public mutating func varint(_ value: Int) { varint(UInt64(value)) }
 
+    /// A whole array of little-endian integers: one copy on a little-endian machine.
+    public mutating func integers<T: FixedWidthInteger>(_ values: [T]) {
+        #if _endian(little)
+        values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        #else
+        for v in values { append(littleEndian: v) }
+        #endif
+    }
+
     public mutating func append(_ other: [UInt8]) { bytes.append(contentsOf: other) }
     public mutating func append(_ other: UnsafeRawBufferPointer) { bytes.append(contentsOf: other) }
     public mutating func zeros(_ n: Int) { bytes.append(contentsOf: repeatElement(0, count: n)) }

@@ -57,7 +57,9 @@ public enum TreeCodec {
         }
         guard tree.parents[0] == -1 else { throw CSTPackError("node 0 is not a root") }
 
-        var records: [[UInt8]] = []
+        // Records are cut from one stream at the end (cutting as we go would reallocate the
+        // whole buffer at every checkpoint).
+        var recordStarts: [Int] = [0]
         var firstNodes: [UInt32] = [0]
         var e = InstructionWriter(model: model, trainer: trainer, none: UInt32(table.kindCount), capacity: n * 4 + 16)
         e.w.varint(0); e.w.varint(0) // state header of the first record: position 0, no open ancestors
@@ -86,8 +88,7 @@ public enum TreeCodec {
             // Only bytecode counts toward the limit, not the state header: with deep nesting
             // the header alone can exceed it, and every node would start a record.
             if e.w.count - recordStart >= recordLimit {
-                records.append(e.w.bytes)
-                e.w.removeAll()
+                recordStarts.append(e.w.count)
                 firstNodes.append(UInt32(i))
                 e.w.varint(pos)
                 e.w.varint(e.stack.count)
@@ -150,9 +151,11 @@ public enum TreeCodec {
             previousStart = start
         }
         while let top = e.stack.popLast() { try close(top, &e) }
-        records.append(e.w.bytes)
-        let total = records.reduce(0) { $0 + $1.count }
-        return Encoded(records: records, firstNodes: firstNodes, phase1Bytes: phase1, plainBytes: total + e.unmodelled)
+        recordStarts.append(e.w.count)
+        let stream = e.w.bytes
+        let records = recordStarts.count == 2 ? [stream]
+            : (1..<recordStarts.count).map { Array(stream[recordStarts[$0 - 1]..<recordStarts[$0]]) }
+        return Encoded(records: records, firstNodes: firstNodes, phase1Bytes: phase1, plainBytes: stream.count + e.unmodelled)
     }
 
     /// The encoder's output and open nodes, and the writing of an instruction's head (tag

@@ -1,9 +1,17 @@
 import CTreeSitter
 import CTreeSitterMemory
+import CTreeSitterWalk
 
 /// One tree-sitter parser, used by one thread at a time: turns source bytes into a CSTTree.
 public final class TreeSitterParser {
     private let parser: OpaquePointer
+    /// How trees are read: `.fast` reads tree-sitter's subtrees directly (CTreeSitterWalk)
+    /// where the library allows it; `.cursor` uses the public cursor API only (what
+    /// `verify` uses, so that the check does not share the code it checks).
+    public enum Reader: Sendable { case fast, cursor }
+    private let reader: Reader
+    /// The fast walker's arrays, reused from file to file.
+    private var walk = CSTWalkBuffers()
 
     public struct Result {
         public var tree: CSTTree
@@ -15,12 +23,16 @@ public final class TreeSitterParser {
     /// any parser exists (tree-sitter frees with the allocator that is current).
     public static let installCountingAllocator: Void = { cst_install_counting_allocator() }()
 
-    public init() {
+    public init(reader: Reader = .fast) {
         _ = Self.installCountingAllocator
         parser = ts_parser_new()
+        self.reader = reader
     }
 
-    deinit { ts_parser_delete(parser) }
+    deinit {
+        ts_parser_delete(parser)
+        cst_walk_buffers_free(&walk)
+    }
 
     /// Parses `source` and reads every node the cursor visits (named, anonymous, extras,
     /// ERROR and MISSING). `timeoutMicros` 0 means no limit.
@@ -28,7 +40,7 @@ public final class TreeSitterParser {
         let tsTree = try treeSitterParse(source, grammar: grammar, timeoutMicros: timeoutMicros)
         let tree: CSTTree
         do {
-            tree = try Self.read(tsTree, table: grammar.table, sourceLength: source.count)
+            tree = try read(tsTree, table: grammar.table, sourceLength: source.count)
         } catch {
             ts_tree_delete(tsTree)
             throw error
@@ -62,8 +74,30 @@ public final class TreeSitterParser {
         return tsTree
     }
 
+    /// Whether `.fast` readers use the direct walker here (the library is the tree-sitter
+    /// 0.20.7 whose layout it reads, and CSTPACK_CURSOR_WALK is not set).
+    public static var fastWalkAvailable: Bool { cst_walk_available() != 0 }
+
+    /// Every node of `tsTree`, in preorder.
+    func read(_ tsTree: OpaquePointer, table: LanguageTable, sourceLength: Int) throws -> CSTTree {
+        guard reader == .fast, cst_walk_available() != 0 else {
+            return try Self.readWithCursor(tsTree, table: table, sourceLength: sourceLength)
+        }
+        var badSymbol: UInt16 = 0
+        let errorKind = UInt16(table.kindCount - 1)
+        switch cst_walk_tree(tsTree, errorKind, &walk, &badSymbol) {
+        case Int32(CST_WALK_OK):
+            return CSTTree(copying: walk)
+        case Int32(CST_WALK_BAD_SYMBOL):
+            throw CSTPackError("tree-sitter returned symbol \(badSymbol) outside the grammar's \(errorKind) symbols")
+        default:
+            // Out of memory, or the layout check failed: the cursor gives the same tree.
+            return try Self.readWithCursor(tsTree, table: table, sourceLength: sourceLength)
+        }
+    }
+
     /// Preorder walk with a cursor (no recursion: depth is unbounded in hostile files).
-    static func read(_ tsTree: OpaquePointer, table: LanguageTable, sourceLength: Int) throws -> CSTTree {
+    static func readWithCursor(_ tsTree: OpaquePointer, table: LanguageTable, sourceLength: Int) throws -> CSTTree {
         let symbolCount = UInt16(table.kindCount - 1)
         var tree = CSTTree(reservingCapacity: max(16, sourceLength / 3))
         var cursor = ts_tree_cursor_new(ts_tree_root_node(tsTree))
@@ -92,5 +126,23 @@ public final class TreeSitterParser {
                 ancestors.removeLast()
             }
         }
+    }
+}
+
+extension CSTTree {
+    /// The fast walker's output, copied.
+    init(copying b: CSTWalkBuffers) {
+        let n = b.count
+        func copy<T>(_ p: UnsafeMutablePointer<T>?) -> [T] { n == 0 ? [] : Array(UnsafeBufferPointer(start: p, count: n)) }
+        self.init()
+        kinds = copy(b.kinds)
+        fields = copy(b.fields)
+        flags = [Flags](unsafeUninitializedCapacity: n) { buffer, initialized in
+            if n > 0 { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: b.flags, byteCount: n) }
+            initialized = n
+        }
+        starts = copy(b.starts)
+        ends = copy(b.ends)
+        parents = copy(b.parents)
     }
 }

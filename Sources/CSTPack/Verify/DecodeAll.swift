@@ -4,6 +4,8 @@ public enum DecodeAll {
     public struct Result: Sendable {
         public var files = 0
         public var nodes = 0
+        /// Encoded bytes (EncodeAll only).
+        public var bytes = 0
         public var seconds = 0.0
     }
 
@@ -47,5 +49,31 @@ public enum DecodeAll {
         join()
         if let e = shared.error { throw e }
         return Result(files: shared.files, nodes: shared.nodes, seconds: monotonicSeconds() - started)
+    }
+}
+
+/// Encodes every stored CST again, as the build does (same tag models and record limit),
+/// timing only the encoding: the encoder's benchmark (`cstpack decode-all --encode`).
+public enum EncodeAll {
+    public static func run(_ archive: Archive) throws -> DecodeAll.Result {
+        let reader = ArchiveReader(archive, cacheLimit: 8 << 20, scanning: true)
+        var trees: [(tree: CSTTree, language: Int)] = []
+        for i in 0..<archive.fileCount {
+            let f = try archive.file(i)
+            guard f.sameAs == Format.none32 else { continue }
+            trees.append((try reader.tree(ofFile: i), Int(f.language)))
+        }
+        let models = try archive.languages.indices.map { try archive.tagModel(language: $0) }
+        let limit = BuildOptions(root: "", output: "", jobs: 1).recordLimit
+        let started = monotonicSeconds()
+        var result = DecodeAll.Result()
+        for (tree, language) in trees {
+            let e = try TreeCodec.encode(tree, table: archive.languages[language], model: models[language], recordLimit: limit)
+            result.files += 1
+            result.nodes += tree.count
+            result.bytes += e.byteCount
+        }
+        result.seconds = monotonicSeconds() - started
+        return result
     }
 }

@@ -166,7 +166,8 @@ public enum Verifier {
             guard let s = ft.source else { throw CSTPackError("no stored source to re-parse (built with --no-source)") }
             text = s
         }
-        let parser = TreeSitterParser()
+        // The cursor, not the build's direct walker: the proof does not share the code it checks.
+        let parser = TreeSitterParser(reader: .cursor)
         let parsed = try text.withUnsafeBytes { try parser.parse($0, grammar: grammar, timeoutMicros: 0) }
         try compare(parsed.tree, ft.tree, table: table)
         return parsed.tree.count

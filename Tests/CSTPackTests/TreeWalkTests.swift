@@ -1,0 +1,83 @@
+import XCTest
+@testable import CSTPack
+
+/// The build reads trees with a direct walker over tree-sitter's internal layout
+/// (CTreeSitterWalk); `verify` reads them with the public cursor. They must agree on every
+/// node of every tree, valid or broken, in every grammar.
+final class TreeWalkTests: XCTestCase {
+    private func bothWalks(_ bytes: [UInt8], _ grammar: Grammar) throws -> (fast: CSTTree, cursor: CSTTree) {
+        let fast = try bytes.withUnsafeBytes { try TreeSitterParser(reader: .fast).parse($0, grammar: grammar, timeoutMicros: 0).tree }
+        let cursor = try bytes.withUnsafeBytes { try TreeSitterParser(reader: .cursor).parse($0, grammar: grammar, timeoutMicros: 0).tree }
+        return (fast, cursor)
+    }
+
+    private func assertSame(_ bytes: [UInt8], _ grammar: Grammar, _ label: String) throws {
+        let (fast, cursor) = try bothWalks(bytes, grammar)
+        if fast != cursor { XCTFail("\(label) (\(grammar.name)): \(firstDifference(cursor, fast) ?? "differs")") }
+    }
+
+    func testTheFastWalkerIsInUse() throws {
+        _ = try TestGrammars.require()
+        // On the supported library (Debian's 0.20.7) the comparisons below are not vacuous.
+        XCTAssertTrue(TreeSitterParser.fastWalkAvailable, "the direct walker is off: libtree-sitter is not 0.20.7, or CSTPACK_CURSOR_WALK is set")
+    }
+
+    func testFixturesWalkAlike() throws {
+        let registry = try TestGrammars.require()
+        let map = LanguageMap()
+        var compared = 0
+        for rel in try listFiles(TestPaths.fixturesPath) {
+            let name = Array((rel.split(separator: "/").last.map(String.init) ?? rel).utf8)
+            guard let lang = map.language(forFileName: name), let grammar = registry.grammars[lang] else { continue }
+            let bytes = try readBytes(TestPaths.fixturesPath + "/" + rel)
+            try assertSame(bytes, grammar, rel)
+            compared += 1
+        }
+        XCTAssertGreaterThanOrEqual(compared, 18)
+    }
+
+    /// Fixture text mutated at random (bytes deleted, duplicated, swapped in from other
+    /// languages) and fed to every grammar: ERROR and MISSING nodes, aliases and fields
+    /// in trees that no grammar expects.
+    func testMutatedSourcesInEveryGrammarWalkAlike() throws {
+        let registry = try TestGrammars.require()
+        var pool: [[UInt8]] = []
+        for rel in try listFiles(TestPaths.fixturesPath) {
+            let bytes = try readBytes(TestPaths.fixturesPath + "/" + rel)
+            if !bytes.prefix(8000).contains(0) && bytes.count < 20_000 { pool.append(bytes) }
+        }
+        XCTAssertFalse(pool.isEmpty)
+        var rng = SplitMix64(seed: 0x5eed_7a1c)
+        var nodes = 0
+        for name in registry.grammars.keys.sorted() {
+            let grammar = registry.grammars[name]!
+            for round in 0..<12 {
+                var text = pool[rng.below(pool.count)]
+                for _ in 0..<rng.below(8) {
+                    guard !text.isEmpty else { break }
+                    let at = rng.below(text.count)
+                    switch rng.below(3) {
+                    case 0: text.removeSubrange(at..<min(text.count, at + 1 + rng.below(40)))
+                    case 1: text.insert(contentsOf: text[at..<min(text.count, at + 1 + rng.below(40))], at: rng.below(text.count))
+                    default:
+                        let other = pool[rng.below(pool.count)]
+                        let from = rng.below(max(other.count, 1))
+                        text.insert(contentsOf: other[from..<min(other.count, from + rng.below(200))], at: at)
+                    }
+                }
+                try assertSame(text, grammar, "\(name) round \(round)")
+                nodes += text.count
+            }
+        }
+        XCTAssertGreaterThan(nodes, 0)
+    }
+
+    func testDeepAndEmptyTreesWalkAlike() throws {
+        let python = try TestGrammars.require("python")
+        let json = try TestGrammars.require("json")
+        try assertSame([], python, "empty file")
+        try assertSame(Array(("x = " + String(repeating: "(", count: 3000) + "1" + String(repeating: ")", count: 3000)).utf8), python, "deep python")
+        try assertSame(Array((String(repeating: "[", count: 5000) + String(repeating: "]", count: 4000)).utf8), json, "deep, unbalanced json")
+        try assertSame(Array("def f(:\n  return )\n\u{0}\u{ff}".utf8), python, "broken python")
+    }
+}
