@@ -138,11 +138,14 @@ public enum Builder {
         let jobs = max(1, options.jobs)
         // Phase 2: parse the training sample now; fit the models on a thread of their own
         // while the workers parse the other files (they wait for the models to encode).
+        // One parser per worker (each starts its parse helper on first use), for the
+        // training sample first and then for the workers.
+        let parsers = FileParsers(count: jobs, options: options)
         var gate = ModelGate(models: [TagModel?](repeating: nil, count: selected.count))
         var preParsed: ModelTraining.Parsed? = nil
         var joinTraining: () -> Void = {}
         if options.phases.contains(.delta) && !options.parseOnly {
-            let sample = ModelTraining.parseSample(files: files, grammars: selected, options: options, jobs: jobs)
+            let sample = ModelTraining.parseSample(files: files, grammars: selected, options: options, parsers: parsers)
             preParsed = sample.parsed
             let training = ModelGate()
             gate = training
@@ -159,8 +162,8 @@ public enum Builder {
         precondition(Self.maxWaiting < 256, "files waiting for the models must stay below the queue's window per worker")
         let work = WorkList(files: files, grammars: selected, preParsed: preParsed, options: options)
         let modelGate = gate
-        let join = startThreads(jobs) { _ in
-            let parser = FileParser(options: options)
+        let join = startThreads(jobs) { worker in
+            let parser = parsers[worker]
             // While the models are being fitted, parsed files wait here (a few per worker:
             // far fewer than the queue's window, so taking more work cannot block on them).
             var waiting: [(Int, WorkList.ParsedFile)] = []

@@ -48,9 +48,10 @@ public enum ModelTraining {
         let parseSeconds: Double
     }
 
-    /// Chooses and parses the sample (on `jobs` threads). `files`: (file, language index) in
-    /// path order.
-    static func parseSample(files: [(WalkedFile, Int)], grammars: [Grammar], options: BuildOptions, jobs: Int) -> Sample {
+    /// Chooses and parses the sample (one thread per parser; the build's workers use the
+    /// same parsers afterwards, and their helper processes). `files`: (file, language index)
+    /// in path order.
+    static func parseSample(files: [(WalkedFile, Int)], grammars: [Grammar], options: BuildOptions, parsers: FileParsers) -> Sample {
         // The sample: per language, files in the order of a hash of their path, until the
         // budget is reached. The hash spreads the sample over the tree; the order does not
         // depend on the number of workers, so neither does the model.
@@ -81,8 +82,8 @@ public enum ModelTraining {
         let counter = Next()
         let parsed = Parsed()
         let parseStarted = monotonicSeconds()
-        let join = startThreads(max(1, jobs)) { _ in
-            let parser = FileParser(options: options)
+        let join = startThreads(parsers.count) { worker in
+            let parser = parsers[worker]
             while true {
                 let k: Int = counter.lock.locked {
                     defer { counter.next += 1 }

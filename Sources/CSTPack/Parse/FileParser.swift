@@ -34,3 +34,16 @@ final class FileParser {
         try local.parseOnly(source, grammar: grammar, timeoutMicros: timeoutMicros)
     }
 }
+
+/// One FileParser per worker thread, handed from one parallel stage to the next (each is
+/// used by one thread at a time: the stages do not overlap).
+final class FileParsers: @unchecked Sendable {
+    private let parsers: [FileParser]
+
+    init(count: Int, options: BuildOptions) {
+        parsers = (0..<max(1, count)).map { _ in FileParser(options: options) }
+    }
+
+    var count: Int { parsers.count }
+    subscript(worker: Int) -> FileParser { parsers[worker] }
+}
