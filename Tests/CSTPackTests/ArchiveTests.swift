@@ -329,6 +329,12 @@ final class ArchiveTests: XCTestCase {
                     let got = try ArchiveReader(archive).fileTree(i, line: line, column: 1)
                     XCTAssertEqual(got.map { $0.node + $0.tree.firstID }, ft.byteOffset(line: line, column: 1).map { ft.deepestNode(at: $0) })
                     XCTAssertNil(try ArchiveReader(archive).fileTree(i, line: starts.count + 1, column: 1))
+                    XCTAssertEqual(try ArchiveReader(archive).pointOutside(i, line: starts.count + 1, column: 1),
+                                   "line \(starts.count + 1) is past the end of the file (\(starts.count) lines)")
+                    let lineLength = (line < starts.count ? Int(starts[line]) - 1 : ft.sourceLength) - Int(starts[line - 1])
+                    XCTAssertNil(try ArchiveReader(archive).fileTree(i, line: line, column: lineLength + 2))
+                    XCTAssertTrue(try ArchiveReader(archive).pointOutside(i, line: line, column: lineLength + 2)
+                        .hasPrefix("column \(lineLength + 2) is past the end of line \(line) (columns 1 to \(lineLength + 1):"))
                 }
             }
         }

@@ -82,6 +82,16 @@ extension FileTree {
         Self.byteOffset(line: line, column: column, lineStarts: lineStarts, sourceLength: sourceLength)
     }
 
+    /// Why `byteOffset` found no byte at line:column: one line for the user.
+    static func pointOutside(line: Int, column: Int, lineStarts: [UInt32]?, sourceLength: Int) -> String {
+        guard let starts = lineStarts else { return "\(line):\(column): the file has no line table" }
+        if line < 1 || column < 1 { return "\(line):\(column): lines and columns start at 1" }
+        if line > starts.count { return "line \(line) is past the end of the file (\(starts.count) lines)" }
+        let lineEnd = line < starts.count ? Int(starts[line]) - 1 : sourceLength
+        let columns = lineEnd - Int(starts[line - 1]) + 1
+        return "column \(column) is past the end of line \(line) (columns 1 to \(columns): bytes, the last one the line's end)"
+    }
+
     static func byteOffset(line: Int, column: Int, lineStarts: [UInt32]?, sourceLength: Int) -> UInt32? {
         guard let starts = lineStarts, line >= 1, line <= starts.count, column >= 1 else { return nil }
         // The column may point at the line's end (its newline), not past it.

@@ -203,6 +203,8 @@ final class QueryWorker {
             switch work.selector {
             case .point(let line, let column):
                 located = try reader.fileTree(i, line: line, column: column, anonymous: work.options.anonymous)
+                // Outside the file: say so without decoding the whole tree.
+                if located == nil { throw CSTPackError(try reader.pointOutside(i, line: line, column: column)) }
             case .byte(let b) where b <= UInt64(entry.sourceLength):
                 located = try reader.fileTree(i, at: UInt32(b), anonymous: work.options.anonymous)
             default:
@@ -242,7 +244,7 @@ final class QueryWorker {
             return [Hit(node: n)]
         case .point(let line, let column):
             guard let byte = ft.byteOffset(line: line, column: column) else {
-                throw CSTPackError("\(line):\(column) is outside the file (\(ft.lineStarts.map { "\($0.count) rows" } ?? "no line table"))")
+                throw CSTPackError(FileTree.pointOutside(line: line, column: column, lineStarts: ft.lineStarts, sourceLength: ft.sourceLength))
             }
             return [Hit(node: ft.deepestNode(at: byte, anonymous: work.options.anonymous))]
         case .byte(let b):

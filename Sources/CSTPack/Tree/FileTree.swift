@@ -86,6 +86,13 @@ extension ArchiveReader {
         return try partialFileTree(i, at: byte, anonymous: anonymous, source: source, lineStarts: starts)
     }
 
+    /// Why `fileTree(_:line:column:)` found nothing: one line for the user.
+    public func pointOutside(_ i: Int, line: Int, column: Int) throws -> String {
+        let source = try source(ofFile: i)
+        return FileTree.pointOutside(line: line, column: column, lineStarts: try lineStarts(ofFile: i, source: source),
+                                     sourceLength: Int(try archive.file(i).sourceLength))
+    }
+
     private func partialFileTree(_ i: Int, at byte: UInt32, anonymous: Bool, source: [UInt8]?,
                                  lineStarts: [UInt32]?) throws -> (tree: FileTree, node: Int) {
         let f = try archive.file(i)
