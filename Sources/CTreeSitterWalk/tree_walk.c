@@ -201,6 +201,30 @@ static inline uint16_t field_at(const Frame *f, uint32_t structural_index) {
     return 0;
 }
 
+/* Appends one node to the output. */
+static inline int emit(CSTWalkBuffers *b, const TSLanguage *l, uint16_t error_kind, TSSymbol symbol, bool named,
+                       Subtree s, uint32_t start, uint16_t field, int32_t parent, uint16_t *bad_symbol) {
+    TSSymbol pub = public_symbol(l, symbol);
+    uint16_t kind;
+    if (pub == SYM_ERROR) {
+        kind = error_kind;
+    } else if (pub < error_kind) {
+        kind = pub;
+    } else {
+        *bad_symbol = pub;
+        return CST_WALK_BAD_SYMBOL;
+    }
+    if (b->count == b->capacity && !reserve_nodes(b, b->count + 1)) return CST_WALK_NO_MEMORY;
+    size_t i = b->count++;
+    b->kinds[i] = kind;
+    b->fields[i] = field;
+    b->flags[i] = (uint8_t)((named ? 1 : 0) | (sub_extra(s) ? 2 : 0) | (sub_missing(s) ? 4 : 0) | (sub_has_error(s) ? 8 : 0));
+    b->starts[i] = start;
+    b->ends[i] = start + sub_size(s);
+    b->parents[i] = parent;
+    return CST_WALK_OK;
+}
+
 int cst_walk_tree(const TSTree *tree, uint16_t error_kind, CSTWalkBuffers *b, uint16_t *bad_symbol) {
     const TSLanguage *l = ts_tree_language(tree);
     TSNode root_node = ts_tree_root_node(tree);
@@ -208,31 +232,13 @@ int cst_walk_tree(const TSTree *tree, uint16_t error_kind, CSTWalkBuffers *b, ui
     b->count = 0;
     size_t depth = 0;
 
-    /* Emits one node; returns its index, or -1 (with *status set). */
-#define EMIT(SYMBOL, NAMED, S, START, FIELD, PARENT)                                       \
-    do {                                                                                  \
-        TSSymbol pub = public_symbol(l, (SYMBOL));                                        \
-        uint16_t kind;                                                                    \
-        if (pub == SYM_ERROR) kind = error_kind;                                          \
-        else if (pub < error_kind) kind = pub;                                            \
-        else { *bad_symbol = pub; return CST_WALK_BAD_SYMBOL; }                           \
-        if (b->count == b->capacity && !reserve_nodes(b, b->count + 1)) return CST_WALK_NO_MEMORY; \
-        size_t i_ = b->count++;                                                           \
-        b->kinds[i_] = kind;                                                              \
-        b->fields[i_] = (FIELD);                                                          \
-        b->flags[i_] = (uint8_t)(((NAMED) ? 1 : 0) | (sub_extra(S) ? 2 : 0)              \
-                                 | (sub_missing(S) ? 4 : 0) | (sub_has_error(S) ? 8 : 0)); \
-        b->starts[i_] = (START);                                                          \
-        b->ends[i_] = (START) + sub_size(S);                                              \
-        b->parents[i_] = (PARENT);                                                        \
-    } while (0)
-
     /* Every subtree is at most one node: the root's count of subtrees bounds the output. */
     size_t bound = sub_child_count(root) > 0 ? root.ptr->node.node_count : 1;
     if (!reserve_nodes(b, bound)) return CST_WALK_NO_MEMORY;
 
     uint32_t root_start = sub_padding(root);
-    EMIT(sub_symbol(root), sub_named(root), root, root_start, 0, -1);
+    int status = emit(b, l, error_kind, sub_symbol(root), sub_named(root), root, root_start, 0, -1, bad_symbol);
+    if (status != CST_WALK_OK) return status;
     if (sub_child_count(root) > 0) {
         if (!grow(&b->frames, &b->frame_capacity, 1, sizeof(Frame))) return CST_WALK_NO_MEMORY;
         open_frame(&((Frame *)b->frames)[0], l, root, root_start, 0, 0);
@@ -273,7 +279,8 @@ int cst_walk_tree(const TSTree *tree, uint16_t error_kind, CSTWalkBuffers *b, ui
             TSSymbol symbol = alias ? alias : sub_symbol(child);
             bool named = alias ? symbol_named(l, alias) : sub_named(child);
             int32_t index = (int32_t)b->count;
-            EMIT(symbol, named, child, start, field, parent);
+            status = emit(b, l, error_kind, symbol, named, child, start, field, parent, bad_symbol);
+            if (status != CST_WALK_OK) return status;
             if (!has_children) continue;
             if (!grow(&b->frames, &b->frame_capacity, depth + 1, sizeof(Frame))) return CST_WALK_NO_MEMORY;
             open_frame(&((Frame *)b->frames)[depth], l, child, start, index, 0);
@@ -285,8 +292,6 @@ int cst_walk_tree(const TSTree *tree, uint16_t error_kind, CSTWalkBuffers *b, ui
             depth++;
         }
     }
-#undef EMIT
-
     /* What the public API says about the root must agree (a cheap guard on the layout). */
     uint32_t root_children = 0;
     for (size_t i = 1; i < b->count; i++) root_children += b->parents[i] == 0;
