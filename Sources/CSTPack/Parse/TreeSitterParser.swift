@@ -74,6 +74,9 @@ public final class TreeSitterParser {
         return tsTree
     }
 
+    /// Nodes' worth of walker arrays a parser keeps between files (15 MiB).
+    static let keptWalkNodes = 1 << 20
+
     /// Whether `.fast` readers use the direct walker here (the library is the tree-sitter
     /// 0.20.7 whose layout it reads, and CSTPACK_CURSOR_WALK is not set).
     public static var fastWalkAvailable: Bool { cst_walk_available() != 0 }
@@ -87,7 +90,10 @@ public final class TreeSitterParser {
         let errorKind = UInt16(table.kindCount - 1)
         switch cst_walk_tree(tsTree, errorKind, &walk, &badSymbol) {
         case Int32(CST_WALK_OK):
-            return CSTTree(copying: walk)
+            let tree = CSTTree(copying: walk)
+            // Kept for the next file, unless a huge file grew them (15 bytes a node).
+            if walk.capacity > Self.keptWalkNodes { cst_walk_buffers_free(&walk) }
+            return tree
         case Int32(CST_WALK_BAD_SYMBOL):
             throw CSTPackError("tree-sitter returned symbol \(badSymbol) outside the grammar's \(errorKind) symbols")
         default:
