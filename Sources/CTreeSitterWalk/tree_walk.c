@@ -143,34 +143,38 @@ typedef struct {
     uint16_t field;   /* for a hidden node: the field its visible descendants inherit */
 } Frame;
 
-static bool grow(void **p, size_t *capacity, size_t need, size_t element) {
-    if (need <= *capacity) return true;
-    size_t n = *capacity ? *capacity : 256;
-    while (n < need) n *= 2;
-    void *q = realloc(*p, n * element);
+/* realloc that leaves *p as it was when it fails. */
+static bool resize(void **p, size_t count, size_t element) {
+    void *q = realloc(*p, count * element);
     if (!q) return false;
     *p = q;
+    return true;
+}
+
+/* Room for `need` elements, doubling. */
+static size_t doubled(size_t capacity, size_t need, size_t first) {
+    size_t n = capacity ? capacity : first;
+    while (n < need) n *= 2;
+    return n;
+}
+
+static bool grow(void **p, size_t *capacity, size_t need, size_t element) {
+    if (need <= *capacity) return true;
+    size_t n = doubled(*capacity, need, 256);
+    if (!resize(p, n, element)) return false;
     *capacity = n;
     return true;
 }
 
+/* The six node arrays share one capacity; it grows only once all six have. */
 static bool reserve_nodes(CSTWalkBuffers *b, size_t need) {
     if (need <= b->capacity) return true;
-    size_t n = b->capacity ? b->capacity : 1024;
-    while (n < need) n *= 2;
-    void *k = realloc(b->kinds, n * sizeof *b->kinds);
-    if (k) b->kinds = k;
-    void *f = realloc(b->fields, n * sizeof *b->fields);
-    if (f) b->fields = f;
-    void *g = realloc(b->flags, n * sizeof *b->flags);
-    if (g) b->flags = g;
-    void *s = realloc(b->starts, n * sizeof *b->starts);
-    if (s) b->starts = s;
-    void *e = realloc(b->ends, n * sizeof *b->ends);
-    if (e) b->ends = e;
-    void *p = realloc(b->parents, n * sizeof *b->parents);
-    if (p) b->parents = p;
-    if (!k || !f || !g || !s || !e || !p) return false;
+    size_t n = doubled(b->capacity, need, 1024);
+    if (!resize((void **)&b->kinds, n, sizeof *b->kinds) || !resize((void **)&b->fields, n, sizeof *b->fields)
+        || !resize((void **)&b->flags, n, sizeof *b->flags) || !resize((void **)&b->starts, n, sizeof *b->starts)
+        || !resize((void **)&b->ends, n, sizeof *b->ends) || !resize((void **)&b->parents, n, sizeof *b->parents)) {
+        return false;
+    }
     b->capacity = n;
     return true;
 }
