@@ -5,14 +5,8 @@ import XCTest
 /// (CTreeSitterWalk); `verify` reads them with the public cursor. They must agree on every
 /// node of every tree, valid or broken, in every grammar.
 final class TreeWalkTests: XCTestCase {
-    private func bothWalks(_ bytes: [UInt8], _ grammar: Grammar) throws -> (fast: CSTTree, cursor: CSTTree) {
-        let fast = try bytes.withUnsafeBytes { try TreeSitterParser(reader: .fast).parse($0, grammar: grammar, timeoutMicros: 0).tree }
-        let cursor = try bytes.withUnsafeBytes { try TreeSitterParser(reader: .cursor).parse($0, grammar: grammar, timeoutMicros: 0).tree }
-        return (fast, cursor)
-    }
-
     private func assertSame(_ bytes: [UInt8], _ grammar: Grammar, _ label: String) throws {
-        let (fast, cursor) = try bothWalks(bytes, grammar)
+        let (fast, cursor) = try bytes.withUnsafeBytes { try TreeSitterParser().parseReadByBoth($0, grammar: grammar) }
         if fast != cursor { XCTFail("\(label) (\(grammar.name)): \(firstDifference(cursor, fast) ?? "differs")") }
     }
 

@@ -52,6 +52,16 @@ public final class TreeSitterParser {
         return Result(tree: tree, treeSitterBytes: Int(beforeDelete - cst_thread_ts_live_bytes()))
     }
 
+    /// One parse read by both readers (the fast one where available): tests compare them on
+    /// the same tree (two parses of one input may differ where a grammar's scanner reads
+    /// memory it never wrote, as lua's does under ThreadSanitizer).
+    func parseReadByBoth(_ source: UnsafeRawBufferPointer, grammar: Grammar) throws -> (fast: CSTTree, cursor: CSTTree) {
+        let tsTree = try treeSitterParse(source, grammar: grammar, timeoutMicros: 0)
+        defer { ts_tree_delete(tsTree) }
+        let fast = try TreeSitterParser(reader: .fast).read(tsTree, table: grammar.table, sourceLength: source.count)
+        return (fast, try Self.readWithCursor(tsTree, table: grammar.table, sourceLength: source.count))
+    }
+
     /// Parses and discards the tree: the reference that `build` is measured against.
     public func parseOnly(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64) throws {
         ts_tree_delete(try treeSitterParse(source, grammar: grammar, timeoutMicros: timeoutMicros))
