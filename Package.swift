@@ -16,11 +16,12 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
-        .target(name: "CTreeSitterMemory", dependencies: ["CTreeSitter"]),
-        .target(name: "CTreeSitterWalk", dependencies: ["CTreeSitter"], linkerSettings: [.linkedLibrary("dl")]),
+        // C beside tree-sitter: the allocator that counts its memory, the one-pass tree
+        // reader, and mended grammar scanners.
+        .target(name: "CTreeSitterSupport", dependencies: ["CTreeSitter"], linkerSettings: [.linkedLibrary("dl")]),
         .target(
             name: "CSTPack",
-            dependencies: ["CTreeSitter", "CTreeSitterMemory", "CTreeSitterWalk", "CZstd", "CLZ4", "CXXHash"],
+            dependencies: ["CTreeSitter", "CTreeSitterSupport", "CZstd", "CLZ4", "CXXHash"],
             // Release builds skip the run-time exclusivity checks of class properties and
             // captured variables (measured: ~4% of a query's time); debug builds, which the
             // tests run, keep them.

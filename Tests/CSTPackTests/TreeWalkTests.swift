@@ -2,7 +2,7 @@ import XCTest
 @testable import CSTPack
 
 /// The build reads trees with a direct walker over tree-sitter's internal layout
-/// (CTreeSitterWalk); `verify` reads them with the public cursor. They must agree on every
+/// (CTreeSitterSupport/tree_walk.c); `verify` reads them with the public cursor. They must agree on every
 /// node of every tree, valid or broken, in every grammar.
 final class TreeWalkTests: XCTestCase {
     private func assertSame(_ bytes: [UInt8], _ grammar: Grammar, _ label: String) throws {

@@ -1,4 +1,5 @@
 import CTreeSitter
+import CTreeSitterSupport
 import Glibc
 
 /// A loaded tree-sitter grammar. The TSLanguage tables live inside the shared library,
@@ -88,10 +89,12 @@ public final class GrammarRegistry: @unchecked Sendable {
             found += 1
             typealias LanguageFunction = @convention(c) () -> OpaquePointer?
             let fn = unsafeBitCast(sym, to: LanguageFunction.self)
-            guard let lang = fn() else {
+            guard let loaded = fn() else {
                 problems.append("\(path): tree_sitter_\(name)() returned no language")
                 continue
             }
+            // A grammar whose scanner is known to break determinism is used mended.
+            let lang = cst_mended_language(loaded, name) ?? loaded
             let abi = ts_language_version(lang)
             guard abi >= Self.minABI && abi <= Self.maxABI else {
                 problems.append("\(path): grammar '\(name)' has ABI \(abi); this tree-sitter (0.20.7) reads ABI \(Self.minABI)–\(Self.maxABI), so it is not used")

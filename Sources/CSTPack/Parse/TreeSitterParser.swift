@@ -1,11 +1,10 @@
 import CTreeSitter
-import CTreeSitterMemory
-import CTreeSitterWalk
+import CTreeSitterSupport
 
 /// One tree-sitter parser, used by one thread at a time: turns source bytes into a CSTTree.
 public final class TreeSitterParser {
     private let parser: OpaquePointer
-    /// How trees are read: `.fast` reads tree-sitter's subtrees directly (CTreeSitterWalk)
+    /// How trees are read: `.fast` reads tree-sitter's subtrees directly (CTreeSitterSupport/tree_walk.c)
     /// where the library allows it; `.cursor` uses the public cursor API only (what
     /// `verify` uses, so that the check does not share the code it checks).
     public enum Reader: Sendable { case fast, cursor }
