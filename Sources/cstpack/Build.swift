@@ -65,9 +65,10 @@ struct Build: ParsableCommand {
 
     @Option(help: ArgumentHelp("""
         Parse files of at least this size in a helper process, so that a crash inside \
-        tree-sitter skips the file instead of ending the build (0: every file).
+        tree-sitter or a grammar skips the file instead of ending the build. Default 0: every \
+        file (grammars crash on small files too); smaller files parse in process above it.
         """, valueName: "BYTES"))
-    var isolateAbove: Int = 32 << 10
+    var isolateAbove: Int = BuildOptions.isolateAboveDefault
 
     @Flag(help: ArgumentHelp("Keep every trained tag model, even one that does not pay for itself (for tests and fuzz seeds).", visibility: .hidden))
     var keepEveryModel = false

@@ -28,9 +28,13 @@ public struct BuildOptions: Sendable {
     public var keepEveryModel = false
     /// The cstpack executable that runs `parse-helper`; nil parses every file in process.
     public var parseHelper: String? = nil
-    /// Files of at least this many bytes are parsed in the helper (tree-sitter 0.20.7 can
-    /// only crash on trees nested ~65,536 deep, which takes more than 32 KiB of source).
-    public var isolateAbove = 32 << 10
+    /// Files of at least this many bytes are parsed in the helper: by default every file.
+    /// tree-sitter 0.20.7 aborts on trees nested ~65,536 deep (32 KiB of `[` in JSON), and
+    /// grammars' scanners crash on small files too: fixed-form Fortran's asks the lexer for
+    /// a column where 0.20.7's lexer then reads before the file's start (a 564-byte file).
+    /// Isolating every file costs ~1% of a build (measured on the stdlib).
+    public var isolateAbove = BuildOptions.isolateAboveDefault
+    public static let isolateAboveDefault = 0
 
     public init(root: String, output: String, jobs: Int) {
         self.root = root

@@ -19,7 +19,7 @@ public struct DiffOptions: Sendable {
     public var parseTimeoutMicros: UInt64 = 10_000_000
     /// As `build`'s: files of at least `isolateAbove` bytes parse in the helper process.
     public var parseHelper: String? = nil
-    public var isolateAbove = 32 << 10
+    public var isolateAbove = BuildOptions.isolateAboveDefault
 
     public init() {}
 }

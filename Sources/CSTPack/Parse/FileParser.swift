@@ -1,6 +1,7 @@
-/// How `build` parses a file: in this process, or, for files of at least `isolateAbove`
-/// bytes, in the parse helper process (IsolatedParser), where a tree-sitter crash costs
-/// one file instead of the build. One per worker thread.
+/// How `build` and `diff` parse a file: in the parse helper process (IsolatedParser), where
+/// a crash in tree-sitter or a grammar costs one file instead of the build, when the file
+/// has at least `isolateAbove` bytes (by default every file does); else in this process.
+/// One per worker thread.
 final class FileParser {
     let local = TreeSitterParser()
     let isolated: IsolatedParser?
