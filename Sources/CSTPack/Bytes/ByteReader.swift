@@ -90,6 +90,23 @@ public struct ByteReader {
         return r
     }
 
+    /// `n` little-endian integers in a row (one copy on a little-endian machine).
+    public mutating func integers<T: FixedWidthInteger>(_: T.Type, count n: Int) throws(FormatError) -> [T] {
+        guard n >= 0, n <= remaining / MemoryLayout<T>.size else {
+            throw FormatError("\(context): truncated at offset \(offset) (needs \(n) integers of \(MemoryLayout<T>.size) bytes, \(remaining) bytes left)")
+        }
+        let raw = try bytes(n * MemoryLayout<T>.size)
+        let values = [T](unsafeUninitializedCapacity: n) { buffer, initialized in
+            if n > 0 { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
+            initialized = n
+        }
+        #if _endian(little)
+        return values
+        #else
+        return values.map { T(littleEndian: $0) }
+        #endif
+    }
+
     /// A sub-reader over `length` bytes at absolute `at`, checked against this buffer.
     public func slice(at start: Int, length: Int, context: String) throws(FormatError) -> ByteReader {
         guard start >= 0, length >= 0, start <= count, length <= count - start else {

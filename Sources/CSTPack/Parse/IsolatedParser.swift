@@ -102,50 +102,68 @@ public final class IsolatedParser {
     public func parse(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64,
                       wantTree: Bool) throws -> TreeSitterParser.Result? {
         if pid == 0 { try start() }
-        var w = ByteWriter()
         let path = Array(grammar.libraryPath.utf8), name = Array(grammar.name.utf8)
+        var w = Frame.writer(capacity: 40 + path.count + name.count + source.count)
         w.u32(UInt32(path.count)); w.append(path)
         w.u32(UInt32(name.count)); w.append(name)
-        w.u64(timeoutMicros); w.u8(wantTree ? 1 : 0); w.u64(UInt64(source.count))
-        let sent = w.bytes.withUnsafeBytes { writeAll(toChild, $0) }
-        guard sent == 0, writeAll(toChild, source) == 0 else { throw crashed() }
+        w.u64(timeoutMicros); w.u8(wantTree ? 1 : 0)
+        w.u64(UInt64(source.count)); w.append(source)
+        guard Frame.write(toChild, &w) == 0 else { throw crashed() }
 
-        guard let status = try? readExact(fromChild, count: 1).first else { throw crashed() }
-        if status == 1 {
-            guard let n = try? readInteger(fromChild, UInt32.self), let text = try? readExact(fromChild, count: Int(min(n, 1 << 16))) else { throw crashed() }
-            throw CSTPackError(String(decoding: text, as: UTF8.self))
+        // The helper is our own code, but it just ran the code that may corrupt memory: a
+        // reply that no tree of this source can give is treated as a crash.
+        let maxNodes = UInt64(source.count) * 16 + 1024
+        guard let reply = try? Frame.read(fromChild, limit: 17 + 15 * maxNodes + (1 << 17)) else { throw crashed() }
+        return try reply.withUnsafeBytes { raw throws -> TreeSitterParser.Result? in
+            var r = ByteReader(raw, context: "the parse helper's reply")
+            do {
+                let status = try r.u8()
+                if status == 1 {
+                    let text = try r.bytes(Int(try r.u32()))
+                    throw CSTPackError(String(decoding: text, as: UTF8.self))
+                }
+                guard status == 0 else { throw FormatError("status \(status)") }
+                let tsBytes = try r.u64()
+                let count = try r.u64()
+                guard count <= maxNodes else { throw FormatError("\(count) nodes") }
+                guard wantTree else { return nil }
+                let n = Int(count)
+                var tree = CSTTree()
+                tree.kinds = try r.integers(UInt16.self, count: n)
+                tree.fields = try r.integers(UInt16.self, count: n)
+                tree.flags = try r.integers(UInt8.self, count: n).map { CSTTree.Flags(rawValue: $0) }
+                tree.starts = try r.integers(UInt32.self, count: n)
+                tree.ends = try r.integers(UInt32.self, count: n)
+                tree.parents = try r.integers(Int32.self, count: n)
+                return TreeSitterParser.Result(tree: tree, treeSitterBytes: Int(clamping: tsBytes))
+            } catch is FormatError {
+                _ = stop()
+                throw CSTPackError("the parse helper sent a malformed reply")
+            }
         }
-        guard status == 0, let tsBytes = try? readInteger(fromChild, UInt64.self),
-              let count = try? readInteger(fromChild, UInt64.self) else { throw crashed() }
-        // The helper is our own code, but it just ran the code that may corrupt memory:
-        // a count that no tree of this source can have is treated as a crash.
-        guard count <= UInt64(source.count) * 16 + 1024 else { _ = stop(); throw CSTPackError("the parse helper sent a malformed tree") }
-        guard wantTree else { return nil }
-        let n = Int(count)
-        var tree = CSTTree()
-        do {
-            tree.kinds = try readArray(UInt16.self, n)
-            tree.fields = try readArray(UInt16.self, n)
-            tree.flags = try readArray(UInt8.self, n).map { CSTTree.Flags(rawValue: $0) }
-            tree.starts = try readArray(UInt32.self, n)
-            tree.ends = try readArray(UInt32.self, n)
-            tree.parents = try readArray(Int32.self, n)
-        } catch {
-            throw crashed()
-        }
-        return TreeSitterParser.Result(tree: tree, treeSitterBytes: Int(clamping: tsBytes))
+    }
+}
+
+/// One message of the helper protocol: a u64 length, then that many bytes.
+enum Frame {
+    /// A writer with room for the length, which `write` fills in.
+    static func writer(capacity: Int) -> ByteWriter {
+        var w = ByteWriter(capacity: 8 + capacity)
+        w.u64(0)
+        return w
     }
 
-    private func readArray<T: FixedWidthInteger>(_: T.Type, _ n: Int) throws -> [T] {
-        let values = try [T](unsafeUninitializedCapacity: n) { buffer, initialized in
-            try readExact(fromChild, into: UnsafeMutableRawBufferPointer(buffer))
-            initialized = n
-        }
-        #if _endian(little)
-        return values
-        #else
-        return values.map { T(littleEndian: $0) }
-        #endif
+    /// Writes the frame in one call; 0 on success, else errno.
+    static func write(_ fd: Int32, _ w: inout ByteWriter) -> Int32 {
+        w.patch(UInt64(w.count - 8), at: 0)
+        return w.bytes.withUnsafeBytes { writeAll(fd, $0) }
+    }
+
+    /// The next frame's bytes (its length at most `limit`); throws at end of input.
+    static func read(_ fd: Int32, limit: UInt64) throws -> [UInt8] {
+        let length = try readInteger(fd, UInt64.self)
+        guard length <= limit else { throw CSTPackError("a parse helper message of \(length) bytes (at most \(limit) expected)") }
+        return try readExact(fd, count: Int(length))
     }
 }
 
@@ -156,50 +174,56 @@ public enum ParseHelper {
         let parser = TreeSitterParser()
         var registries: [String: GrammarRegistry] = [:]
         while true {
-            do {
-                guard let pathLength = try? readInteger(0, UInt32.self) else { return 0 } // the parent is done
-                let path = String(decoding: try readExact(0, count: Int(pathLength)), as: UTF8.self)
-                let name = String(decoding: try readExact(0, count: Int(try readInteger(0, UInt32.self))), as: UTF8.self)
-                let timeout = try readInteger(0, UInt64.self)
-                let wantTree = try readInteger(0, UInt8.self) == 1
-                let source = try readExact(0, count: Int(try readInteger(0, UInt64.self)))
+            // The parent is done when its end of the pipe closes.
+            guard let request = try? Frame.read(0, limit: UInt64(Int.max)) else { return 0 }
+            var reply = request.withUnsafeBytes { raw -> ByteWriter in
+                var r = ByteReader(raw, context: "parse request")
+                let path: String, name: String, timeout: UInt64, wantTree: Bool, source: UnsafeRawBufferPointer
+                do {
+                    path = String(decoding: try r.bytes(Int(try r.u32())), as: UTF8.self)
+                    name = String(decoding: try r.bytes(Int(try r.u32())), as: UTF8.self)
+                    timeout = try r.u64()
+                    wantTree = try r.u8() == 1
+                    source = try r.bytes(Int(try r.u64()))
+                } catch {
+                    return errorReply("the parse helper got a malformed request: \(error)")
+                }
                 let directory = directoryOf(path)
                 if registries[directory] == nil { registries[directory] = GrammarRegistry(directories: [directory], extraNames: [name]) }
-                var w = ByteWriter()
-                if let grammar = registries[directory]!.grammars[name], grammar.libraryPath == path {
-                    do {
-                        let result: TreeSitterParser.Result? = try source.withUnsafeBytes { raw in
-                            if wantTree { return try parser.parse(raw, grammar: grammar, timeoutMicros: timeout) }
-                            try parser.parseOnly(raw, grammar: grammar, timeoutMicros: timeout)
-                            return nil
-                        }
-                        let t = result?.tree ?? CSTTree()
-                        w = ByteWriter(capacity: 17 + t.count * 17)
-                        w.u8(0)
-                        w.u64(UInt64(result?.treeSitterBytes ?? 0))
-                        w.u64(UInt64(t.count))
-                        w.integers(t.kinds)
-                        w.integers(t.fields)
-                        w.integers(t.flags.map(\.rawValue))
-                        w.integers(t.starts)
-                        w.integers(t.ends)
-                        w.integers(t.parents)
-                    } catch {
-                        w = errorResponse("\(error)")
-                    }
-                } else {
-                    w = errorResponse("the parse helper cannot load grammar '\(name)' from \(path)")
+                guard let grammar = registries[directory]!.grammars[name], grammar.libraryPath == path else {
+                    return errorReply("the parse helper cannot load grammar '\(name)' from \(path)")
                 }
-                guard w.bytes.withUnsafeBytes({ writeAll(1, $0) }) == 0 else { return 1 }
-            } catch {
-                return 1
+                do {
+                    let result: TreeSitterParser.Result?
+                    if wantTree {
+                        result = try parser.parse(source, grammar: grammar, timeoutMicros: timeout)
+                    } else {
+                        try parser.parseOnly(source, grammar: grammar, timeoutMicros: timeout)
+                        result = nil
+                    }
+                    let t = result?.tree ?? CSTTree()
+                    var w = Frame.writer(capacity: 17 + t.count * 15)
+                    w.u8(0)
+                    w.u64(UInt64(result?.treeSitterBytes ?? 0))
+                    w.u64(UInt64(t.count))
+                    w.integers(t.kinds)
+                    w.integers(t.fields)
+                    w.integers(t.flags.map(\.rawValue))
+                    w.integers(t.starts)
+                    w.integers(t.ends)
+                    w.integers(t.parents)
+                    return w
+                } catch {
+                    return errorReply("\(error)")
+                }
             }
+            guard Frame.write(1, &reply) == 0 else { return 1 }
         }
     }
 
-    private static func errorResponse(_ message: String) -> ByteWriter {
-        var w = ByteWriter()
+    private static func errorReply(_ message: String) -> ByteWriter {
         let text = Array(message.utf8.prefix(1 << 16))
+        var w = Frame.writer(capacity: 5 + text.count)
         w.u8(1); w.u32(UInt32(text.count)); w.append(text)
         return w
     }
