@@ -1,4 +1,5 @@
 #include "scanner_fixes.h"
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,8 +9,11 @@ typedef void *(*ScannerCreate)(void);
 typedef void (*ScannerDeserialize)(void *, const char *, unsigned);
 typedef unsigned (*ScannerSerialize)(void *, char *);
 
-/* lua's original scanner functions (one mended lua per process: the registry loads each
-   grammar name once). */
+/* lua's original scanner functions and the one mended copy of its language (kept here,
+   so that every registry that loads it gets the same copy, and it stays reachable). */
+static pthread_mutex_t lua_lock = PTHREAD_MUTEX_INITIALIZER;
+static const TSLanguage *lua_original;
+static TSLanguage *lua_mended;
 static ScannerCreate lua_create;
 static ScannerDeserialize lua_deserialize;
 static const char lua_zero_state[2] = {0, 0};
@@ -32,22 +36,31 @@ static int round_trips_zero_state(const TSLanguage *l) {
     return n == sizeof lua_zero_state && memcmp(buffer, lua_zero_state, n) == 0;
 }
 
-const TSLanguage *cst_mended_language(const TSLanguage *language, const char *name) {
-    if (strcmp(name, "lua") != 0 || lua_create != NULL) return language;
-    const TSLanguage *l = language;
+static const TSLanguage *mend_lua(const TSLanguage *l) {
+    if (lua_mended) return l == lua_original ? lua_mended : l; /* another lua library: as it is */
     if (!l->external_scanner.create || !l->external_scanner.deserialize || !l->external_scanner.serialize
         || !l->external_scanner.destroy || !round_trips_zero_state(l)) {
-        return language;
+        return l;
     }
     /* ABI 13 languages end before primary_state_ids (which 0.20.7 reads from ABI 14 on). */
     size_t size = l->version >= 14 ? sizeof(TSLanguage) : offsetof(TSLanguage, primary_state_ids);
     TSLanguage *copy = calloc(1, sizeof(TSLanguage));
-    if (!copy) return language;
+    if (!copy) return l;
     memcpy(copy, l, size);
     lua_create = l->external_scanner.create;
     lua_deserialize = l->external_scanner.deserialize;
     copy->external_scanner.create = lua_create_initialized;
+    lua_original = l;
+    lua_mended = copy;
     return copy;
+}
+
+const TSLanguage *cst_mended_language(const TSLanguage *language, const char *name) {
+    if (strcmp(name, "lua") != 0) return language;
+    pthread_mutex_lock(&lua_lock);
+    const TSLanguage *result = mend_lua(language);
+    pthread_mutex_unlock(&lua_lock);
+    return result;
 }
 
 int cst_fresh_scanner_state(const TSLanguage *l, char *buffer, unsigned capacity) {
