@@ -19,6 +19,18 @@ final class ScannerFixTests: XCTestCase {
         }
     }
 
+    /// A second registry (the parse helper makes its own; so do some commands) gets the same
+    /// mended language, not the library's own.
+    func testEveryRegistryGetsTheMendedLua() throws {
+        let first = try TestGrammars.require("lua")
+        let again = GrammarRegistry(directories: GrammarRegistry.searchDirectories(explicit: nil))
+        let lua = try XCTUnwrap(again.grammars["lua"])
+        XCTAssertEqual(lua.language, first.language)
+        var buffer = [CChar](repeating: 0x7F, count: 16)
+        XCTAssertEqual(cst_fresh_scanner_state(lua.language, &buffer, 16), 2)
+        XCTAssertEqual(Array(buffer.prefix(2)), [0, 0])
+    }
+
     /// End to end: broken lua files (where the start state decides the parse) give the same
     /// archive in three builds, and `verify --deep` agrees with every tree.
     func testBrokenLuaFilesPackDeterministically() throws {
