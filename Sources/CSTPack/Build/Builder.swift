@@ -31,7 +31,8 @@ public struct BuildOptions: Sendable {
     /// Files of at least this many bytes are parsed in the helper: by default every file.
     /// tree-sitter 0.20.7 aborts on trees nested ~65,536 deep (32 KiB of `[` in JSON), and
     /// grammars' scanners crash on small files too: fixed-form Fortran's asks the lexer for
-    /// a column where 0.20.7's lexer then reads before the file's start (a 564-byte file).
+    /// a column where 0.20.7's lexer then reads before the file's start (the first 564
+    /// bytes of our broken Rust fixture, read as a `.f` file).
     /// Isolating every file costs ~1% of a build (measured on the stdlib).
     public var isolateAbove = BuildOptions.isolateAboveDefault
     public static let isolateAboveDefault = 0
