@@ -66,7 +66,8 @@ struct Build: ParsableCommand {
     @Option(help: ArgumentHelp("""
         Parse files of at least this size in a helper process, so that a crash inside \
         tree-sitter or a grammar skips the file instead of ending the build. Default 0: every \
-        file (grammars crash on small files too); smaller files parse in process above it.
+        file (grammars crash on small files too). Smaller files parse in this process: faster \
+        for many tiny files, but a crash there ends the build.
         """, valueName: "BYTES"))
     var isolateAbove: Int = BuildOptions.isolateAboveDefault
 
