@@ -1,11 +1,14 @@
 import Glibc
 
 /// Parses in a helper process (`cstpack parse-helper`), so that a crash inside tree-sitter
-/// takes down the helper and not the build. tree-sitter 0.20.7 corrupts its heap and aborts
-/// when a tree nests about 65,536 deep (measured: 64 KiB of `[` in JSON or `(` in Python;
-/// 48 KiB of either parses), which no guard in our own code can prevent. The helper is
-/// started on first use, serves one request at a time over two pipes, and is restarted after
-/// a crash. Protocol (little-endian, ByteWriter/ByteReader):
+/// or a grammar takes down the helper and not the build. tree-sitter 0.20.7 corrupts its heap
+/// and aborts when a tree nests about 65,536 deep (measured: 64 KiB of `[` in JSON or `(` in
+/// Python; 48 KiB of either parses), and grammars' scanners crash on small inputs too; no
+/// guard in our own code can prevent either. The helper is started on first use, serves one
+/// request at a time over two pipes, and is restarted after a crash.
+///
+/// Protocol (little-endian, ByteWriter/ByteReader): each message is a frame, a u64 length
+/// and then that many bytes, which the other side reads whole.
 ///
 ///     request:  u32 n + library path, u32 n + grammar name, u64 timeout µs, u8 want tree,
 ///               u64 n + source bytes
