@@ -7,7 +7,6 @@
 
 typedef void *(*ScannerCreate)(void);
 typedef void (*ScannerDeserialize)(void *, const char *, unsigned);
-typedef unsigned (*ScannerSerialize)(void *, char *);
 
 /* lua's original scanner functions and the one mended copy of its language (kept here,
    so that every registry that loads it gets the same copy, and it stays reachable). */
