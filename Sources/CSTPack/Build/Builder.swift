@@ -86,6 +86,8 @@ public enum Builder {
 
     /// Parsed files a worker holds while the tag models are fitted.
     static let maxWaiting = 64
+    /// Consecutive files a worker takes at once: the parse helper gets them in one request.
+    static let parseRun = 16
 
     public static func build(_ options: BuildOptions, grammars: GrammarRegistry,
                              events: (BuildEvent) -> Void) throws -> BuildSummary {
@@ -187,18 +189,20 @@ public enum Builder {
                 if !waiting.isEmpty && modelGate.ready() != nil { encodeWaiting() }
                 // A worker holding parsed files may be holding the one the writer waits for:
                 // it must not wait for the queue's byte limit then (the window still holds).
-                guard let i = queue.take(run: 1, holdingResults: !waiting.isEmpty)?.lowerBound else { break }
-                switch work.parse(i, parser: parser) {
-                case .done(let outcome):
-                    queue.put(i, outcome, bytes: outcome.bytes)
-                case .parsed(let p):
-                    if waiting.isEmpty, let models = modelGate.ready() {
-                        let outcome = work.encode(i, p, models: models)
+                guard let run = queue.take(run: Builder.parseRun, holdingResults: !waiting.isEmpty) else { break }
+                for (i, stage) in zip(run, work.parse(run, parser: parser)) {
+                    switch stage {
+                    case .done(let outcome):
                         queue.put(i, outcome, bytes: outcome.bytes)
-                    } else {
-                        waiting.append((i, p))
-                        waitingBytes += p.bytes.count
-                        if modelGate.ready() != nil || waiting.count >= Builder.maxWaiting || waitingBytes >= 8 << 20 { encodeWaiting() }
+                    case .parsed(let p):
+                        if waiting.isEmpty, let models = modelGate.ready() {
+                            let outcome = work.encode(i, p, models: models)
+                            queue.put(i, outcome, bytes: outcome.bytes)
+                        } else {
+                            waiting.append((i, p))
+                            waitingBytes += p.bytes.count
+                            if modelGate.ready() != nil || waiting.count >= Builder.maxWaiting || waitingBytes >= 8 << 20 { encodeWaiting() }
+                        }
                     }
                 }
             }
@@ -297,26 +301,35 @@ final class WorkList: @unchecked Sendable {
         case parsed(ParsedFile)
     }
 
-    /// Reads and parses file `i` (or takes it from the training sample).
-    func parse(_ i: Int, parser: FileParser) -> Stage {
-        let (file, language) = files[i]
-        if let p = preParsed?.take(i) { return .parsed(ParsedFile(bytes: p.bytes, result: p.result)) }
-        let bytes: [UInt8]
-        switch Self.readSource(root: options.root, path: file.path, limit: options.maxFileSize) {
-        case .bytes(let b): bytes = b
-        case .skipped(let reason, let message): return .done(.skipped(reason: reason, message: message))
-        }
-        let grammar = grammars[language]
-        do {
-            if options.parseOnly {
-                try bytes.withUnsafeBytes { try parser.parseOnly($0, grammar: grammar, timeoutMicros: options.parseTimeoutMicros) }
-                return .done(.parsedOnly(bytes.count))
+    /// Reads and parses files `range` (or takes them from the training sample), in one
+    /// batch for the parse helper; their stages, in order.
+    func parse(_ range: Range<Int>, parser: FileParser) -> [Stage] {
+        var stages = [Stage?](repeating: nil, count: range.count)
+        var sources: [(slot: Int, bytes: [UInt8])] = []
+        for (slot, i) in range.enumerated() {
+            if let p = preParsed?.take(i) {
+                stages[slot] = .parsed(ParsedFile(bytes: p.bytes, result: p.result))
+                continue
             }
-            let result = try bytes.withUnsafeBytes { try parser.parse($0, grammar: grammar, timeoutMicros: options.parseTimeoutMicros) }
-            return .parsed(ParsedFile(bytes: bytes, result: result))
-        } catch {
-            return .done(.skipped(reason: "parse failed", message: "\(file.displayPath): skipped: \(error)"))
+            switch Self.readSource(root: options.root, path: files[i].0.path, limit: options.maxFileSize) {
+            case .bytes(let b): sources.append((slot, b))
+            case .skipped(let reason, let message): stages[slot] = .done(.skipped(reason: reason, message: message))
+            }
         }
+        // The sources stay alive (and their addresses valid) while the batch is parsed.
+        let results = withBuffers(sources.map(\.bytes)) { buffers in
+            parser.parse(zip(sources, buffers).map { IsolatedParser.Job(source: $1, grammar: grammars[files[range.lowerBound + $0.slot].1]) },
+                         timeoutMicros: options.parseTimeoutMicros, wantTree: !options.parseOnly)
+        }
+        for ((slot, bytes), result) in zip(sources, results) {
+            switch result {
+            case .success(let parsed?): stages[slot] = .parsed(ParsedFile(bytes: bytes, result: parsed))
+            case .success(nil): stages[slot] = .done(.parsedOnly(bytes.count))
+            case .failure(let error):
+                stages[slot] = .done(.skipped(reason: "parse failed", message: "\(files[range.lowerBound + slot].0.displayPath): skipped: \(error)"))
+            }
+        }
+        return stages.map { $0! }
     }
 
     /// Encodes a parsed file with the language's tag model, if any.
@@ -419,4 +432,18 @@ func directoryOf(_ p: String) -> String {
     guard let slash = p.lastIndex(of: "/") else { return "." }
     let d = String(p[..<slash])
     return d.isEmpty ? "/" : d
+}
+
+/// Calls `body` with the arrays' buffers, all valid at once.
+func withBuffers<R>(_ arrays: [[UInt8]], _ body: ([UnsafeRawBufferPointer]) -> R) -> R {
+    var buffers: [UnsafeRawBufferPointer] = []
+    buffers.reserveCapacity(arrays.count)
+    func nest(_ k: Int) -> R {
+        guard k < arrays.count else { return body(buffers) }
+        return arrays[k].withUnsafeBytes { raw in
+            buffers.append(raw)
+            return nest(k + 1)
+        }
+    }
+    return nest(0)
 }

@@ -27,6 +27,45 @@ final class FileParser {
         return try local.parse(source, grammar: grammar, timeoutMicros: timeoutMicros)
     }
 
+    /// Parses several files (all of them, or none with `wantTree` false: parse only), the
+    /// helper's share in batches of up to `batchBytes` of source. When the helper crashes
+    /// during a batch, its files are parsed again one by one: only the file that crashed it
+    /// fails. Per file, its result or its error, in order.
+    func parse(_ jobs: [IsolatedParser.Job], timeoutMicros: UInt64, wantTree: Bool) -> [Result<TreeSitterParser.Result?, Error>] {
+        var results = [Result<TreeSitterParser.Result?, Error>?](repeating: nil, count: jobs.count)
+        var batch: [Int] = []
+        var batchSize = 0
+        func flush() {
+            guard !batch.isEmpty, let helper = isolated else { return }
+            defer { batch.removeAll(); batchSize = 0 }
+            if let done = try? helper.parse(batch.map { jobs[$0] }, timeoutMicros: timeoutMicros, wantTree: wantTree) {
+                for (k, r) in zip(batch, done) { results[k] = r }
+                return
+            }
+            for k in batch {
+                results[k] = Result { try helper.parse(jobs[k].source, grammar: jobs[k].grammar, timeoutMicros: timeoutMicros, wantTree: wantTree) }
+            }
+        }
+        for (k, job) in jobs.enumerated() {
+            if isolates(job.source) {
+                batch.append(k)
+                batchSize += job.source.count
+                if batchSize >= Self.batchBytes { flush() }
+            } else {
+                results[k] = Result {
+                    if wantTree { return try local.parse(job.source, grammar: job.grammar, timeoutMicros: timeoutMicros) }
+                    try local.parseOnly(job.source, grammar: job.grammar, timeoutMicros: timeoutMicros)
+                    return nil
+                }
+            }
+        }
+        flush()
+        return results.map { $0! }
+    }
+
+    /// Source bytes sent to the helper in one request.
+    static let batchBytes = 256 << 10
+
     func parseOnly(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64) throws {
         if isolates(source), let helper = isolated {
             _ = try helper.parse(source, grammar: grammar, timeoutMicros: timeoutMicros, wantTree: false)

@@ -8,11 +8,13 @@ import Glibc
 /// request at a time over two pipes, and is restarted after a crash.
 ///
 /// Protocol (little-endian, ByteWriter/ByteReader): each message is a frame, a u64 length
-/// and then that many bytes, which the other side reads whole.
+/// and then that many bytes, which the other side reads whole. A request carries a batch of
+/// files (small files go several at a time: a round trip costs ~20 µs), the reply one
+/// result per file, in order.
 ///
-///     request:  u32 n + library path, u32 n + grammar name, u64 timeout µs, u8 want tree,
-///               u64 n + source bytes
-///     response: u8 0, u64 tree-sitter bytes, u64 node count n, then n × u16 kinds,
+///     request:  u32 files, then per file: u32 n + library path, u32 n + grammar name,
+///               u64 timeout µs, u8 want tree, u64 n + source bytes
+///     reply:    per file: u8 0, u64 tree-sitter bytes, u64 node count n, then n × u16 kinds,
 ///               n × u16 fields, n × u8 flags, n × u32 starts, n × u32 ends, n × i32 parents
 ///               (n = 0 when no tree was wanted);  or u8 1, u32 n + error message
 public final class IsolatedParser {
@@ -101,45 +103,68 @@ public final class IsolatedParser {
         return CSTPackError("tree-sitter crashed while parsing it (the parse helper exited with status \((status >> 8) & 0xFF))")
     }
 
+    /// One file of a batch.
+    public struct Job {
+        public let source: UnsafeRawBufferPointer
+        public let grammar: Grammar
+    }
+
     /// Parses `source` in the helper. Returns nil when `wantTree` is false (parse only).
     public func parse(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64,
                       wantTree: Bool) throws -> TreeSitterParser.Result? {
+        try parse([Job(source: source, grammar: grammar)], timeoutMicros: timeoutMicros, wantTree: wantTree)[0].get()
+    }
+
+    /// Parses a batch in one round trip: per file, its result or the error tree-sitter gave.
+    /// Throws when the helper crashed (which file did it is then unknown: parse them one by
+    /// one to find out).
+    public func parse(_ jobs: [Job], timeoutMicros: UInt64, wantTree: Bool) throws -> [Result<TreeSitterParser.Result?, Error>] {
         if pid == 0 { try start() }
-        let path = Array(grammar.libraryPath.utf8), name = Array(grammar.name.utf8)
-        var w = Frame.writer(capacity: 40 + path.count + name.count + source.count)
-        w.u32(UInt32(path.count)); w.append(path)
-        w.u32(UInt32(name.count)); w.append(name)
-        w.u64(timeoutMicros); w.u8(wantTree ? 1 : 0)
-        w.u64(UInt64(source.count)); w.append(source)
+        var w = Frame.writer(capacity: 4 + jobs.reduce(0) { $0 + 40 + $1.grammar.libraryPath.utf8.count + $1.grammar.name.utf8.count + $1.source.count })
+        w.u32(UInt32(jobs.count))
+        for job in jobs {
+            let path = Array(job.grammar.libraryPath.utf8), name = Array(job.grammar.name.utf8)
+            w.u32(UInt32(path.count)); w.append(path)
+            w.u32(UInt32(name.count)); w.append(name)
+            w.u64(timeoutMicros); w.u8(wantTree ? 1 : 0)
+            w.u64(UInt64(job.source.count)); w.append(job.source)
+        }
         guard Frame.write(toChild, &w) == 0 else { throw crashed() }
 
         // The helper is our own code, but it just ran the code that may corrupt memory: a
-        // reply that no tree of this source can give is treated as a crash.
-        let maxNodes = UInt64(source.count) * 16 + 1024
-        guard let reply = try? Frame.read(fromChild, limit: 17 + 15 * maxNodes + (1 << 17)) else { throw crashed() }
-        return try reply.withUnsafeBytes { raw throws -> TreeSitterParser.Result? in
+        // reply that no tree of these sources can give is treated as a crash.
+        let maxNodes = jobs.map { UInt64($0.source.count) * 16 + 1024 }
+        let limit = maxNodes.reduce(0) { $0 + 17 + 15 * $1 + (1 << 17) }
+        guard let reply = try? Frame.read(fromChild, limit: limit) else { throw crashed() }
+        return try reply.withUnsafeBytes { raw throws -> [Result<TreeSitterParser.Result?, Error>] in
             var r = ByteReader(raw, context: "the parse helper's reply")
             do {
-                let status = try r.u8()
-                if status == 1 {
-                    let text = try r.bytes(Int(try r.u32()))
-                    throw CSTPackError(String(decoding: text, as: UTF8.self))
+                var results: [Result<TreeSitterParser.Result?, Error>] = []
+                for k in jobs.indices {
+                    let status = try r.u8()
+                    if status == 1 {
+                        let text = try r.bytes(Int(try r.u32()))
+                        results.append(.failure(CSTPackError(String(decoding: text, as: UTF8.self))))
+                        continue
+                    }
+                    guard status == 0 else { throw FormatError("status \(status)") }
+                    let tsBytes = try r.u64()
+                    let count = try r.u64()
+                    guard count <= maxNodes[k], wantTree || count == 0 else { throw FormatError("\(count) nodes") }
+                    guard wantTree else { results.append(.success(nil)); continue }
+                    let n = Int(count)
+                    var tree = CSTTree()
+                    tree.kinds = try r.integers(UInt16.self, count: n)
+                    tree.fields = try r.integers(UInt16.self, count: n)
+                    tree.flags = try r.integers(UInt8.self, count: n).map { CSTTree.Flags(rawValue: $0) }
+                    tree.starts = try r.integers(UInt32.self, count: n)
+                    tree.ends = try r.integers(UInt32.self, count: n)
+                    tree.parents = try r.integers(Int32.self, count: n)
+                    results.append(.success(TreeSitterParser.Result(tree: tree, treeSitterBytes: Int(clamping: tsBytes))))
                 }
-                guard status == 0 else { throw FormatError("status \(status)") }
-                let tsBytes = try r.u64()
-                let count = try r.u64()
-                guard count <= maxNodes else { throw FormatError("\(count) nodes") }
-                guard wantTree else { return nil }
-                let n = Int(count)
-                var tree = CSTTree()
-                tree.kinds = try r.integers(UInt16.self, count: n)
-                tree.fields = try r.integers(UInt16.self, count: n)
-                tree.flags = try r.integers(UInt8.self, count: n).map { CSTTree.Flags(rawValue: $0) }
-                tree.starts = try r.integers(UInt32.self, count: n)
-                tree.ends = try r.integers(UInt32.self, count: n)
-                tree.parents = try r.integers(Int32.self, count: n)
-                return TreeSitterParser.Result(tree: tree, treeSitterBytes: Int(clamping: tsBytes))
-            } catch is FormatError {
+                guard r.isAtEnd else { throw FormatError("bytes after the last result") }
+                return results
+            } catch {
                 _ = stop()
                 throw CSTPackError("the parse helper sent a malformed reply")
             }
@@ -179,56 +204,57 @@ public enum ParseHelper {
         while true {
             // The parent is done when its end of the pipe closes.
             guard let request = try? Frame.read(0, limit: UInt64(Int.max)) else { return 0 }
-            var reply = request.withUnsafeBytes { raw -> ByteWriter in
+            var reply = Frame.writer(capacity: 1 << 16)
+            request.withUnsafeBytes { raw in
                 var r = ByteReader(raw, context: "parse request")
-                let path: String, name: String, timeout: UInt64, wantTree: Bool, source: UnsafeRawBufferPointer
-                do {
-                    path = String(decoding: try r.bytes(Int(try r.u32())), as: UTF8.self)
-                    name = String(decoding: try r.bytes(Int(try r.u32())), as: UTF8.self)
-                    timeout = try r.u64()
-                    wantTree = try r.u8() == 1
-                    source = try r.bytes(Int(try r.u64()))
-                } catch {
-                    return errorReply("the parse helper got a malformed request: \(error)")
-                }
-                let directory = directoryOf(path)
-                if registries[directory] == nil { registries[directory] = GrammarRegistry(directories: [directory], extraNames: [name]) }
-                guard let grammar = registries[directory]!.grammars[name], grammar.libraryPath == path else {
-                    return errorReply("the parse helper cannot load grammar '\(name)' from \(path)")
-                }
-                do {
-                    let result: TreeSitterParser.Result?
-                    if wantTree {
-                        result = try parser.parse(source, grammar: grammar, timeoutMicros: timeout)
-                    } else {
-                        try parser.parseOnly(source, grammar: grammar, timeoutMicros: timeout)
-                        result = nil
+                guard let count = try? r.u32() else { return errorReply("the parse helper got a malformed request", into: &reply) }
+                for _ in 0..<count {
+                    let path: String, name: String, timeout: UInt64, wantTree: Bool, source: UnsafeRawBufferPointer
+                    do {
+                        path = String(decoding: try r.bytes(Int(try r.u32())), as: UTF8.self)
+                        name = String(decoding: try r.bytes(Int(try r.u32())), as: UTF8.self)
+                        timeout = try r.u64()
+                        wantTree = try r.u8() == 1
+                        source = try r.bytes(Int(try r.u64()))
+                    } catch {
+                        return errorReply("the parse helper got a malformed request: \(error)", into: &reply)
                     }
-                    let t = result?.tree ?? CSTTree()
-                    var w = Frame.writer(capacity: 17 + t.count * 15)
-                    w.u8(0)
-                    w.u64(UInt64(result?.treeSitterBytes ?? 0))
-                    w.u64(UInt64(t.count))
-                    w.integers(t.kinds)
-                    w.integers(t.fields)
-                    w.integers(t.flags.map(\.rawValue))
-                    w.integers(t.starts)
-                    w.integers(t.ends)
-                    w.integers(t.parents)
-                    return w
-                } catch {
-                    return errorReply("\(error)")
+                    let directory = directoryOf(path)
+                    if registries[directory] == nil { registries[directory] = GrammarRegistry(directories: [directory], extraNames: [name]) }
+                    guard let grammar = registries[directory]!.grammars[name], grammar.libraryPath == path else {
+                        errorReply("the parse helper cannot load grammar '\(name)' from \(path)", into: &reply)
+                        continue
+                    }
+                    do {
+                        let result: TreeSitterParser.Result?
+                        if wantTree {
+                            result = try parser.parse(source, grammar: grammar, timeoutMicros: timeout)
+                        } else {
+                            try parser.parseOnly(source, grammar: grammar, timeoutMicros: timeout)
+                            result = nil
+                        }
+                        let t = result?.tree ?? CSTTree()
+                        reply.u8(0)
+                        reply.u64(UInt64(result?.treeSitterBytes ?? 0))
+                        reply.u64(UInt64(t.count))
+                        reply.integers(t.kinds)
+                        reply.integers(t.fields)
+                        reply.integers(t.flags.map(\.rawValue))
+                        reply.integers(t.starts)
+                        reply.integers(t.ends)
+                        reply.integers(t.parents)
+                    } catch {
+                        errorReply("\(error)", into: &reply)
+                    }
                 }
             }
             guard Frame.write(1, &reply) == 0 else { return 1 }
         }
     }
 
-    private static func errorReply(_ message: String) -> ByteWriter {
+    private static func errorReply(_ message: String, into w: inout ByteWriter) {
         let text = Array(message.utf8.prefix(1 << 16))
-        var w = Frame.writer(capacity: 5 + text.count)
         w.u8(1); w.u32(UInt32(text.count)); w.append(text)
-        return w
     }
 }
 
