@@ -38,7 +38,8 @@ final class FileParser {
         func flush() {
             guard !batch.isEmpty, let helper = isolated else { return }
             defer { batch.removeAll(); batchSize = 0 }
-            if let done = try? helper.parse(batch.map { jobs[$0] }, timeoutMicros: timeoutMicros, wantTree: wantTree) {
+            // A batch of one goes alone: after a crash it would only crash again.
+            if batch.count > 1, let done = try? helper.parse(batch.map { jobs[$0] }, timeoutMicros: timeoutMicros, wantTree: wantTree) {
                 for (k, r) in zip(batch, done) { results[k] = r }
                 return
             }
