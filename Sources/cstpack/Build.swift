@@ -74,6 +74,13 @@ struct Build: ParsableCommand {
     @Flag(help: ArgumentHelp("Keep every trained tag model, even one that does not pay for itself (for tests and fuzz seeds).", visibility: .hidden))
     var keepEveryModel = false
 
+    @Option(help: ArgumentHelp("""
+        Take the encoded records of every file whose content another archive already holds \
+        (another checkout, the previous commit's CI build) instead of parsing it again. It \
+        must have been built with the same encoding options; otherwise it is not used.
+        """, valueName: "ARCHIVE"))
+    var reuse: String?
+
     @Flag(help: "Walk, read and parse only; write nothing (the reference for benchmarks).")
     var parseOnly = false
 
@@ -140,6 +147,32 @@ struct Build: ParsableCommand {
             options.keepEveryModel = keepEveryModel
             options.parseHelper = ownExecutable()
             let progress = !quiet && isTerminal(2)
+            if let other = reuse, !parseOnly {
+                let base = try Archive(path: other)
+                if let why = Updater.reuseMismatch(base, options, grammars: grammars) {
+                    writeStderr("cstpack: warning: not reusing \(other): \(why); building from scratch\n")
+                } else {
+                    var u = Updater.Options(output: output)
+                    u.root = directory
+                    u.reuse = true
+                    u.build = options
+                    u.jobs = options.jobs
+                    u.parseHelper = options.parseHelper
+                    let s = try Updater.update(base, options: u, grammars: grammars) { event in
+                        if case .warning(let w) = event { writeStderr("cstpack: warning: \(w)\n") }
+                        if case .progress(let done, let total, _) = event, progress { writeStderr("\r\u{1B}[Kparsing \(done)/\(total) files") }
+                    }
+                    if progress { writeStderr("\r\u{1B}[K") }
+                    if !quiet {
+                        let k = s.skipped
+                        print("\(output): \(s.files) files: \(s.reused) reused from \(other), \(s.parsed) parsed; "
+                              + "archive \(fmt(Double(s.archiveBytes) / 1_000_000, 2)) MB, \(fmt(s.seconds, 2)) s; skipped \(k.total) (binary \(k.binary), "
+                              + "too large \(k.tooLarge), unknown language \(k.unknownLanguage), no grammar \(k.noGrammar), unreadable \(k.unreadable), "
+                              + "parse failed \(k.parseFailed), symlinks \(k.symlinks))")
+                    }
+                    return
+                }
+            }
             var lastProgress = 0.0
             let started = now()
             let summary = try Builder.build(options, grammars: grammars) { event in

@@ -13,7 +13,7 @@ struct CSTPackCommand: ParsableCommand {
         then beside the executable (see `cstpack languages`).
         """,
         version: "cstpack 0.1.0 (archive format \(Format.version))",
-        subcommands: [Build.self, Verify.self, Stats.self, Languages.self, List.self, QueryCommand.self, Diff.self, DecodeAllCommand.self, BenchLookup.self, ParseHelperCommand.self]
+        subcommands: [Build.self, Update.self, Verify.self, Stats.self, Languages.self, List.self, QueryCommand.self, Diff.self, DecodeAllCommand.self, BenchLookup.self, ParseHelperCommand.self]
     )
 }
 
@@ -31,6 +31,28 @@ struct ArchiveOption: ParsableArguments {
     var archive: String?
 
     func open() throws -> Archive { try Archive.open(explicit: archive) }
+
+    /// The path `open` would read (for commands that replace the archive).
+    func path() throws -> String { try Archive.resolvePath(explicit: archive) }
+}
+
+/// The archive of a reading command, answering for the tree as it is now: files changed
+/// since the build are read fresh (see LiveView), unless --as-built.
+struct LiveArchiveOption: ParsableArguments {
+    @OptionGroup var archiveOption: ArchiveOption
+
+    @Flag(help: "Answer from the archive alone, as it was built (by default, files changed since are read fresh).")
+    var asBuilt = false
+
+    func open() throws -> Archive {
+        let base = try archiveOption.open()
+        if asBuilt { return base }
+        let overrides = base.treeState?.options.languageOverrides.map(\.1) ?? []
+        let grammars = GrammarRegistry(directories: GrammarRegistry.searchDirectories(explicit: nil), extraNames: overrides)
+        let live = try LiveView.open(base, grammars: grammars, parseHelper: ownExecutable(), jobs: defaultJobs())
+        for n in live.notes { writeStderr("cstpack: note: \(n)\n") }
+        return live.archive
+    }
 }
 
 /// Prints a one-line error and exits non-zero: the shape of every failure.

@@ -6,7 +6,7 @@ struct List: ParsableCommand {
         commandName: "ls",
         abstract: "List the files stored in an archive, with language, lines and nodes."
     )
-    @OptionGroup var archiveOption: ArchiveOption
+    @OptionGroup var archiveOption: LiveArchiveOption
     @Flag(help: "Print JSON Lines: path, language, bytes, lines, nodes, syntax_errors, same_as.")
     var json = false
     @Flag(name: .customLong("null"), help: "Print only paths, each ended by a NUL byte (for xargs -0).")

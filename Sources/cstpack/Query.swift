@@ -29,7 +29,7 @@ struct QueryCommand: ParsableCommand {
     @Flag(help: "Search every file of the archive.")
     var all = false
 
-    @OptionGroup var archiveOption: ArchiveOption
+    @OptionGroup var archiveOption: LiveArchiveOption
 
     @Flag(help: "For line:column and @byte, return anonymous nodes too; with --tree, show them.")
     var any = false

@@ -39,12 +39,14 @@ struct Verify: ParsableCommand {
                 "archive": .string(archive.path), "ok": .bool(report.ok), "files": .int(report.files),
                 "unique_files": .int(report.uniqueFiles), "nodes": .int(report.nodes), "segments": .int(report.segments),
                 "files_reparsed": .int(report.filesReparsed), "nodes_compared": .int(report.nodesCompared),
+                "dead_bytes": .int(report.deadBytes),
                 "problems": .array(report.problems.map { .string($0) }),
             ]))
         } else {
             for p in report.problems.prefix(50) { print("problem: \(p)") }
             if report.problems.count > 50 { print("... and \(report.problems.count - 50) more problems") }
             var line = "\(archive.path): \(report.ok ? "OK" : "FAILED"): \(report.files) files (\(report.uniqueFiles) unique), \(report.nodes) nodes, \(report.segments) segments"
+            if report.deadBytes > 0 { line += ", \(report.deadBytes) dead bytes (left by update)" }
             if deep || source != nil { line += "; re-parsed \(report.filesReparsed) files, \(report.nodesCompared) nodes identical to tree-sitter's" }
             if !report.ok { line += "; \(report.problems.count) problem(s)" }
             print(line)

@@ -45,7 +45,7 @@ final class CLITests: XCTestCase {
         return nil
     }()
 
-    private func exe() throws -> String {
+    func exe() throws -> String {
         guard let e = Self.executable else {
             let msg = "cannot find the cstpack executable beside the test bundle (\(CommandLine.arguments[0])); build it with `swift build` or set CSTPACK_TEST_EXECUTABLE"
             XCTFail(msg)
@@ -55,7 +55,7 @@ final class CLITests: XCTestCase {
     }
 
     /// Runs cstpack with no stdin, capturing stdout and stderr through files.
-    private func run(_ args: [String], cwd: String? = nil, environment: [String: String]? = nil) throws -> Run {
+    func run(_ args: [String], cwd: String? = nil, environment: [String: String]? = nil) throws -> Run {
         let exe = try exe()
         let dir = try makeTempDir("cstpack-cli-io")
         let outPath = dir + "/stdout", errPath = dir + "/stderr"

@@ -6,6 +6,9 @@ import Glibc
 public final class Archive: @unchecked Sendable {
     public let path: String
     public let size: Int
+    /// The archive file's mtime (ns since 1970) when opened; Int64.max for one in memory.
+    /// File stamps recorded close to it cannot vouch for their files (FileStamp.isRacy).
+    public let modifiedAt: Int64
     private let base: UnsafeMutableRawPointer
     public let version: UInt32
     public let flags: Format.HeaderFlags
@@ -22,6 +25,9 @@ public final class Archive: @unchecked Sendable {
     public let recordCount: Int
     public let fileCount: Int
     public let buildInfo: BuildInfo
+    /// The directory the archive was built from, its options and file stamps (nil in a
+    /// version 2 archive, written before cstpack recorded them).
+    public let treeState: TreeState?
     /// Decompressed metadata sections, which the readers above point into.
     private let ownedSections: [UnsafeMutableRawBufferPointer]
     /// The BASES section's content (decompressed when stored compressed).
@@ -68,7 +74,8 @@ public final class Archive: @unchecked Sendable {
         guard let m = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), m != UnsafeMutableRawPointer(bitPattern: -1) else {
             throw CSTPackError("\(path): cannot map: \(errnoText())")
         }
-        try self.init(path: path, base: m, size: size, storage: .mapped)
+        try self.init(path: path, base: m, size: size, storage: .mapped,
+                      modifiedAt: Int64(st.st_mtim.tv_sec) &* 1_000_000_000 &+ Int64(st.st_mtim.tv_nsec))
     }
 
     /// Opens an archive held in memory (copied, so `bytes` need not outlive it). `name`
@@ -79,12 +86,13 @@ public final class Archive: @unchecked Sendable {
         }
         let m = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 16)
         m.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-        try self.init(path: name, base: m, size: bytes.count, storage: .heap)
+        try self.init(path: name, base: m, size: bytes.count, storage: .heap, modifiedAt: .max)
     }
 
     /// Takes ownership of `m` (`size` bytes): released on failure and in deinit.
-    private init(path: String, base m: UnsafeMutableRawPointer, size: Int, storage: Storage) throws {
+    private init(path: String, base m: UnsafeMutableRawPointer, size: Int, storage: Storage, modifiedAt: Int64) throws {
         self.path = path
+        self.modifiedAt = modifiedAt
         self.size = size
         self.storage = storage
         base = m
@@ -95,8 +103,8 @@ public final class Archive: @unchecked Sendable {
             let magic = Array(try h.bytes(8))
             guard magic == Format.magic else { throw FormatError("\(path): not a cstpack archive (bad magic bytes)") }
             version = try h.u32()
-            guard version == Format.version else {
-                throw FormatError("\(path): archive format version \(version); this cstpack reads version \(Format.version)")
+            guard Format.readableVersions.contains(version) else {
+                throw FormatError("\(path): archive format version \(version); this cstpack reads versions \(Format.readableVersions.lowerBound) to \(Format.readableVersions.upperBound)")
             }
             let headerSum = Hash.xxh3(UnsafeRawBufferPointer(start: m, count: 56))
             let rawFlags = try h.u32()
@@ -129,7 +137,9 @@ public final class Archive: @unchecked Sendable {
                     throw FormatError("\(path): section \(rawID) has unknown codec \(rawCodec)")
                 }
                 let entry = SectionEntry(id: rawID, codec: codec, offset: try t.u64(), length: try t.u64(), checksum: try t.u64())
-                guard let id = Format.SectionID(rawValue: entry.id) else { throw FormatError("\(path): unknown section id \(entry.id)") }
+                guard let id = Format.SectionID(rawValue: entry.id), Format.SectionID.required(version: version).contains(id) else {
+                    throw FormatError("\(path): unknown section id \(entry.id) in a version \(version) archive")
+                }
                 guard found[id] == nil else { throw FormatError("\(path): section \(id) appears twice") }
                 guard entry.offset >= UInt64(Format.headerSize), entry.offset <= UInt64(size),
                       entry.length <= UInt64(size) - entry.offset else {
@@ -137,7 +147,7 @@ public final class Archive: @unchecked Sendable {
                 }
                 found[id] = entry
             }
-            for id in Format.SectionID.allCases where found[id] == nil {
+            for id in Format.SectionID.required(version: version) where found[id] == nil {
                 throw FormatError("\(path): section \(id) is missing")
             }
             sections = found
@@ -184,6 +194,7 @@ public final class Archive: @unchecked Sendable {
             (recordTable, recordCount) = try Self.table(try section(.records), entrySize: Format.recordEntrySize, name: "record table")
             (fileTable, fileCount) = try Self.table(try section(.files), entrySize: Format.fileEntrySize, name: "file index")
             buildInfo = try Self.readBuildInfo(try section(.buildInfo), languageCount: languages.count)
+            treeState = found[.tree] == nil ? nil : try TreeState.read(try section(.tree), strings: strings, fileCount: fileCount)
             _ = try section(.segments)
             ownedSections = owned
         } catch let e as FormatError {
@@ -212,14 +223,17 @@ public final class Archive: @unchecked Sendable {
     /// Opens `explicit`, else `$CSTPACK_ARCHIVE`, else ./index.cstpack, with a message that
     /// says what was looked for.
     public static func open(explicit: String?) throws -> Archive {
-        if let e = explicit { return try Archive(path: e) }
-        if let env = getenv("CSTPACK_ARCHIVE").map({ String(cString: $0) }), !env.isEmpty {
-            return try Archive(path: env)
-        }
+        try Archive(path: try resolvePath(explicit: explicit))
+    }
+
+    /// The archive path `open(explicit:)` reads.
+    public static func resolvePath(explicit: String?) throws -> String {
+        if let e = explicit { return e }
+        if let env = getenv("CSTPACK_ARCHIVE").map({ String(cString: $0) }), !env.isEmpty { return env }
         guard access(defaultPath, F_OK) == 0 else {
             throw CSTPackError("no archive given and ./\(defaultPath) does not exist (use -a/--archive PATH, set CSTPACK_ARCHIVE, or run `cstpack build DIR` first)")
         }
-        return try Archive(path: defaultPath)
+        return defaultPath
     }
 
     private static func table(_ r: ByteReader, entrySize: Int, name: String) throws(FormatError) -> (ByteReader, Int) {

@@ -3,6 +3,7 @@ import Glibc
 /// One file, encoded by a worker and ready to be appended in path order.
 public struct EncodedFile: Sendable {
     public var path: [UInt8]
+    public var stamp: FileStamp
     public var language: Int
     public var contentHash: ContentHash
     public var sourceLength: Int
@@ -49,6 +50,12 @@ public final class ArchiveWriter {
         var recordIndices: [Int] = []
     }
 
+    /// The TREE section's content but the per-file states, which `add` collects.
+    private var tree: TreeState? = nil
+    private var fileStates: [StoredFileState] = []
+    /// Whether `finish` syncs to disk (an archive for one answer, deleted after, need not).
+    private let durable: Bool
+
     /// Tag models by language (phase 2), written as bases.
     private var models: [TagModel?]
     /// Identical files share records (phase 2).
@@ -60,9 +67,13 @@ public final class ArchiveWriter {
         models = m
     }
 
+    /// The directory, options and skipped files for the TREE section (set before `finish`).
+    public func setTree(_ t: TreeState) { tree = t }
+
     public init(destination: String, languages: [LanguageTable], phases: Format.Phases = .all,
-                codec: Codec, level: Int, sourceLevel: Int, segmentSize: Int) throws {
+                codec: Codec, level: Int, sourceLevel: Int, segmentSize: Int, durable: Bool = true) throws {
         self.destination = destination
+        self.durable = durable
         self.languages = languages
         models = languages.map { _ in nil }
         shareIdentical = phases.contains(.delta)
@@ -119,23 +130,85 @@ public final class ArchiveWriter {
 
     /// Appends a file. Files must come in strictly increasing byte order of path.
     public func add(_ file: EncodedFile) throws {
-        if let last = lastPath { precondition(last.lexicographicallyPrecedes(file.path), "files out of order") }
-        lastPath = file.path
-        var info = buildInfo.languages[file.language]
-        info.files += 1
-        info.treeSitterBytes += UInt64(file.treeSitterBytes)
-        info.phase1Bytes += UInt64(file.cst.phase1Bytes)
-        info.bytecodeBytes += UInt64(file.cst.byteCount)
-        info.unmodelledBytes += UInt64(file.cst.plainBytes)
-        buildInfo.languages[file.language] = info
-
-        var entry = FileEntry(pathID: strings.intern(file.path), language: UInt16(file.language),
+        let state = StoredFileState(stamp: file.stamp, treeSitterBytes: UInt32(clamping: file.treeSitterBytes),
+                                    phase1Bytes: UInt32(clamping: file.cst.phase1Bytes), unmodelledBytes: UInt32(clamping: file.cst.plainBytes))
+        let entry = FileEntry(pathID: strings.intern(file.path), language: UInt16(file.language),
                               flags: file.sourceFlags.union(file.syntaxErrors ? .syntaxErrors : []),
                               contentHash: file.contentHash, sourceLength: UInt32(file.sourceLength),
                               lineCount: UInt32(file.lineCount), nodeCount: UInt32(file.nodeCount),
                               cstBytes: UInt32(file.cst.byteCount), firstCSTRecord: 0, cstRecordCount: 0,
                               firstSourceRecord: 0, sourceRecordCount: 0, sameAs: Format.none32)
-        let key = ContentHashKey(hash: file.contentHash, language: file.language)
+        try add(file.path, entry, state: state) {
+            for (record, first) in zip(file.cst.records, file.cst.firstNodes) {
+                try place(record[...], stream: .cst, first: first)
+            }
+            return file.cst.records.count
+        } placeSource: {
+            var start = 0
+            while start < file.sourcePayload.count {
+                let end = min(file.sourcePayload.count, start + segmentSize)
+                try place(file.sourcePayload[start..<end], stream: .source, first: UInt32(start))
+                start = end
+            }
+        }
+    }
+
+    /// A record of a file taken from another archive: one left in a segment copied whole
+    /// (`copySegment`), or its bytes, placed like a new record.
+    public enum CopiedRecord {
+        case inCopiedSegment(RecordEntry)
+        case bytes(ArraySlice<UInt8>, first: UInt32)
+    }
+
+    /// Appends a file whose records come from another archive, unchanged (`update`,
+    /// `build --reuse`). `entry` is that archive's entry (its language already this
+    /// archive's index); its records are placed in the order given.
+    public func add(copied path: [UInt8], _ entry: FileEntry, state: StoredFileState,
+                    cst: () throws -> [CopiedRecord], source: () throws -> [CopiedRecord]) throws {
+        var e = entry
+        e.pathID = strings.intern(path)
+        e.sameAs = Format.none32
+        func put(_ list: [CopiedRecord], _ stream: Format.Stream) throws {
+            for r in list {
+                switch r {
+                case .inCopiedSegment(let entry):
+                    precondition(copiedSegments.contains(Int(entry.segment)), "a record of a segment that was not copied")
+                    records.append(entry)
+                case .bytes(let bytes, let first): try place(bytes, stream: stream, first: first)
+                }
+            }
+        }
+        try add(path, e, state: state) {
+            let r = try cst()
+            try put(r, .cst)
+            return r.count
+        } placeSource: {
+            try put(try source(), .source)
+        }
+    }
+
+    /// Whether a file of this content, language and flags is already in the archive (its
+    /// records would be shared, not placed).
+    public func holds(_ hash: ContentHash, language: Int, flags: Format.FileFlags) -> Bool {
+        guard shareIdentical, let earlier = byContent[ContentHashKey(hash: hash, language: language)] else { return false }
+        return files[earlier].flags == flags
+    }
+
+    private func add(_ path: [UInt8], _ fileEntry: FileEntry, state: StoredFileState,
+                     placeCST: () throws -> Int, placeSource: () throws -> Void) throws {
+        if let last = lastPath { precondition(last.lexicographicallyPrecedes(path), "files out of order") }
+        lastPath = path
+        let language = Int(fileEntry.language)
+        var info = buildInfo.languages[language]
+        info.files += 1
+        info.treeSitterBytes += UInt64(state.treeSitterBytes)
+        info.phase1Bytes += UInt64(state.phase1Bytes)
+        info.bytecodeBytes += UInt64(fileEntry.cstBytes)
+        info.unmodelledBytes += UInt64(state.unmodelledBytes)
+        buildInfo.languages[language] = info
+
+        var entry = fileEntry
+        let key = ContentHashKey(hash: entry.contentHash, language: language)
         if shareIdentical, let earlier = byContent[key], files[earlier].flags == entry.flags {
             // Identical content, same language: share the earlier file's records (phase 2).
             let e = files[earlier]
@@ -144,21 +217,37 @@ public final class ArchiveWriter {
             entry.sameAs = UInt32(earlier)
         } else {
             entry.firstCSTRecord = UInt32(records.count)
-            for (record, first) in zip(file.cst.records, file.cst.firstNodes) {
-                try place(record[...], stream: .cst, first: first)
-            }
-            entry.cstRecordCount = UInt32(file.cst.records.count)
+            entry.cstRecordCount = UInt32(try placeCST())
             entry.firstSourceRecord = UInt32(records.count)
-            var start = 0
-            while start < file.sourcePayload.count {
-                let end = min(file.sourcePayload.count, start + segmentSize)
-                try place(file.sourcePayload[start..<end], stream: .source, first: UInt32(start))
-                start = end
-            }
+            try placeSource()
             entry.sourceRecordCount = UInt32(records.count) - entry.firstSourceRecord
+            entry.sameAs = Format.none32
             byContent[key] = files.count
         }
         files.append(entry)
+        fileStates.append(state)
+    }
+
+    /// Segments written whole from another archive, by their index here.
+    private var copiedSegments = Set<Int>()
+
+    /// Writes segment `i` of `archive` as it is stored there (no decompression); returns
+    /// its index in this archive. Its checksum is verified first: a copy never hides damage.
+    public func copySegment(_ i: Int, of archive: Archive) throws -> UInt32 {
+        let s = try archive.segment(i)
+        precondition(s.base == Format.none32, "segments that name a base are not copied")
+        let stored = archive.storedBytes(s)
+        guard Hash.checksumMatches(Hash.xxh3(stored), s.checksum) else {
+            throw CSTPackError("\(archive.path): segment \(i): checksum mismatch (corrupt data)")
+        }
+        let index = segments.count
+        var e = s
+        e.offset = offset
+        segments.append(e)
+        maxRaw = max(maxRaw, Int(s.rawLength))
+        copiedSegments.insert(index)
+        try write(Array(stored))
+        return UInt32(index)
     }
 
     private func place(_ bytes: ArraySlice<UInt8>, stream: Format.Stream, first: UInt32) throws {
@@ -216,6 +305,7 @@ public final class ArchiveWriter {
             }
             // Language tables intern their names before the string table is written.
             let languageBytes = serializeLanguages()
+            let treeBytes = serializeTree()
             try section(.strings, strings.serialize())
             try section(.languages, languageBytes)
             try section(.bases, serializeBases())
@@ -223,6 +313,7 @@ public final class ArchiveWriter {
             try section(.records, serializeRecords())
             try section(.files, serializeFiles())
             try section(.buildInfo, serializeBuildInfo())
+            try section(.tree, treeBytes)
 
             var table = ByteWriter()
             for (id, codec, off, len, sum) in sections {
@@ -247,7 +338,7 @@ public final class ArchiveWriter {
                     throw CSTPackError("\(tempPath): cannot write header: \(errnoText())")
                 }
             }
-            guard fsync(fd) == 0 else { throw CSTPackError("\(tempPath): fsync failed: \(errnoText())") }
+            guard !durable || fsync(fd) == 0 else { throw CSTPackError("\(tempPath): fsync failed: \(errnoText())") }
             guard close(fd) == 0 else { fd = -1; throw CSTPackError("\(tempPath): close failed: \(errnoText())") }
             fd = -1
             guard rename(tempPath, destination) == 0 else {
@@ -255,7 +346,7 @@ public final class ArchiveWriter {
             }
             TemporaryFiles.unregister(tempPath)
             finished = true
-            syncDirectory(of: destination)
+            if durable { syncDirectory(of: destination) }
         } catch {
             abort()
             throw error
@@ -275,6 +366,14 @@ public final class ArchiveWriter {
             w.u32(UInt32(l.fieldCount))
             for f in l.fieldNames.dropFirst() { w.u32(strings.intern(f)) }
         }
+        return w.bytes
+    }
+
+    private func serializeTree() -> [UInt8] {
+        var t = tree ?? TreeState(root: [], machine: [], options: TreeOptions(), files: [], passedOver: [])
+        t.files = fileStates
+        var w = ByteWriter()
+        t.write(to: &w, strings: &strings)
         return w.bytes
     }
 

@@ -2,7 +2,11 @@
 /// All integers are little-endian.
 public enum Format {
     public static let magic: [UInt8] = [0x89, 0x43, 0x53, 0x54, 0x50, 0x4B, 0x0D, 0x0A] // \x89 C S T P K \r \n
-    public static let version: UInt32 = 2
+    /// The version this cstpack writes.
+    public static let version: UInt32 = 3
+    /// The versions it reads: version 2 is version 3 without the TREE section (and with
+    /// records that tile their segments exactly).
+    public static let readableVersions: ClosedRange<UInt32> = 2...3
     public static let headerSize = 64
     public static let sectionEntrySize = 32
     public static let segmentEntrySize = 32
@@ -31,6 +35,11 @@ public enum Format {
 
     public enum SectionID: UInt32, CaseIterable, Sendable {
         case strings = 1, languages = 2, bases = 3, segments = 4, segmentTable = 5, records = 6, files = 7, buildInfo = 8
+        /// The built directory, build options and file stamps (version 3).
+        case tree = 9
+
+        /// The sections an archive of `version` must have, each exactly once.
+        static func required(version: UInt32) -> [SectionID] { version >= 3 ? allCases : allCases.filter { $0 != .tree } }
     }
 
     /// How a section's bytes are stored (the section table entry's second field).

@@ -89,9 +89,19 @@ public enum Builder {
     /// Consecutive files a worker takes at once: the parse helper gets them in one request.
     static let parseRun = 16
 
-    public static func build(_ options: BuildOptions, grammars: GrammarRegistry,
-                             events: (BuildEvent) -> Void) throws -> BuildSummary {
-        let started = monotonicSeconds()
+    /// The files a build of `options.root` packs, with their languages, and what it passes
+    /// over without reading: the walk and the choice of grammar, shared by `build`,
+    /// `update` and the staleness check.
+    public struct Selection: Sendable {
+        public var chosen: [(file: WalkedFile, language: String)] = []
+        public var skipped = SkipCounts()
+        public var usedGit = false
+        public var excluded = 0
+        public var walked = 0
+    }
+
+    public static func select(_ options: BuildOptions, grammars: GrammarRegistry,
+                              events: (BuildEvent) -> Void) throws -> Selection {
         var walker = Walker(root: options.root)
         walker.noIgnore = options.noIgnore
         walker.excludes = options.excludes
@@ -100,41 +110,52 @@ public enum Builder {
             events(.warning("\(options.root): git lists no files here (all ignored?); use --no-ignore to walk the directory itself"))
         }
         for w in walk.warnings { events(.warning(w)) }
-        var skipped = SkipCounts()
-        skipped.symlinks = walk.symlinks
+        var selection = Selection()
+        selection.usedGit = walk.usedGit
+        selection.excluded = walk.excluded
+        selection.walked = walk.files.count
+        selection.skipped.symlinks = walk.symlinks
 
         // Choose a grammar for each file.
         let map = LanguageMap(overrides: options.languageOverrides)
-        var chosen: [(file: WalkedFile, language: String)] = []
         var missingGrammars: [String: Int] = [:]
         let outputRelative = relativeOutputPath(options)
         for f in walk.files {
             if let out = outputRelative, f.path == out { continue }
             let name = Array(f.path.split(separator: UInt8(ascii: "/")).last ?? [])
             guard let lang = map.language(forFileName: name) else {
-                skipped.unknownLanguage += 1
+                selection.skipped.unknownLanguage += 1
                 events(.skipped("unknown language", f.displayPath))
                 continue
             }
             guard grammars.grammars[lang] != nil else {
-                skipped.noGrammar += 1
+                selection.skipped.noGrammar += 1
                 missingGrammars[lang, default: 0] += 1
                 events(.skipped("no grammar for \(lang)", f.displayPath))
                 continue
             }
             guard f.size <= options.maxFileSize else {
-                skipped.tooLarge += 1
+                selection.skipped.tooLarge += 1
                 events(.skipped("larger than --max-file-size (\(f.size) bytes)", f.displayPath))
                 continue
             }
-            chosen.append((f, lang))
+            selection.chosen.append((f, lang))
         }
         for (lang, n) in missingGrammars.sorted(by: { $0.key < $1.key }) {
             events(.warning("no grammar for '\(lang)': \(n) file(s) skipped (run scripts/setup-grammars, or see `cstpack languages`)"))
         }
+        return selection
+    }
+
+    public static func build(_ options: BuildOptions, grammars: GrammarRegistry,
+                             events: (BuildEvent) -> Void) throws -> BuildSummary {
+        let started = monotonicSeconds()
+        let selection = try select(options, grammars: grammars, events: events)
+        let chosen = selection.chosen
+        var skipped = selection.skipped
         if chosen.isEmpty {
             let k = skipped
-            events(.warning("\(options.root): no files to pack (\(walk.files.count) found; unknown language \(k.unknownLanguage), "
+            events(.warning("\(options.root): no files to pack (\(selection.walked) found; unknown language \(k.unknownLanguage), "
                             + "no grammar \(k.noGrammar), too large \(k.tooLarge), symbolic links \(k.symlinks)); the archive will be empty"))
         }
         let languageNames = Array(Set(chosen.map(\.language))).sorted()
@@ -210,13 +231,15 @@ public enum Builder {
         }
 
         var summary = BuildSummary()
-        summary.usedGit = walk.usedGit
-        summary.excluded = walk.excluded
+        summary.usedGit = selection.usedGit
+        summary.excluded = selection.excluded
+        var passedOver: [PassedOverFile] = []
         summary.languages = languageNames
         var failure: Error? = nil
         var done = 0
         var sourceDone = 0
         while let outcome = queue.next() {
+            let walked = chosen[done].file
             done += 1
             switch outcome {
             case .encoded(let file):
@@ -238,11 +261,9 @@ public enum Builder {
                 summary.files += 1
                 summary.sourceBytes += n
             case .skipped(let reason, let message):
-                switch reason {
-                case "binary": skipped.binary += 1
-                case "unreadable": skipped.unreadable += 1
-                case "too large": skipped.tooLarge += 1
-                default: skipped.parseFailed += 1
+                skipped.count(reason)
+                if let remembered = PassedOverFile.Reason(skipReason: reason) {
+                    passedOver.append(PassedOverFile(path: walked.path, reason: remembered, stamp: walked.stamp))
                 }
                 if let m = message { events(.warning(m)) }
             }
@@ -257,6 +278,7 @@ public enum Builder {
             throw f
         }
         writer?.setModels(trained.models)
+        writer?.setTree(TreeState.describing(options, root: options.root, usedGit: selection.usedGit, passedOver: passedOver))
         try writer?.finish(skipped: skipped)
         summary.skipped = skipped
         summary.archiveBytes = writer?.archiveBytes ?? 0
@@ -351,13 +373,37 @@ final class WorkList: @unchecked Sendable {
                     flags = .lineTable
                 }
                 return .encoded(EncodedFile(
-                    path: file.path, language: language, contentHash: Hash.content(raw), sourceLength: raw.count,
+                    path: file.path, stamp: file.stamp, language: language, contentHash: Hash.content(raw), sourceLength: raw.count,
                     lineCount: Lines.count(raw), nodeCount: parsed.tree.count,
                     syntaxErrors: parsed.tree.flags[0].contains(.hasError), cst: encoded,
                     sourcePayload: payload, sourceFlags: flags, treeSitterBytes: parsed.treeSitterBytes))
             }
         } catch {
             return .skipped(reason: "parse failed", message: "\(file.displayPath): skipped: \(error)")
+        }
+    }
+}
+
+extension SkipCounts {
+    /// Counts a file passed over after it was read (a reason of `Builder.Outcome.skipped`).
+    mutating func count(_ reason: String) {
+        switch reason {
+        case "binary": binary += 1
+        case "unreadable": unreadable += 1
+        case "too large": tooLarge += 1
+        default: parseFailed += 1
+        }
+    }
+}
+
+extension PassedOverFile.Reason {
+    /// The skips worth remembering: reading the file again would only skip it again.
+    /// Unreadable files are not remembered (permissions change without touching the file).
+    init?(skipReason: String) {
+        switch skipReason {
+        case "binary": self = .binary
+        case "parse failed": self = .parseFailed
+        default: return nil
         }
     }
 }

@@ -16,6 +16,8 @@ public struct VerifyReport: Sendable {
     public var segments = 0
     public var filesReparsed = 0
     public var nodesCompared = 0
+    /// Bytes of segments that no record names (left by `update`; version 3).
+    public var deadBytes = 0
     /// Each problem: what and where (file, segment, node).
     public var problems: [String] = []
     public var ok: Bool { problems.isEmpty }
@@ -55,24 +57,38 @@ public enum Verifier {
                 do { _ = try archive.tagModel(language: Int(e.language)) } catch { problem("\(error)") }
             }
         }
-        // Records: inside their segments; in each segment they tile it without overlap.
-        var covered = [Int](repeating: 0, count: archive.segmentCount)
-        var lastEnd = [Int](repeating: 0, count: archive.segmentCount)
+        // Records: inside their segments, never overlapping. In version 2 they tile each
+        // segment exactly, in table order; from version 3 on, bytes no record names may
+        // remain in a segment that `update` copied whole (dead bytes).
+        var spans = [[(start: Int, end: Int, record: Int)]](repeating: [], count: archive.segmentCount)
         for i in 0..<archive.recordCount {
             do {
                 let r = try archive.record(i)
                 let s = Int(r.segment)
                 guard s < archive.segmentCount else { throw FormatError("segment \(s) does not exist") }
-                guard Int(r.offset) == lastEnd[s] else { throw FormatError("starts at \(r.offset) in segment \(s), expected \(lastEnd[s])") }
-                lastEnd[s] = Int(r.offset) + Int(r.length)
-                covered[s] += Int(r.length)
-                guard lastEnd[s] <= segmentRaw[s] else { throw FormatError("ends past segment \(s)") }
+                let end = Int(r.offset) + Int(r.length)
+                guard end <= segmentRaw[s] else { throw FormatError("ends past segment \(s)") }
+                if archive.version == 2, let last = spans[s].last, last.end != Int(r.offset) {
+                    throw FormatError("starts at \(r.offset) in segment \(s), expected \(last.end)")
+                }
+                if archive.version == 2, spans[s].isEmpty, r.offset != 0 { throw FormatError("starts at \(r.offset) in segment \(s), expected 0") }
+                spans[s].append((Int(r.offset), end, i))
             } catch {
                 problem("record \(i): \(error)")
             }
         }
-        for s in 0..<archive.segmentCount where covered[s] != segmentRaw[s] {
-            problem("segment \(s): records cover \(covered[s]) of its \(segmentRaw[s]) bytes")
+        for s in 0..<archive.segmentCount {
+            let sorted = spans[s].sorted { $0.start < $1.start }
+            var covered = 0
+            for (a, b) in zip(sorted, sorted.dropFirst()) where b.start < a.end {
+                problem("record \(b.record): overlaps record \(a.record) in segment \(s)")
+            }
+            for span in sorted { covered += span.end - span.start }
+            if archive.version == 2 && covered != segmentRaw[s] {
+                problem("segment \(s): records cover \(covered) of its \(segmentRaw[s]) bytes")
+            } else if covered < segmentRaw[s] {
+                report.deadBytes += segmentRaw[s] - covered
+            }
         }
 
         // Files: sorted, unique, consistent; every unique CST decodes and keeps its invariants.

@@ -6,6 +6,8 @@ import Glibc
 public struct WalkedFile: Sendable {
     public var path: [UInt8]
     public var size: Int
+    /// lstat's view of the file when it was listed, before anything read it.
+    public var stamp: FileStamp
     public var displayPath: String { String(decoding: path, as: UTF8.self) }
 }
 
@@ -56,7 +58,7 @@ public struct Walker {
         let ok = full.withCString { lstat($0, &st) == 0 }
         guard ok else { return } // listed by git but deleted from the work tree
         switch st.st_mode & S_IFMT {
-        case S_IFREG: result.files.append(WalkedFile(path: path, size: Int(st.st_size)))
+        case S_IFREG: result.files.append(WalkedFile(path: path, size: Int(st.st_size), stamp: FileStamp(st)))
         case S_IFLNK: result.symlinks += 1
         default: break
         }
@@ -118,7 +120,7 @@ public struct Walker {
                 guard full.withCString({ lstat($0, &st) }) == 0 else { continue }
                 switch st.st_mode & S_IFMT {
                 case S_IFDIR: pending.append(childRel)
-                case S_IFREG: result.files.append(WalkedFile(path: childRel, size: Int(st.st_size)))
+                case S_IFREG: result.files.append(WalkedFile(path: childRel, size: Int(st.st_size), stamp: FileStamp(st)))
                 case S_IFLNK: result.symlinks += 1
                 default: break
                 }

@@ -1,0 +1,63 @@
+import Glibc
+
+/// The tree as it is now, read through an archive: files changed since the archive was
+/// built are parsed for this answer, deleted ones left out, new ones included, so that a
+/// reading command is never answered from a stale snapshot.
+public enum LiveView {
+    public struct Result {
+        /// The archive to answer from: the base itself when the tree is as it records, else
+        /// a merged archive (written to a temporary file, already unlinked).
+        public let archive: Archive
+        /// Lines for the user (stderr): what was read fresh, or why the archive answers as built.
+        public let notes: [String]
+        public let summary: UpdateSummary?
+    }
+
+    /// A parse for one answer is worth suggesting `update` from this many files on.
+    static let suggestUpdateAt = 20
+
+    public static func open(_ base: Archive, grammars: GrammarRegistry, parseHelper: String?, jobs: Int) throws -> Result {
+        guard let state = base.treeState, !state.root.isEmpty else { return Result(archive: base, notes: [], summary: nil) }
+        let asBuilt = "answering from the archive as built (--as-built says so and skips this check)"
+        guard state.machine == TreeState.machineID() else {
+            return Result(archive: base, notes: ["\(base.path) was built on another machine: \(asBuilt)"], summary: nil)
+        }
+        var st = stat()
+        guard stat(state.rootPath, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+            return Result(archive: base, notes: ["\(state.rootPath), the directory \(base.path) was built from, does not exist: \(asBuilt)"], summary: nil)
+        }
+        if let why = Updater.fullBuildReason(base, grammars: grammars) {
+            return Result(archive: base, notes: ["\(why): \(asBuilt); `cstpack update` rebuilds it"], summary: nil)
+        }
+        let temporary = temporaryPath()
+        var options = Updater.Options(output: temporary)
+        options.jobs = jobs
+        options.parseHelper = parseHelper
+        options.durable = false
+        let plan: Updater.Plan
+        do {
+            plan = try Updater.plan(base, options: options, grammars: grammars, events: { _ in })
+        } catch {
+            return Result(archive: base, notes: ["\(error): \(asBuilt)"], summary: nil)
+        }
+        guard plan.summary.contentChanged else { return Result(archive: base, notes: [], summary: plan.summary) }
+        var written = plan
+        try Updater.write(plan: &written, base: base, options: options, grammars: grammars, events: { _ in })
+        defer { unlink(temporary) }
+        let merged = try Archive(path: temporary)
+        let s = written.summary
+        var note = "\(s.changed + s.added + s.renamed) file(s) changed since \(base.path) was built were read fresh "
+            + "(\(s.changed) changed, \(s.added) added, \(s.deleted) deleted, \(s.renamed) renamed; \(s.parsed) parsed)"
+        if s.parsed >= suggestUpdateAt { note += "; `cstpack update` makes the archive current" }
+        return Result(archive: merged, notes: [note], summary: s)
+    }
+
+    /// A new path in $TMPDIR (else /tmp) for the merged archive.
+    static func temporaryPath() -> String {
+        let dir = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array("\(dir)/cstpack-live-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        if fd >= 0 { close(fd) }
+        return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
