@@ -119,7 +119,11 @@ public final class ArchiveWriter {
     }
 
     private func write(_ bytes: [UInt8]) throws {
-        let code = bytes.withUnsafeBytes { writeAll(fd, $0) }
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer) throws {
+        let code = writeAll(fd, bytes)
         if code != 0 {
             // Disk full, a file size limit, an I/O error: say what it means for the user
             // (the caller aborts, which removes the temporary file).
@@ -246,7 +250,7 @@ public final class ArchiveWriter {
         segments.append(e)
         maxRaw = max(maxRaw, Int(s.rawLength))
         copiedSegments.insert(index)
-        try write(Array(stored))
+        try write(stored)
         return UInt32(index)
     }
 

@@ -138,18 +138,17 @@ public enum Updater {
         if trustStamps { for p in state.passedOver { remembered[p.path] = p } }
         // Base files by content, built on first need (a file whose stamp moved).
         struct ContentKey: Hashable { var hash: ContentHash; var language: String }
-        var byContent: [ContentKey: Int]? = nil
-        func baseFile(holding key: ContentKey) throws -> Int? {
+        var byContent: [ContentKey: [Int]]? = nil
+        func baseFiles(holding key: ContentKey) throws -> [Int] {
             if byContent == nil {
-                var index: [ContentKey: Int] = [:]
+                var index: [ContentKey: [Int]] = [:]
                 for i in 0..<base.fileCount {
                     let f = try base.file(i)
-                    let k = ContentKey(hash: f.contentHash, language: languageOfBase[Int(f.language)])
-                    if index[k] == nil { index[k] = i }
+                    index[ContentKey(hash: f.contentHash, language: languageOfBase[Int(f.language)]), default: []].append(i)
                 }
                 byContent = index
             }
-            return byContent![key]
+            return byContent![key] ?? []
         }
 
         // Both lists are in byte order of path: one merge pass pairs them, and finds the
@@ -163,7 +162,7 @@ public enum Updater {
             b += 1
             basePath = b < base.fileCount ? try base.path(ofFile: b) : nil
         }
-        var newPathCopies: [Int] = []
+        var newPathCopies: [[Int]] = []
         var overlap = 0
         for (k, chosen) in selection.chosen.enumerated() {
             let (f, language) = chosen
@@ -197,9 +196,9 @@ public enum Updater {
                     plan.sources.append(.copy(base: i, stamp: f.stamp))
                     plan.summary.unchanged += 1
                     plan.summary.touched += 1
-                } else if let i = try baseFile(holding: key) {
+                } else if let i = try baseFiles(holding: key).first {
                     plan.sources.append(.copy(base: i, stamp: f.stamp))
-                    if samePath != nil { plan.summary.changed += 1 } else { newPathCopies.append(i) }
+                    if samePath != nil { plan.summary.changed += 1 } else { newPathCopies.append(try baseFiles(holding: key)) }
                 } else {
                     plan.sources.append(.parse(k))
                     plan.summary.parsed += 1
@@ -210,8 +209,8 @@ public enum Updater {
         while basePath != nil { try advance() }
         // A new path holding the content of a path that is gone is a rename.
         plan.summary.deleted = gone.count
-        for i in newPathCopies {
-            if gone.remove(i) != nil {
+        for holders in newPathCopies {
+            if let i = holders.first(where: { gone.contains($0) }), gone.remove(i) != nil {
                 plan.summary.renamed += 1
                 plan.summary.deleted -= 1
             } else {
@@ -379,10 +378,11 @@ public enum Updater {
     }
 
     /// The base segments copied whole. A segment with no live record is dropped; one that
-    /// is mostly dead is repacked (its live records move to new segments); and while the
-    /// dead bytes of the copied ones exceed 2% of the base's bytes, the deadest is repacked,
-    /// so that an archive updated again and again stays within a few percent of a fresh
-    /// build's size. Segments that name a base (a zstd dictionary) are always repacked.
+    /// is mostly dead, or under a quarter full (the tail an earlier update left), is
+    /// repacked (its live records move to new segments); and while the dead bytes of the
+    /// copied ones exceed 1% of the base's bytes, the deadest is repacked, so that an
+    /// archive updated again and again stays within a few percent of a fresh build's size.
+    /// Segments that name a base (a zstd dictionary) are always repacked.
     static func segmentsToKeep(_ base: Archive, liveBytes: [Int]) throws -> [Int] {
         var keep: [(segment: Int, dead: Int)] = []
         var total = 0
@@ -390,13 +390,14 @@ public enum Updater {
             let e = try base.segment(s)
             total += Int(e.rawLength)
             let live = liveBytes[s]
-            guard live > 0, e.base == Format.none32, live * 2 >= Int(e.rawLength) else { continue }
+            guard live > 0, e.base == Format.none32, live * 2 >= Int(e.rawLength),
+                  Int(e.rawLength) * 4 >= Int(base.buildInfo.segmentSize) else { continue }
             keep.append((s, Int(e.rawLength) - live))
         }
         var dead = keep.reduce(0) { $0 + $1.dead }
         keep.sort { $0.dead > $1.dead || ($0.dead == $1.dead && $0.segment < $1.segment) }
         var k = 0
-        while dead * 50 > total, k < keep.count {
+        while dead * 100 > total, k < keep.count {
             dead -= keep[k].dead
             k += 1
         }
