@@ -323,4 +323,33 @@ extension CLITests {
         XCTAssertTrue(try FileManager.default.contentsOfDirectory(atPath: (archive as NSString).deletingLastPathComponent).filter { $0.contains(".tmp-") }.isEmpty,
                       "temporaries of killed updates are removed by the next one (\(leftovers))")
     }
+
+    func testUpdateThatCannotWriteLeavesThePreviousArchive() throws {
+        if ProcessInfo.processInfo.environment["CSTPACK_TEST_SANITIZER"] == "thread" {
+            throw XCTSkip("the ThreadSanitizer runtime cannot start under ulimit -f 16")
+        }
+        let (root, archive) = try liveTree()
+        try writeBytes(try readBytes(root + "/python/app.py") + Array("\ndef later():\n    pass\n".utf8), to: root + "/python/app.py")
+        let pristine = try readBytes(archive)
+        XCTAssertGreaterThan(pristine.count, 16 << 10, "the archive must not fit under the limit")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // Disk full, as the kernel reports a file size limit: the write fails with EFBIG.
+        p.arguments = ["-c", "ulimit -f 16; exec \"$0\" update -q -a \"$1\" 2>\"$1.err\"", try exe(), archive]
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .exit)
+        XCTAssertEqual(p.terminationStatus, 2)
+        let err = String(decoding: try readBytes(archive + ".err"), as: UTF8.self)
+        XCTAssertEqual(err.split(separator: "\n").count, 1, err)
+        XCTAssertTrue(err.hasPrefix("cstpack: error: \(archive): cannot write the archive: File too large"), err)
+        XCTAssertEqual(try readBytes(archive), pristine, "the previous archive is intact")
+        let dir = (archive as NSString).deletingLastPathComponent
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") }, [])
+        // And the next update, with room, succeeds.
+        let u = try run(["update", "-a", archive])
+        XCTAssertEqual(u.status, 0, u.description)
+        XCTAssertTrue(u.stdout.contains("1 changed"), u.description)
+    }
 }

@@ -102,9 +102,11 @@ public enum Builder {
 
     public static func select(_ options: BuildOptions, grammars: GrammarRegistry,
                               events: (BuildEvent) -> Void) throws -> Selection {
+        let map = LanguageMap(overrides: options.languageOverrides)
         var walker = Walker(root: options.root)
         walker.noIgnore = options.noIgnore
         walker.excludes = options.excludes
+        walker.wants = { name in map.language(forFileName: name) != nil }
         let walk = try walker.walk()
         if walk.files.isEmpty && walk.usedGit {
             events(.warning("\(options.root): git lists no files here (all ignored?); use --no-ignore to walk the directory itself"))
@@ -117,7 +119,6 @@ public enum Builder {
         selection.skipped.symlinks = walk.symlinks
 
         // Choose a grammar for each file.
-        let map = LanguageMap(overrides: options.languageOverrides)
         var missingGrammars: [String: Int] = [:]
         let outputRelative = relativeOutputPath(options)
         for f in walk.files {

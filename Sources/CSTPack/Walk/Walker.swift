@@ -21,12 +21,16 @@ public struct Walker {
     public var noIgnore = false
     /// Shell patterns (fnmatch) matched against each relative path and each of its names.
     public var excludes: [String] = []
+    /// Whether a file of this name will be read: files it rejects are listed without their
+    /// size and stamp (both 0), which saves an lstat each.
+    public var wants: (@Sendable ([UInt8]) -> Bool)? = nil
 
     public struct Result: Sendable {
         public var files: [WalkedFile] = []
         public var symlinks = 0
         public var warnings: [String] = []
         public var usedGit = false
+        /// Files excluded, and directories excluded whole (not walked).
         public var excluded = 0
     }
 
@@ -46,7 +50,7 @@ public struct Walker {
         if !excludes.isEmpty {
             let before = result.files.count
             result.files.removeAll { isExcluded($0.path) }
-            result.excluded = before - result.files.count
+            result.excluded += before - result.files.count
         }
         result.files.sort { $0.path.lexicographicallyPrecedes($1.path) }
         return result
@@ -104,22 +108,32 @@ public struct Walker {
                 result.warnings.append("\(String(decoding: dirPath, as: UTF8.self)): cannot read directory: \(errnoText())")
                 continue
             }
-            var names: [[UInt8]] = []
+            var names: [(name: [UInt8], type: UInt8)] = []
             while let entry = readdir(dir) {
                 let name: [UInt8] = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                     Array(raw.prefix { $0 != 0 })
                 }
                 if name.first == UInt8(ascii: ".") { continue } // ".", "..", hidden files and VCS folders
-                names.append(name)
+                names.append((name, entry.pointee.d_type))
             }
             closedir(dir)
-            for name in names.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            for (name, type) in names.sorted(by: { $0.name.lexicographicallyPrecedes($1.name) }) {
                 let childRel = rel.isEmpty ? name : rel + [UInt8(ascii: "/")] + name
+                // A regular file nobody wants (no grammar reads its name) needs no lstat: the
+                // directory entry's type says what it is (a query's staleness check walks the
+                // tree every time, and most files of a tree are not source).
+                if type == UInt8(DT_REG), let wants, !wants(name) {
+                    result.files.append(WalkedFile(path: childRel, size: 0, stamp: FileStamp(size: 0, mtimeNanos: 0, ctimeNanos: 0, inode: 0)))
+                    continue
+                }
                 var st = stat()
                 let full = rootBytes + [UInt8(ascii: "/")] + childRel
                 guard full.withCString({ lstat($0, &st) }) == 0 else { continue }
                 switch st.st_mode & S_IFMT {
-                case S_IFDIR: pending.append(childRel)
+                case S_IFDIR:
+                    // An excluded directory excludes everything under it: not walked at all.
+                    if !excludes.isEmpty && isExcluded(childRel) { result.excluded += 1; continue }
+                    pending.append(childRel)
                 case S_IFREG: result.files.append(WalkedFile(path: childRel, size: Int(st.st_size), stamp: FileStamp(st)))
                 case S_IFLNK: result.symlinks += 1
                 default: break
