@@ -41,8 +41,10 @@ struct Verify: ParsableCommand {
                 "files_reparsed": .int(report.filesReparsed), "nodes_compared": .int(report.nodesCompared),
                 "dead_bytes": .int(report.deadBytes),
                 "problems": .array(report.problems.map { .string($0) }),
+                "warnings": .array(report.warnings.map { .string($0) }),
             ]))
         } else {
+            for w in report.warnings.prefix(50) { writeStderr("cstpack: warning: \(w)\n") }
             for p in report.problems.prefix(50) { print("problem: \(p)") }
             if report.problems.count > 50 { print("... and \(report.problems.count - 50) more problems") }
             var line = "\(archive.path): \(report.ok ? "OK" : "FAILED"): \(report.files) files (\(report.uniqueFiles) unique), \(report.nodes) nodes, \(report.segments) segments"

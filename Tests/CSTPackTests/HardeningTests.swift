@@ -349,3 +349,53 @@ final class HardeningTests: XCTestCase {
         XCTAssertThrowsError(try Archive(path: same)) { XCTAssertTrue("\($0)".contains("header checksum mismatch"), "\($0)") }
     }
 }
+
+/// Archive size is linear in the number of nodes for every tree shape (issue 13): a
+/// checkpoint's state header lists every open ancestor, so cutting records every 8 KiB under
+/// a deep stack made a left-deep chain's archive quadratic (200,000 terms: 82 MB, 137 B/node).
+final class TreeShapeTests: XCTestCase {
+    func testEveryShapeStaysUnderOneBytePerNodeWithoutSource() throws {
+        let grammars = try TestGrammars.require()
+        let shapes: [(name: String, text: String)] = [
+            ("left50k.py", "x = (1 +\n" + String(repeating: " 1 +\n", count: 49_999) + " 1)\n"),
+            ("left200k.py", "x = (1 +\n" + String(repeating: " 1 +\n", count: 199_999) + " 1)\n"),
+            ("right30k.json", String(repeating: "[0,\n", count: 30_000) + "1" + String(repeating: "]", count: 30_000) + "\n"),
+            ("flat300k.json", "[" + Array(repeating: "0", count: 300_000).joined(separator: ",") + "]\n"),
+            ("nest10k.py", "x = " + String(repeating: "(", count: 10_000) + "1" + String(repeating: ")", count: 10_000) + "\n"),
+        ]
+        for shape in shapes {
+            let dir = try makeTempDir("cstpack-shape")
+            try writeBytes(Array(shape.text.utf8), to: dir + "/" + shape.name)
+            let out = dir + ".cstpack"
+            addTeardownBlock { unlink(out) }
+            try buildArchive(root: dir, output: out, grammars: grammars) { $0.noIgnore = true; $0.storeSource = false }
+            let a = try Archive(path: out)
+            XCTAssertEqual(a.fileCount, 1, shape.name)
+            let f = try a.file(0)
+            var cst = 0
+            for i in 0..<a.segmentCount where try a.segment(i).stream == .cst { cst += Int(try a.segment(i).storedLength) }
+            let perNode = Double(cst) / Double(f.nodeCount)
+            XCTAssertLessThanOrEqual(perNode, 1.0, "\(shape.name): \(cst) B of CST for \(f.nodeCount) nodes")
+            XCTAssertLessThan(cst, Int(f.sourceLength), "\(shape.name): CST larger than its source")
+            // Lookups deep inside still find the right node.
+            let reader = ArchiveReader(a)
+            let whole = try reader.tree(ofFile: 0)
+            for id in [Int(f.nodeCount) / 2, Int(f.nodeCount) - 2] {
+                XCTAssertEqual(try ArchiveReader(a).node(ofFile: 0, id: id), nodeRecord(whole, id), "\(shape.name) node \(id)")
+            }
+        }
+    }
+
+    func testVerifyWarnsWhenACSTIsLargerThanItsSource() throws {
+        let grammars = try TestGrammars.require()
+        let dir = try makeTempDir("cstpack-bigcst")
+        try writeBytes(Array("x=1\n".utf8), to: dir + "/tiny.py")
+        let out = dir + "/a.cstpack"
+        // Stored as is, six nodes take more bytes than four bytes of text.
+        try buildArchive(root: dir, output: out, grammars: grammars) { $0.noIgnore = true; $0.codec = .none }
+        let r = Verifier.run(try Archive(path: out), options: VerifyOptions(), grammars: nil)
+        XCTAssertTrue(r.ok)
+        XCTAssertEqual(r.warnings.count, 1, "\(r.warnings)")
+        XCTAssertTrue(r.warnings.first?.hasPrefix("tiny.py: its CST takes ") == true && r.warnings.first?.contains("more than its 4 bytes of source") == true, "\(r.warnings)")
+    }
+}

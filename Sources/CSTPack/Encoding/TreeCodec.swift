@@ -36,8 +36,11 @@ public enum TreeCodec {
         public var byteCount: Int { records.reduce(0) { $0 + $1.count } }
     }
 
+    /// Bytecode a record must hold per ancestor its state header lists (Spec 11.4).
+    static let checkpointBytesPerAncestor = 32
+
     /// Encodes `tree`; a new record (checkpoint) starts at the first node boundary after
-    /// `recordLimit` bytes. With a `model` (phase 2), each instruction is written as its
+    /// `recordLimit` bytes (more under a deep stack: `checkpointBytesPerAncestor`). With a `model` (phase 2), each instruction is written as its
     /// rank among the model's symbols for its context; a `trainer` counts the instructions.
     public static func encode(_ tree: CSTTree, table: LanguageTable, model: TagModel? = nil,
                               trainer: TagModelTrainer? = nil, recordLimit: Int = 256 * 1024) throws -> Encoded {
@@ -86,8 +89,12 @@ public enum TreeCodec {
             }
             if i > 0 && e.stack.isEmpty { throw CSTPackError("node \(i) is outside the root") }
             // Only bytecode counts toward the limit, not the state header: with deep nesting
-            // the header alone can exceed it, and every node would start a record.
-            if e.w.count - recordStart >= recordLimit {
+            // the header alone can exceed it, and every node would start a record. And a
+            // record under a deep stack must be long enough to pay for its header (at most
+            // 8 bytes an open ancestor, so at most a quarter of the record): headers repeat
+            // every open ancestor, and cut every `recordLimit` bytes under a stack 200,000
+            // deep they made a left-deep chain's archive quadratic (137 B/node).
+            if e.w.count - recordStart >= max(recordLimit, Self.checkpointBytesPerAncestor * e.stack.count) {
                 recordStarts.append(e.w.count)
                 firstNodes.append(UInt32(i))
                 e.w.varint(pos)

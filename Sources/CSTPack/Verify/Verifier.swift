@@ -18,6 +18,9 @@ public struct VerifyReport: Sendable {
     public var nodesCompared = 0
     /// Bytes of segments that no record names (left by `update`; version 3).
     public var deadBytes = 0
+    /// Not problems, but worth a look: files whose compressed CST is larger than their
+    /// source (the next encoding pathology shows here first).
+    public var warnings: [String] = []
     /// Each problem: what and where (file, segment, node).
     public var problems: [String] = []
     public var ok: Bool { problems.isEmpty }
@@ -92,6 +95,7 @@ public enum Verifier {
         }
 
         // Files: sorted, unique, consistent; every unique CST decodes and keeps its invariants.
+        var compressor: Compressor? = nil
         var previousPath: [UInt8]? = nil
         report.files = archive.fileCount
         var trees: [Int: (nodes: Int, errors: Bool)] = [:]
@@ -120,6 +124,7 @@ public enum Verifier {
                 let ft = try reader.fileTree(i)
                 try checkInvariants(ft, entry: f)
                 if f.sameAs == Format.none32 {
+                    if let w = try oversizedCST(i, f, reader: reader, compressor: &compressor) { report.warnings.append("\(where_): \(w)") }
                     report.uniqueFiles += 1
                     trees[i] = (ft.count, f.flags.contains(.syntaxErrors))
                 }
@@ -135,6 +140,21 @@ public enum Verifier {
             }
         }
         return report
+    }
+
+    /// A warning when file `i`'s CST, compressed on its own as its segments are, is larger
+    /// than its source. Only files whose raw CST is already larger are compressed (a CST
+    /// never compresses to more than its raw size in the archive).
+    static func oversizedCST(_ i: Int, _ f: FileEntry, reader: ArchiveReader, compressor: inout Compressor?) throws -> String? {
+        guard f.cstBytes > f.sourceLength else { return nil }
+        var raw: [UInt8] = []
+        for k in 0..<Int(f.cstRecordCount) { raw.append(contentsOf: try reader.recordBytes(Int(f.firstCSTRecord) + k, stream: .cst)) }
+        let info = reader.archive.buildInfo
+        if compressor == nil { compressor = Compressor(codec: info.codec, level: info.level) }
+        let packed = info.codec == .none ? raw.count : min(raw.count, try raw.withUnsafeBytes { try compressor!.compress($0) }.count)
+        guard packed > Int(f.sourceLength) else { return nil }
+        return "its CST takes \(packed) bytes compressed (\(raw.count) raw) for \(f.nodeCount) nodes "
+            + "(\(String(format: "%.2f", Double(packed) / Double(f.nodeCount))) B/node), more than its \(f.sourceLength) bytes of source"
     }
 
     /// Structural invariants of a decoded tree against its index entry and source.
