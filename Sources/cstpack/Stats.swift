@@ -5,9 +5,11 @@ struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Sizes per language and in total, sections, segments and what each phase contributes.",
         discussion: """
-        cst_bytes is everything in the archive except stored source text. Per language, a
-        segment's compressed size is shared out over its records in proportion to their raw
-        size, and the index and tables in proportion to node counts.
+        cst_bytes is everything in the archive except stored source text. Per language it is an
+        estimate (marked "est."; cst_bytes_basis "estimated" in JSON): a segment's compressed
+        size is shared out over its records in proportion to their raw size, and the index and
+        tables in proportion to node counts. --measure measures it instead: each language's
+        records compressed on their own, plus its tag model.
         """
     )
     @OptionGroup var archiveOption: ArchiveOption

@@ -353,3 +353,32 @@ extension CLITests {
         XCTAssertTrue(u.stdout.contains("1 changed"), u.description)
     }
 }
+
+/// `stats` says which figures it measured and which it shared out (issue 13).
+final class StatsBasisTests: XCTestCase {
+    func testPerLanguageFiguresAreLabelledEstimatedUnlessMeasured() throws {
+        let grammars = try TestGrammars.require()
+        let out = try makeTempDir("cstpack-stats") + "/a.cstpack"
+        try buildArchive(root: TestPaths.fixturesPath, output: out, grammars: grammars) { $0.noIgnore = true }
+        let a = try Archive(path: out)
+        let plain = try StatsReport.compute(a)
+        XCTAssertEqual(plain.total.cst_bytes_basis, "measured")
+        XCTAssertFalse(plain.languages.isEmpty)
+        XCTAssertTrue(plain.languages.values.allSatisfy { $0.cst_bytes_basis == "estimated" })
+        XCTAssertTrue(plain.text().contains("cst (est.)"))
+        let measured = try StatsReport.compute(a, measure: true)
+        XCTAssertTrue(measured.languages.values.allSatisfy { $0.cst_bytes_basis == "measured" })
+        XCTAssertTrue(measured.text().contains("cst (measured)"))
+        // Each language compressed alone: together at least the CST segments' share of
+        // compression context is lost, never less than zero bytes, and the sum is of the
+        // order of the CST segments (no metadata in it).
+        let sum = measured.languages.values.reduce(0) { $0 + $1.cst_bytes }
+        XCTAssertGreaterThan(sum, 0)
+        XCTAssertLessThan(sum, measured.total.cst_bytes * 3)
+        // The fixtures hold two identical files: their saving is measured, not shared out.
+        let m = try XCTUnwrap(measured.phase2.measured)
+        XCTAssertGreaterThan(m.identical_files_saved, 0)
+        XCTAssertEqual(m.identical_files_saved + m.tag_models_saved + m.cst_segments_with_phase2 + (Int(a.sections[.bases]!.length) - 8),
+                       m.cst_segments_without_phase2)
+    }
+}

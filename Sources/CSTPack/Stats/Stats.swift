@@ -12,6 +12,12 @@ public struct StatsReport: Codable, Sendable {
         public var archive_bytes = 0
         public var bytes_per_node = 0.0
         public var lines_per_mb_of_cst = 0.0
+        /// How `cst_bytes` was found. The total: "measured" (the archive's bytes less its
+        /// stored source). A language: "estimated" (each segment's compressed size shared out
+        /// over its records by raw size, the index and tables by node count), or with
+        /// `--measure` "measured" (the language's CST records compressed on their own as the
+        /// build compresses segments, plus its tag model; the index and tables not counted).
+        public var cst_bytes_basis = "measured"
     }
     public struct Phase: Codable, Sendable {
         public var phase: String
@@ -62,6 +68,8 @@ public struct StatsReport: Codable, Sendable {
         public var cst_segments_without_phase2 = 0
         public var cst_segments_with_phase2 = 0
         public var tag_models_saved = 0
+        /// Measured on the trees encoded without tag models: the CST segments with every
+        /// identical file stored again, less without.
         public var identical_files_saved = 0
         public var cst_bytes_without_phase2 = 0
         public var reduction = 0.0
@@ -96,8 +104,8 @@ public struct StatsReport: Codable, Sendable {
         var perLanguage = [Totals](repeating: Totals(), count: archive.languages.count)
         var attributed = [Double](repeating: 0, count: archive.languages.count)
         var sourceAttributed = [Double](repeating: 0, count: archive.languages.count)
-        var fileCST = [Double](repeating: 0, count: archive.fileCount)
-        var sharedCST = 0.0
+        // CST bytes that records name (segments an update copied may hold dead bytes).
+        var liveCSTRaw = 0
         for i in 0..<archive.fileCount {
             let f = try archive.file(i)
             let l = Int(f.language)
@@ -105,15 +113,12 @@ public struct StatsReport: Codable, Sendable {
             perLanguage[l].lines += Int(f.lineCount)
             perLanguage[l].nodes += Int(f.nodeCount)
             perLanguage[l].source_bytes += Int(f.sourceLength)
-            guard f.sameAs == Format.none32 else {
-                sharedCST += Int(f.sameAs) < i ? fileCST[Int(f.sameAs)] : 0
-                continue
-            }
+            guard f.sameAs == Format.none32 else { continue }
             perLanguage[l].unique_files += 1
             for k in 0..<Int(f.cstRecordCount) {
                 let r = try archive.record(Int(f.firstCSTRecord) + k)
                 attributed[l] += Double(r.length) * storedPerRawByte[Int(r.segment)]
-                fileCST[i] += Double(r.length) * storedPerRawByte[Int(r.segment)]
+                liveCSTRaw += Int(r.length)
             }
             for k in 0..<Int(f.sourceRecordCount) {
                 let r = try archive.record(Int(f.firstSourceRecord) + k)
@@ -138,7 +143,17 @@ public struct StatsReport: Codable, Sendable {
         totals.archive_bytes = archive.size
         totals.cst_bytes = archive.size - sourceStored
         report.total = finish(totals)
-        for (l, t) in perLanguage.enumerated() { report.languages[archive.languages[l].name] = finish(t) }
+        var measuredLanguages: [Int]? = nil
+        if measure { measuredLanguages = try languageBytesMeasured(archive) }
+        for (l, t) in perLanguage.enumerated() {
+            var t = t
+            t.cst_bytes_basis = "estimated"
+            if let m = measuredLanguages {
+                t.cst_bytes = m[l]
+                t.cst_bytes_basis = "measured"
+            }
+            report.languages[archive.languages[l].name] = finish(t)
+        }
 
         // What each phase contributes, for CSTs only.
         let info = archive.buildInfo
@@ -154,12 +169,13 @@ public struct StatsReport: Codable, Sendable {
             p2.bases.append(Base(kind: kind, language: language, bytes: archive.baseBytes(b).count))
         }
         p2.tag_models_raw_saved = unmodelled &- bytecode
-        p2.identical_files_raw_saved = bytecode &- s.cst_raw_bytes
+        p2.identical_files_raw_saved = bytecode &- liveCSTRaw
         if measure {
             var m = Measured()
             m.cst_segments_with_phase2 = s.cst_stored_bytes
-            m.cst_segments_without_phase2 = try segmentBytesWithoutPhase2(archive, sharedCST: sharedCST)
-            m.identical_files_saved = Int(sharedCST.rounded())
+            let without = try segmentBytesWithoutPhase2(archive)
+            m.cst_segments_without_phase2 = without.withDuplicates
+            m.identical_files_saved = without.withDuplicates - without.unique
             // Without bases the section would hold only its 8-byte header.
             let basesStored = Int(archive.sections[.bases]!.length) - 8
             m.tag_models_saved = m.cst_segments_without_phase2 - m.identical_files_saved - s.cst_stored_bytes - basesStored
@@ -173,7 +189,7 @@ public struct StatsReport: Codable, Sendable {
             phase("phase 1: plain varint records", Self.sum(info.languages.map(\.phase1Bytes))),
             phase("+ phase 3: bytecode, implicit structure", unmodelled),
             phase("+ phase 2: tag models (\(p2.bases.filter { $0.kind == "tag model" }.reduce(0) { $0 + $1.bytes }) B of bases)", bytecode),
-            phase("+ phase 2: identical files stored once", s.cst_raw_bytes),
+            phase("+ phase 2: identical files stored once", liveCSTRaw),
             phase("+ segment compression (\(s.codec))", s.cst_stored_bytes),
             phase("archive CST bytes (with index and tables)", totals.cst_bytes),
         ]
@@ -184,24 +200,51 @@ public struct StatsReport: Codable, Sendable {
     }
 
     /// The CST segments' compressed size without phase 2: every stored tree re-encoded
-    /// without its tag model and compressed as the build did, plus the attributed size of
-    /// the files that share an identical one (they would be stored again).
-    static func segmentBytesWithoutPhase2(_ archive: Archive, sharedCST: Double) throws -> Int {
+    /// without its tag model and compressed as the build did, with each file that shares an
+    /// identical one stored again, and without them.
+    static func segmentBytesWithoutPhase2(_ archive: Archive) throws -> (withDuplicates: Int, unique: Int) {
         let info = archive.buildInfo
         let segmentSize = Int(info.segmentSize)
         guard segmentSize >= 4096 else { throw CSTPackError("the archive records no segment size") }
-        var sizer = SegmentSizer(codec: info.codec, level: info.level, segmentSize: segmentSize)
+        var all = SegmentSizer(codec: info.codec, level: info.level, segmentSize: segmentSize)
+        var unique = SegmentSizer(codec: info.codec, level: info.level, segmentSize: segmentSize)
         let reader = ArchiveReader(archive, scanning: true)
         reader.treeCacheLimit = 0
+        var plain: [Int: [[UInt8]]] = [:]
+        for i in 0..<archive.fileCount {
+            let f = try archive.file(i)
+            if f.sameAs != Format.none32, let records = plain[Int(f.sameAs)] {
+                try all.add(records)
+                continue
+            }
+            let tree = try reader.tree(ofFile: i)
+            // As the build cut records (the default checkpoint interval: the archive does not record another).
+            let records = try TreeCodec.encode(tree, table: archive.languages[Int(f.language)],
+                                               recordLimit: Format.recordLimit(segmentSize: segmentSize)).records
+            try all.add(records)
+            try unique.add(records)
+            if archive.fileCount > i + 1 { plain[i] = records }
+        }
+        return (try all.finish(), try unique.finish())
+    }
+
+    /// Each language's CST records (as stored) compressed on their own, in segments as the
+    /// build fills them, plus its tag model's bytes.
+    static func languageBytesMeasured(_ archive: Archive) throws -> [Int] {
+        let info = archive.buildInfo
+        let segmentSize = max(Int(info.segmentSize), 4096)
+        var sizers = archive.languages.map { _ in SegmentSizer(codec: info.codec, level: info.level, segmentSize: segmentSize) }
+        let reader = ArchiveReader(archive, scanning: true)
         for i in 0..<archive.fileCount {
             let f = try archive.file(i)
             guard f.sameAs == Format.none32 else { continue }
-            let tree = try reader.tree(ofFile: i)
-            // As the build cut records (the default checkpoint interval: the archive does not record another).
-            try sizer.add(try TreeCodec.encode(tree, table: archive.languages[Int(f.language)],
-                                               recordLimit: Format.recordLimit(segmentSize: segmentSize)).records)
+            var records: [[UInt8]] = []
+            for k in 0..<Int(f.cstRecordCount) { records.append(Array(try reader.recordBytes(Int(f.firstCSTRecord) + k, stream: .cst))) }
+            try sizers[Int(f.language)].add(records)
         }
-        return try sizer.finish() + Int(sharedCST.rounded())
+        var out: [Int] = []
+        for l in sizers.indices { out.append(try sizers[l].finish() + (archive.modelBase[l].map { archive.baseBytes($0).count } ?? 0)) }
+        return out
     }
 
     /// Build-info figures are unchecked u64s: summed and converted without trapping
@@ -237,13 +280,20 @@ public struct StatsReport: Codable, Sendable {
         func mb(_ b: Int) -> String { fmt(Double(b) / 1_000_000, 2) + " MB" }
         out.append("archive \(archive) (format \(format_version)): \(mb(total.archive_bytes)), \(total.files) files (\(total.unique_files) unique), \(total.lines) lines, \(total.nodes) nodes")
         out.append("")
-        let header = ["language", "files", "lines", "nodes", "source", "cst", "B/node", "lines/MB"]
+        let estimated = languages.values.contains { $0.cst_bytes_basis == "estimated" }
+        let header = ["language", "files", "lines", "nodes", "source", estimated ? "cst (est.)" : "cst (measured)",
+                      estimated ? "B/node (est.)" : "B/node", "lines/MB"]
         var rows: [[String]] = []
         for (name, t) in languages.sorted(by: { $0.value.nodes > $1.value.nodes }) {
             rows.append([name, "\(t.files)", "\(t.lines)", "\(t.nodes)", mb(t.source_bytes), mb(t.cst_bytes), fmt(t.bytes_per_node, 3), fmt(t.lines_per_mb_of_cst, 0)])
         }
         rows.append(["total", "\(total.files)", "\(total.lines)", "\(total.nodes)", mb(total.source_bytes), mb(total.cst_bytes), fmt(total.bytes_per_node, 3), fmt(total.lines_per_mb_of_cst, 0)])
         out += table([header] + rows)
+        if estimated {
+            out.append("(est.: per language, each segment's compressed size is shared out over its records by raw size, and the index and tables by node count; --measure compresses each language's records on their own; the total is measured)")
+        } else {
+            out.append("(per language: its CST records compressed on their own, and its tag model; the index and tables only in the total)")
+        }
         out.append("")
         out.append("what each phase contributes (CSTs only):")
         out += table([["stage", "bytes", "B/node"]] + phases.map { [$0.phase, "\($0.bytes)", fmt($0.bytes_per_node, 3)] })
@@ -254,7 +304,8 @@ public struct StatsReport: Codable, Sendable {
         out.append("  raw bytecode saved: tag models \(phase2.tag_models_raw_saved) B, identical files \(phase2.identical_files_raw_saved) B")
         if let m = phase2.measured {
             out.append("  measured: CST segments \(m.cst_segments_without_phase2) B without phase 2 -> \(m.cst_segments_with_phase2) B with it; "
-                       + "saved by tag models \(m.tag_models_saved) B (net of the bases), by identical files \(m.identical_files_saved) B")
+                       + "saved by tag models \(m.tag_models_saved) B (net of the bases), by identical files \(m.identical_files_saved) B "
+                       + "(measured on trees without tag models)")
             out.append("  archive CST bytes: \(m.cst_bytes_without_phase2) B without phase 2 -> \(total.cst_bytes) B: \(fmt(m.reduction * 100, 1))% less")
         } else if phase2.applied {
             out.append("  (--measure re-encodes every tree without phase 2 to measure its compressed gain)")
