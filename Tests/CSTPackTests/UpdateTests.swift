@@ -382,3 +382,30 @@ final class StatsBasisTests: XCTestCase {
                        m.cst_segments_without_phase2)
     }
 }
+
+/// Nothing public reads outside the archive's memory or hands out memory that dies with it
+/// (issue 13): segment and base bytes are copies, their indices checked.
+final class PublicMemoryTests: XCTestCase {
+    func testSegmentAndBaseBytesAreCheckedCopies() throws {
+        let grammars = try TestGrammars.require()
+        let out = try makeTempDir("cstpack-memory") + "/a.cstpack"
+        try buildArchive(root: TestPaths.fixturesPath, output: out, grammars: grammars) { $0.noIgnore = true; $0.keepEveryModel = true }
+        var copy: [UInt8] = []
+        var base: [UInt8] = []
+        do {
+            let a = try Archive(path: out)
+            XCTAssertGreaterThan(a.segmentCount, 0)
+            XCTAssertGreaterThan(a.bases.count, 0)
+            for bad in [-1, a.segmentCount, Int.max] { XCTAssertThrowsError(try a.storedSegment(bad), "segment \(bad)") }
+            for bad in [-1, a.bases.count, Int.max] { XCTAssertThrowsError(try a.base(bad), "base \(bad)") }
+            copy = try a.storedSegment(0)
+            base = try a.base(0)
+        }
+        // The archive is unmapped here; the copies stay valid and equal the file's bytes.
+        let file = try readBytes(out)
+        let a = try Archive(path: out)
+        let s = try a.segment(0)
+        XCTAssertEqual(copy, Array(file[Int(s.offset)..<Int(s.offset) + Int(s.storedLength)]))
+        XCTAssertEqual(Hash.xxh3(base), a.bases[0].checksum)
+    }
+}

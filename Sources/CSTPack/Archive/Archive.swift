@@ -351,10 +351,16 @@ public final class Archive: @unchecked Sendable {
         return SegmentEntry(offset: offset, storedLength: stored, rawLength: raw, codec: codec, stream: stream, base: base, checksum: checksum)
     }
 
-    /// The stored (possibly compressed) bytes of a segment, inside the mapping.
-    public func storedBytes(_ s: SegmentEntry) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: base + Int(s.offset), count: Int(s.storedLength))
+    /// The stored (possibly compressed) bytes of segment `i`, inside the mapping: valid only
+    /// while this archive lives, so not public (readers copy what they keep). The entry is
+    /// read and checked here, never taken from a caller.
+    func storedBytes(segment i: Int) throws(FormatError) -> UnsafeRawBufferPointer {
+        let s = try segment(i)
+        return UnsafeRawBufferPointer(start: base + Int(s.offset), count: Int(s.storedLength))
     }
+
+    /// A copy of segment `i`'s stored bytes (its entry checked against the file).
+    public func storedSegment(_ i: Int) throws(FormatError) -> [UInt8] { Array(try storedBytes(segment: i)) }
 
     /// Language `language`'s tag model, or nil when it has none. Parsed and validated on
     /// first use (its checksum too), then shared by every reader of this archive.
@@ -362,7 +368,7 @@ public final class Archive: @unchecked Sendable {
         guard language >= 0, language < modelBase.count, let b = modelBase[language] else { return nil }
         return try modelLock.locked { () throws(FormatError) -> TagModel in
             if let m = models[b] { return m }
-            let bytes = baseBytes(b)
+            let bytes = try baseBytes(b)
             guard Hash.checksumMatches(Hash.xxh3(bytes), bases[b].checksum) else { throw FormatError("base \(b): checksum mismatch") }
             let m = try TagModel.parse(bytes, table: languages[language], context: "base \(b) (tag model of \(languages[language].name))")
             models[b] = m
@@ -370,11 +376,16 @@ public final class Archive: @unchecked Sendable {
         }
     }
 
-    /// Base `i`'s bytes (its bounds were checked when the archive was opened).
-    public func baseBytes(_ i: Int) -> UnsafeRawBufferPointer {
+    /// Base `i`'s bytes (its bounds were checked when the archive was opened), inside
+    /// memory this archive owns: not public.
+    func baseBytes(_ i: Int) throws(FormatError) -> UnsafeRawBufferPointer {
+        guard i >= 0, i < bases.count else { throw FormatError("base \(i) outside the \(bases.count) bases") }
         let b = bases[i]
         return UnsafeRawBufferPointer(start: basesContent.base! + Int(b.offset), count: Int(b.length))
     }
+
+    /// A copy of base `i`'s bytes.
+    public func base(_ i: Int) throws(FormatError) -> [UInt8] { Array(try baseBytes(i)) }
 
     public func record(_ i: Int) throws(FormatError) -> RecordEntry {
         guard i >= 0, i < recordCount else { throw FormatError("record \(i) outside the \(recordCount) records") }

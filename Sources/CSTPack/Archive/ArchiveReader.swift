@@ -51,13 +51,13 @@ public final class ArchiveReader {
         }
         if let old = cache.removeValue(forKey: i) { cachedBytes -= old.bytes.count }
         let s = try archive.segment(i)
-        let stored = archive.storedBytes(s)
+        let stored = try archive.storedBytes(segment: i)
         guard Hash.checksumMatches(Hash.xxh3(stored), s.checksum) else { throw FormatError("segment \(i): checksum mismatch (corrupt data)") }
         var out: [UInt8] = []
         var dict: (id: Int, bytes: UnsafeRawBufferPointer)? = nil
         if s.base != Format.none32 {
             let b = Int(s.base)
-            let bytes = archive.baseBytes(b)
+            let bytes = try archive.baseBytes(b)
             guard Hash.checksumMatches(Hash.xxh3(bytes), archive.bases[b].checksum) else { throw FormatError("base \(b): checksum mismatch") }
             dict = (b, bytes)
         }

@@ -240,7 +240,7 @@ public final class ArchiveWriter {
     public func copySegment(_ i: Int, of archive: Archive) throws -> UInt32 {
         let s = try archive.segment(i)
         precondition(s.base == Format.none32, "segments that name a base are not copied")
-        let stored = archive.storedBytes(s)
+        let stored = try archive.storedBytes(segment: i)
         guard Hash.checksumMatches(Hash.xxh3(stored), s.checksum) else {
             throw CSTPackError("\(archive.path): segment \(i): checksum mismatch (corrupt data)")
         }

@@ -56,7 +56,8 @@ public struct StringTable: @unchecked Sendable {
         }
     }
 
-    public func bytes(_ id: UInt32) throws(FormatError) -> UnsafeRawBufferPointer {
+    /// Inside the archive's memory: valid only while it lives, so not public.
+    func bytes(_ id: UInt32) throws(FormatError) -> UnsafeRawBufferPointer {
         guard Int(id) < count else { throw FormatError("string id \(id) outside the \(count) strings") }
         var r = reader
         try r.seek(to: 4 + Int(id) * 4)

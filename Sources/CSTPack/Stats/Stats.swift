@@ -166,7 +166,7 @@ public struct StatsReport: Codable, Sendable {
         for (b, e) in archive.bases.enumerated() {
             let kind = Format.BaseKind(rawValue: e.kind) == .tagModel ? "tag model" : "zstd dictionary"
             let language = Int(e.language) < archive.languages.count ? archive.languages[Int(e.language)].name : "?"
-            p2.bases.append(Base(kind: kind, language: language, bytes: archive.baseBytes(b).count))
+            p2.bases.append(Base(kind: kind, language: language, bytes: Int(e.length)))
         }
         p2.tag_models_raw_saved = unmodelled &- bytecode
         p2.identical_files_raw_saved = bytecode &- liveCSTRaw
@@ -243,7 +243,7 @@ public struct StatsReport: Codable, Sendable {
             try sizers[Int(f.language)].add(records)
         }
         var out: [Int] = []
-        for l in sizers.indices { out.append(try sizers[l].finish() + (archive.modelBase[l].map { archive.baseBytes($0).count } ?? 0)) }
+        for l in sizers.indices { out.append(try sizers[l].finish() + (archive.modelBase[l].map { Int(archive.bases[$0].length) } ?? 0)) }
         return out
     }
 
