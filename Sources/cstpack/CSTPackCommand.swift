@@ -13,7 +13,7 @@ struct CSTPackCommand: ParsableCommand {
         then beside the executable (see `cstpack languages`).
         """,
         version: "cstpack 0.1.0 (archive format \(Format.version))",
-        subcommands: [Build.self, Update.self, Verify.self, Stats.self, Languages.self, List.self, QueryCommand.self, Diff.self, DecodeAllCommand.self, BenchLookup.self, ParseHelperCommand.self]
+        subcommands: [Build.self, Update.self, Verify.self, Cat.self, Extract.self, Stats.self, Languages.self, List.self, QueryCommand.self, Diff.self, DecodeAllCommand.self, BenchLookup.self, ParseHelperCommand.self]
     )
 }
 

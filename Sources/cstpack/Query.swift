@@ -75,7 +75,7 @@ struct QueryCommand: ParsableCommand {
             options.jobs = jobs ?? defaultJobs()
             options.mode = tree ? .tree(depth: depth) : text ? .text : json ? .json : count ? .count(byFile: byFile) : .lines
             let result = try QueryRunner.run(archive, files: files, selector: NodeSelector(arguments.last!), options: options) { chunk in
-                writeStdout(Array(chunk.utf8))
+                writeStdout(chunk)
             }
             for w in result.warnings { writeStderr("cstpack: warning: \(w)\n") }
             found = result.hits

@@ -44,8 +44,11 @@ public struct QueryResult: Sendable {
 public enum QueryRunner {
     /// Runs `selector` over `files`, handing rendered output to `output` in file order.
     public static func run(_ archive: Archive, files: [Int], selector: NodeSelector, options: QueryOptions,
-                           output: (String) -> Void) throws -> QueryResult {
+                           output: ([UInt8]) -> Void) throws -> QueryResult {
         var result = QueryResult()
+        if case .text = options.mode, !archive.flags.contains(.sources) {
+            throw CSTPackError("\(archive.path) does not store source text (built with --no-source): --text has nothing to print")
+        }
         // Compile per language present (queries and kind names are per grammar).
         var languages = Set<Int>()
         for i in files { languages.insert(Int(try archive.file(i).language)) }
@@ -96,7 +99,7 @@ public enum QueryRunner {
             while let taken = queue.take(run: run) {
                 queue.put(taken.map { k in
                     let outcome = worker.process(k)
-                    return (k, outcome, outcome.text.utf8.count)
+                    return (k, outcome, outcome.text.count)
                 })
             }
         }
@@ -115,7 +118,7 @@ public enum QueryRunner {
         }
         join()
         if let f = failure { throw f }
-        if case .count(let byFile) = options.mode, !byFile { output("\(result.hits)\n") }
+        if case .count(let byFile) = options.mode, !byFile { output(Array("\(result.hits)\n".utf8)) }
         return result
     }
 }
@@ -123,7 +126,8 @@ public enum QueryRunner {
 struct FileOutcome: Sendable {
     var path = ""
     var hits = 0
-    var text = ""
+    /// What to print for this file (bytes: `--text` prints node bytes as they are).
+    var text: [UInt8] = []
     var error: CSTPackError? = nil
     var budgetExceeded = 0
 }
@@ -177,7 +181,7 @@ final class QueryWorker {
                 var n = 0
                 for j in 0..<buffers.count where work.selects(buffers.kinds[j], in: table) { n += 1 }
                 o.hits = n
-                if byFile && n > 0 { o.text = "\(o.path)\t\(n)\n" }
+                if byFile && n > 0 { o.text = Array("\(o.path)\t\(n)\n".utf8) }
                 return o
             }
             if case .query = work.selector, work.queries[language] == nil { return o }
@@ -194,7 +198,7 @@ final class QueryWorker {
                 }
                 o.budgetExceeded = m.budgetExceeded - before
                 o.hits = ms.nodeCount
-                if byFile && o.hits > 0 { o.text = "\(o.path)\t\(o.hits)\n" }
+                if byFile && o.hits > 0 { o.text = Array("\(o.path)\t\(o.hits)\n".utf8) }
                 return o
             }
             if case .kind = work.selector, work.isKind[language] == nil { return o }
@@ -213,12 +217,12 @@ final class QueryWorker {
             let ft = try located?.tree ?? reader.fileTree(i)
             let hits = try located.map { [Hit(node: $0.node)] } ?? select(ft, language: language, outcome: &o)
             o.hits = hits.count
-            var out = ""
+            var out: [UInt8] = []
             switch work.options.mode {
             case .count(let byFile):
-                if byFile && !hits.isEmpty { out = "\(o.path)\t\(hits.count)\n" }
+                if byFile && !hits.isEmpty { out = Array("\(o.path)\t\(hits.count)\n".utf8) }
             default:
-                for h in hits { out += NodeRender.render(ft, hit: h, mode: work.options.mode, anonymous: work.options.anonymous) }
+                for h in hits { out += try NodeRender.render(ft, hit: h, mode: work.options.mode, anonymous: work.options.anonymous) }
             }
             o.text = out
         } catch let e as CSTPackError {
@@ -281,12 +285,23 @@ struct Hit {
 
 /// Renders nodes as lines, text, S-expressions or JSON.
 enum NodeRender {
-    static func render(_ ft: FileTree, hit: Hit, mode: QueryOptions.Mode, anonymous: Bool) -> String {
+    /// `--text`: the node's bytes exactly as stored (whatever their encoding), then a newline.
+    static func render(_ ft: FileTree, hit: Hit, mode: QueryOptions.Mode, anonymous: Bool) throws -> [UInt8] {
         let n = hit.node
         switch mode {
         case .text:
-            guard let t = ft.text(n) else { return "(source not stored)\n" }
-            return String(decoding: t, as: UTF8.self) + "\n"
+            guard let t = ft.text(n) else { throw CSTPackError("the archive does not store this file's text (built with --no-source)") }
+            return Array(t) + [0x0A]
+        default:
+            return Array(renderText(ft, hit: hit, mode: mode, anonymous: anonymous).utf8)
+        }
+    }
+
+    static func renderText(_ ft: FileTree, hit: Hit, mode: QueryOptions.Mode, anonymous: Bool) -> String {
+        let n = hit.node
+        switch mode {
+        case .text:
+            return "" // `render` writes text as bytes
         case .json:
             return json(ft, hit) + "\n"
         case .tree(let depth):

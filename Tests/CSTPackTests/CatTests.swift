@@ -1,0 +1,74 @@
+import Foundation
+import XCTest
+@testable import CSTPack
+
+/// Files read back exactly (issue 16): `cat`, `extract`, and `query --text`.
+extension CLITests {
+    func testCatAndExtractGiveTheFilesBackByteForByte() throws {
+        let (root, archive) = try liveTree()
+        let files = try listFiles(root)
+        let stored = try run(["ls", "-a", archive, "--null"]).stdout.split(separator: "\0").map(String.init)
+        XCTAssertTrue(stored.contains("python/latin1.py"), "a file that is not UTF-8 is among them")
+        // `cat` of every file, in path order, is their concatenation (compared as bytes,
+        // through a file: the helper reads stdout as text).
+        let dir = try makeTempDir("cstpack-extract")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "exec \"$0\" cat -a \"$1\" '**' > \"$2\"", try exe(), archive, dir + "/cat"]
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        XCTAssertEqual(try readBytes(dir + "/cat"), try stored.flatMap { try readBytes(root + "/" + $0) })
+        let x = try run(["extract", "-a", archive, "--to", dir + "/out"])
+        XCTAssertEqual(x.status, 0, x.description)
+        for path in stored { XCTAssertEqual(try readBytes(dir + "/out/" + path), try readBytes(root + "/" + path), path) }
+        XCTAssertEqual(Set(try listFiles(dir + "/out")), Set(stored))
+        XCTAssertTrue(Set(files).isSuperset(of: stored))
+        // Nothing is overwritten without --force, and nothing at all is written then.
+        try writeBytes(Array("mine".utf8), to: dir + "/out/python/app.py")
+        let again = try run(["extract", "-a", archive, "--to", dir + "/out", "python/*"])
+        XCTAssertEqual(again.status, 2, again.description)
+        XCTAssertTrue(again.stderr.hasPrefix("cstpack: error: ") && again.stderr.contains("exists (use --force"), again.description)
+        XCTAssertEqual(try readBytes(dir + "/out/python/app.py"), Array("mine".utf8))
+        let forced = try run(["extract", "-a", archive, "--to", dir + "/out", "--force", "python/*"])
+        XCTAssertEqual(forced.status, 0, forced.description)
+        XCTAssertEqual(try readBytes(dir + "/out/python/app.py"), try readBytes(root + "/python/app.py"))
+        let none = try run(["cat", "-a", archive, "nothing/*.zz"])
+        XCTAssertEqual(none.status, 2, none.description)
+    }
+
+    func testTextIsTheNodesBytesWhateverTheirEncoding() throws {
+        let (root, archive) = try liveTree()
+        let source = try readBytes(root + "/python/latin1.py")
+        XCTAssertNil(String(validatingUTF8: source.map { CChar(bitPattern: $0) } + [0]), "the fixture is not UTF-8")
+        let dir = try makeTempDir("cstpack-text")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "exec \"$0\" query -a \"$1\" python/latin1.py 0 --text > \"$2\"", try exe(), archive, dir + "/out"]
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let out = try readBytes(dir + "/out")
+        let tree = try ArchiveReader(try Archive(path: archive)).tree(ofFile: try XCTUnwrap(try Archive(path: archive).fileIndex(path: Array("python/latin1.py".utf8))))
+        XCTAssertEqual(out, Array(source[Int(tree.starts[0])..<Int(tree.ends[0])]) + [0x0A], "the root's bytes exactly, then a newline")
+        // Without stored source --text is an error, once, not a line of output.
+        let bare = dir + "/bare.cstpack"
+        XCTAssertEqual(try run(["build", root, "-o", bare, "-q", "--no-ignore", "--no-source"]).status, 0)
+        let t = try run(["query", "-a", bare, "--all", "function_definition", "--text", "--as-built"])
+        XCTAssertEqual(t.status, 2, t.description)
+        XCTAssertEqual(t.stdout, "")
+        XCTAssertEqual(t.stderr.split(separator: "\n").count, 1, t.description)
+        XCTAssertTrue(t.stderr.contains("--no-source"), t.description)
+    }
+}
+
+final class ExtractorTests: XCTestCase {
+    func testStoredPathsThatLeaveTheDirectoryAreRefused() {
+        for bad in ["../x.py", "a/../../x.py", "/etc/passwd", "a//b.py", "./a.py", "a/./b.py", "", "a/.."] {
+            XCTAssertThrowsError(try Extractor.safeRelative(Array(bad.utf8)), bad)
+        }
+        for good in ["a.py", "a/b/c.py", "..a.py", "a/.hidden.py", "a/b..py"] {
+            XCTAssertNoThrow(try Extractor.safeRelative(Array(good.utf8)), good)
+        }
+    }
+}
