@@ -258,12 +258,16 @@ final class QueryTests: XCTestCase {
         XCTAssertNil(error(String(repeating: "[", count: 50) + "(identifier)" + String(repeating: "]", count: 50)))
     }
 
-    func testSelectorsAndGlobs() {
-        XCTAssertEqual(NodeSelector("42"), .id(42))
-        XCTAssertEqual(NodeSelector("120:17"), .point(line: 120, column: 17))
-        XCTAssertEqual(NodeSelector("@5123"), .byte(5123))
-        XCTAssertEqual(NodeSelector("function_definition"), .kind("function_definition"))
-        XCTAssertEqual(NodeSelector("(identifier) @x"), .query("(identifier) @x"))
+    func testSelectorsAndGlobs() throws {
+        XCTAssertEqual(try NodeSelector("42"), .id(42))
+        XCTAssertEqual(try NodeSelector("120:17"), .point(line: 120, column: 17))
+        XCTAssertEqual(try NodeSelector("@5123"), .byte(5123))
+        XCTAssertEqual(try NodeSelector("function_definition"), .kind("function_definition"))
+        XCTAssertEqual(try NodeSelector("(identifier) @x"), .query("(identifier) @x"))
+        XCTAssertEqual(try NodeSelector("4294967295:4294967295"), .point(line: 4294967295, column: 4294967295))
+        for bad in ["2:9223372036854775807", "99999999999999999999:1", "0:1", "1:-1", "-1", "2147483647", "@-1", "@4294967296"] {
+            XCTAssertThrowsError(try NodeSelector(bad), bad) { XCTAssertTrue("\($0)".contains(" must be between "), "\($0)") }
+        }
         let g: (String, String) -> Bool = { Locate.glob(Array($0.utf8)[...], Array($1.utf8)[...]) }
         XCTAssertTrue(g("src/**/*.py", "src/a/b/c.py"))
         XCTAssertTrue(g("src/**/*.py", "src/c.py"))

@@ -96,9 +96,10 @@ extension FileTree {
         guard let starts = lineStarts, line >= 1, line <= starts.count, column >= 1 else { return nil }
         // The column may point at the line's end (its newline), not past it.
         let lineEnd = line < starts.count ? Int(starts[line]) - 1 : sourceLength
-        let offset = Int(starts[line - 1]) + column - 1
-        guard offset <= lineEnd else { return nil }
-        return UInt32(offset)
+        // Compared as a distance from the line's start: `start + column` may overflow.
+        let start = Int(starts[line - 1])
+        guard column - 1 <= lineEnd - start, let offset = UInt32(exactly: start + column - 1) else { return nil }
+        return offset
     }
 
     /// The smallest named node (any node with `anonymous`) spanning `byte`, as tree-sitter's
