@@ -11,13 +11,16 @@ struct BenchLookup: ParsableCommand {
         shouldDisplay: false
     )
     @OptionGroup var archiveOption: ArchiveOption
-    @Option(help: "Number of lookups.") var count = 2000
+    @Option(help: "Number of lookups.", transform: saturatingInt) var count = 2000
     @Option(help: "Random seed.") var seed: UInt64 = 1
-    @Option(help: "Rounds of the warm measurement (for profiling it).") var warmRounds = 1
+    @Option(help: "Rounds of the warm measurement (for profiling it).", transform: saturatingInt) var warmRounds = 1
 
     func run() throws {
         do {
+            try checkRange(count, 0...10_000_000, "--count")
+            try checkRange(warmRounds, 1...1000, "--warm-rounds")
             let archive = try archiveOption.open()
+            guard archive.fileCount > 0 else { throw CSTPackError("\(archive.path) holds no files") }
             var state = seed
             func next() -> Int {
                 state &+= 0x9E37_79B9_7F4A_7C15

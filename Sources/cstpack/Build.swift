@@ -19,29 +19,29 @@ struct Build: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the archive.", valueName: "PATH"))
     var output: String = Archive.defaultPath
 
-    @Option(name: .short, help: ArgumentHelp("Parallel workers (default: all cores).", valueName: "N"))
+    @Option(name: .short, help: ArgumentHelp("Parallel workers (default: all cores).", valueName: "N"), transform: saturatingInt)
     var jobs: Int?
 
     @Option(help: ArgumentHelp("Segment compression: zstd, lz4 or none.", valueName: "CODEC"))
     var codec: String = "zstd"
 
-    @Option(help: ArgumentHelp("Compression level of CST segments (zstd 1-22, default 6; lz4: 0 fast, 1-12 HC).", valueName: "N"))
+    @Option(help: ArgumentHelp("Compression level of CST segments (zstd 1-22, default 6; lz4: 0 fast, 1-12 HC).", valueName: "N"), transform: saturatingInt)
     var level: Int?
 
-    @Option(help: ArgumentHelp("Compression level of the stored source text (zstd default 3).", valueName: "N"))
+    @Option(help: ArgumentHelp("Compression level of the stored source text (zstd default 3).", valueName: "N"), transform: saturatingInt)
     var sourceLevel: Int?
 
-    @Option(help: ArgumentHelp("Uncompressed bytes per segment (4096 to 67108864).", valueName: "BYTES"))
+    @Option(help: ArgumentHelp("Uncompressed bytes per segment (4096 to 67108864).", valueName: "BYTES"), transform: saturatingInt)
     var segmentSize: Int = 256 * 1024
 
     @Option(help: ArgumentHelp("Instruction bytes between checkpoints inside a file (benchmarks; stats --measure assumes the default).",
-                               valueName: "BYTES", visibility: .hidden))
+                               valueName: "BYTES", visibility: .hidden), transform: saturatingInt)
     var checkpointBytes: Int = Format.checkpointBytes
 
-    @Option(help: ArgumentHelp("Skip files larger than this.", valueName: "BYTES"))
+    @Option(help: ArgumentHelp("Skip files larger than this.", valueName: "BYTES"), transform: saturatingInt)
     var maxFileSize: Int = 4 << 20
 
-    @Option(help: ArgumentHelp("Give up parsing a file after this many milliseconds (0: never).", valueName: "MS"))
+    @Option(help: ArgumentHelp("Give up parsing a file after this many milliseconds (0: never).", valueName: "MS"), transform: saturatingInt)
     var parseTimeout: Int = 10_000
 
     @Option(name: .customLong("lang"), help: ArgumentHelp("Map an extension to a grammar, e.g. --lang inc=cpp (repeatable).", valueName: "EXT=NAME"))
@@ -68,7 +68,7 @@ struct Build: ParsableCommand {
         tree-sitter or a grammar skips the file instead of ending the build. Default 0: every \
         file (grammars crash on small files too). Smaller files parse in this process: faster \
         for many tiny files, but a crash there ends the build.
-        """, valueName: "BYTES"))
+        """, valueName: "BYTES"), transform: saturatingInt)
     var isolateAbove: Int = BuildOptions.isolateAboveDefault
 
     @Flag(help: ArgumentHelp("Keep every trained tag model, even one that does not pay for itself (for tests and fuzz seeds).", visibility: .hidden))
@@ -94,20 +94,22 @@ struct Build: ParsableCommand {
 
     func validate() throws {
         guard Codec(name: codec) != nil else { throw ValidationError("--codec must be zstd, lz4 or none (got '\(codec)')") }
-        guard (4096...(64 << 20)).contains(segmentSize) else { throw ValidationError("--segment-size must be between 4096 and 67108864") }
-        guard checkpointBytes >= 256 else { throw ValidationError("--checkpoint-bytes must be at least 256") }
-        if let j = jobs, j < 1 || j > 256 { throw ValidationError("-j must be between 1 and 256") }
-        guard maxFileSize > 0, maxFileSize < Int(UInt32.max) else { throw ValidationError("--max-file-size must be between 1 and 4294967294") }
-        guard parseTimeout >= 0 else { throw ValidationError("--parse-timeout must be >= 0") }
-        guard isolateAbove >= 0 else { throw ValidationError("--isolate-above must be >= 0") }
         _ = try parsedPhases()
-        for l in [level, sourceLevel].compactMap({ $0 }) {
-            switch Codec(name: codec)! {
-            case .zstd: guard (-7...22).contains(l) else { throw ValidationError("zstd --level must be between -7 and 22") }
-            case .lz4: guard (0...12).contains(l) else { throw ValidationError("lz4 --level must be between 0 and 12") }
-            case .none: break
-            }
-        }
+    }
+
+    /// Every number in its range, as a `cstpack: error:` (exit 2) from run().
+    func checkNumbers() throws {
+        try checkRange(jobs, 1...256, "-j")
+        try checkRange(segmentSize, 4096...(64 << 20), "--segment-size")
+        try checkRange(checkpointBytes, 256...(64 << 20), "--checkpoint-bytes")
+        try checkRange(maxFileSize, 1...(Int(UInt32.max) - 1), "--max-file-size")
+        try checkRange(parseTimeout, 0...maxMilliseconds, "--parse-timeout", unit: " ms (0: never)")
+        try checkRange(isolateAbove, 0...Int(UInt32.max), "--isolate-above")
+        // With --codec none no level is used, but a wild one is still a mistake.
+        let levels = Codec(name: codec) == .lz4 ? 0...12 : -7...22
+        let codecName = Codec(name: codec) == .lz4 ? "lz4" : "zstd"
+        try checkRange(level, levels, "\(codecName) --level")
+        try checkRange(sourceLevel, levels, "\(codecName) --source-level")
     }
 
     /// `--phases`: 1 and 3 are the archive's layout and always on; 2 is optional.
@@ -124,6 +126,7 @@ struct Build: ParsableCommand {
         // and leaves the temporary file: ignored, write fails with EFBIG and is reported.
         signal(SIGXFSZ, SIG_IGN)
         do {
+            try checkNumbers()
             let overrides = try LanguageMap.parseOverrides(languageOverrides)
             let grammars = grammarOptions.registry(extraNames: Array(Set(overrides.values)))
             guard !grammars.grammars.isEmpty else {
@@ -138,7 +141,7 @@ struct Build: ParsableCommand {
             options.maxFileSize = maxFileSize
             options.storeSource = !noSource
             options.languageOverrides = overrides
-            options.parseTimeoutMicros = UInt64(parseTimeout) * 1000
+            options.parseTimeoutMicros = microseconds(milliseconds: parseTimeout)
             options.noIgnore = noIgnore
             options.parseOnly = parseOnly
             options.excludes = exclude

@@ -7,7 +7,7 @@ struct DecodeAllCommand: ParsableCommand {
         abstract: "Decode every stored tree of an archive (a benchmark of reading without re-parsing)."
     )
     @OptionGroup var archiveOption: ArchiveOption
-    @Option(name: .short, help: ArgumentHelp("Parallel workers (default: all cores).", valueName: "N"))
+    @Option(name: .short, help: ArgumentHelp("Parallel workers (default: all cores).", valueName: "N"), transform: saturatingInt)
     var jobs: Int?
     @Flag(help: "Print JSON.")
     var json = false
@@ -16,6 +16,7 @@ struct DecodeAllCommand: ParsableCommand {
 
     func run() throws {
         do {
+            try checkRange(jobs, 1...256, "-j")
             let archive = try archiveOption.open()
             let r = encode ? try EncodeAll.run(archive) : try DecodeAll.run(archive, jobs: jobs ?? defaultJobs())
             if json {

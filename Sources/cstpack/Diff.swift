@@ -54,16 +54,16 @@ struct Diff: ParsableCommand {
     @Option(help: ArgumentHelp("Colour: auto (on a terminal, unless NO_COLOR is set), always or never.", valueName: "WHEN"))
     var color: String = "auto"
 
-    @Option(help: ArgumentHelp("Per-file budget: files with more nodes (both sides) get a coarse diff.", valueName: "N"))
+    @Option(help: ArgumentHelp("Per-file budget: files with more nodes (both sides) get a coarse diff.", valueName: "N"), transform: saturatingInt)
     var maxNodes: Int = 1_000_000
 
-    @Option(help: ArgumentHelp("Per-file budget in milliseconds of matching; beyond it, a coarse diff.", valueName: "MS"))
+    @Option(help: ArgumentHelp("Per-file budget in milliseconds of matching; beyond it, a coarse diff.", valueName: "MS"), transform: saturatingInt)
     var maxTime: Int = 2000
 
-    @Option(help: ArgumentHelp("Minimum similarity in percent for a pair of differing files to be a rename (101: identical only).", valueName: "N"))
+    @Option(help: ArgumentHelp("Minimum similarity in percent for a pair of differing files to be a rename (101: identical only).", valueName: "N"), transform: saturatingInt)
     var renameThreshold: Int = 50
 
-    @Option(name: .short, help: ArgumentHelp("Parallel workers (default: all cores).", valueName: "N"))
+    @Option(name: .short, help: ArgumentHelp("Parallel workers (default: all cores).", valueName: "N"), transform: saturatingInt)
     var jobs: Int?
 
     @Flag(help: "NEW directory: walk it even inside a git work tree (.gitignore is not read).")
@@ -75,10 +75,10 @@ struct Diff: ParsableCommand {
     @Option(name: .customLong("lang"), help: ArgumentHelp("NEW directory: map an extension to a grammar (repeatable).", valueName: "EXT=NAME"))
     var languageOverrides: [String] = []
 
-    @Option(help: ArgumentHelp("NEW directory: skip files larger than this.", valueName: "BYTES"))
+    @Option(help: ArgumentHelp("NEW directory: skip files larger than this.", valueName: "BYTES"), transform: saturatingInt)
     var maxFileSize: Int = 4 << 20
 
-    @Option(help: ArgumentHelp("NEW directory: give up parsing a file after this many milliseconds (0: never).", valueName: "MS"))
+    @Option(help: ArgumentHelp("NEW directory: give up parsing a file after this many milliseconds (0: never).", valueName: "MS"), transform: saturatingInt)
     var parseTimeout: Int = 10_000
 
     @OptionGroup var grammarOptions: GrammarOptions
@@ -90,16 +90,23 @@ struct Diff: ParsableCommand {
         }
         guard [stat, nameStatus, json].filter({ $0 }).count <= 1 else { throw ValidationError("--stat, --name-status and --json exclude each other") }
         guard ["auto", "always", "never"].contains(color) else { throw ValidationError("--color must be auto, always or never") }
-        guard maxNodes > 0, maxTime > 0 else { throw ValidationError("--max-nodes and --max-time must be positive") }
-        guard (0...101).contains(renameThreshold) else { throw ValidationError("--rename-threshold must be between 0 and 101") }
-        if let j = jobs, j < 1 || j > 256 { throw ValidationError("-j must be between 1 and 256") }
-        guard maxFileSize > 0, maxFileSize < Int(UInt32.max) else { throw ValidationError("--max-file-size must be between 1 and 4294967294") }
-        guard parseTimeout >= 0 else { throw ValidationError("--parse-timeout must be >= 0") }
+    }
+
+    /// Every number in its range, as a `cstpack: error:` (exit 2) from run().
+    func checkNumbers() throws {
+        // Two files of at most Int32.max nodes each.
+        try checkRange(maxNodes, 1...(2 * Int(Int32.max)), "--max-nodes")
+        try checkRange(maxTime, 1...maxMilliseconds, "--max-time", unit: " ms")
+        try checkRange(renameThreshold, 0...101, "--rename-threshold")
+        try checkRange(jobs, 1...256, "-j")
+        try checkRange(maxFileSize, 1...(Int(UInt32.max) - 1), "--max-file-size")
+        try checkRange(parseTimeout, 0...maxMilliseconds, "--parse-timeout", unit: " ms (0: never)")
     }
 
     func run() throws {
         var different = false
         do {
+            try checkNumbers()
             let oldPath = archiveOption.archive ?? operands[0]
             let newPath = operands[archiveOption.archive == nil ? 1 : 0]
             let paths = Array(operands.dropFirst(archiveOption.archive == nil ? 2 : 1))
@@ -114,7 +121,7 @@ struct Diff: ParsableCommand {
             options.excludes = exclude
             options.languageOverrides = try LanguageMap.parseOverrides(languageOverrides)
             options.maxFileSize = maxFileSize
-            options.parseTimeoutMicros = UInt64(parseTimeout) * 1000
+            options.parseTimeoutMicros = microseconds(milliseconds: parseTimeout)
             options.parseHelper = ownExecutable()
 
             let old = try Snapshot(archive: try Archive(path: oldPath))

@@ -37,7 +37,7 @@ struct QueryCommand: ParsableCommand {
     @Flag(help: "Print each node's subtree as an S-expression with fields, ids and ranges.")
     var tree = false
 
-    @Option(help: ArgumentHelp("With --tree, how many levels below each node to print.", valueName: "N"))
+    @Option(help: ArgumentHelp("With --tree, how many levels below each node to print.", valueName: "N"), transform: saturatingInt)
     var depth: Int?
 
     @Flag(help: "Print the exact source text of each node.")
@@ -52,7 +52,7 @@ struct QueryCommand: ParsableCommand {
     @Flag(help: "With --count, one line per file: path, tab, count.")
     var byFile = false
 
-    @Option(name: .short, help: ArgumentHelp("Parallel workers for many files (default: all cores).", valueName: "N"))
+    @Option(name: .short, help: ArgumentHelp("Parallel workers for many files (default: all cores).", valueName: "N"), transform: saturatingInt)
     var jobs: Int?
 
     func validate() throws {
@@ -61,12 +61,15 @@ struct QueryCommand: ParsableCommand {
         if [tree, text, json, count].filter({ $0 }).count > 1 { throw ValidationError("choose one of --tree, --text, --json, --count") }
         if byFile && !count { throw ValidationError("--by-file goes with --count") }
         if depth != nil && !tree { throw ValidationError("--depth goes with --tree") }
-        if let d = depth, d < 0 { throw ValidationError("--depth must be >= 0") }
     }
 
     func run() throws {
         var found = 0
         do {
+            // Numbers first: out of range is an error (exit 2) before any work.
+            try checkRange(depth, 0...Int(Int32.max), "--depth")
+            try checkRange(jobs, 1...256, "-j")
+            let selector = try NodeSelector(arguments.last!)
             let archive = try archiveOption.open()
             let files: [Int] = all ? Array(0..<archive.fileCount) : try Locate.files(archive, matching: arguments[0])
             if files.isEmpty { throw CSTPackError("no stored file matches '\(arguments[0])'") }
@@ -74,7 +77,7 @@ struct QueryCommand: ParsableCommand {
             options.anonymous = any
             options.jobs = jobs ?? defaultJobs()
             options.mode = tree ? .tree(depth: depth) : text ? .text : json ? .json : count ? .count(byFile: byFile) : .lines
-            let result = try QueryRunner.run(archive, files: files, selector: NodeSelector(arguments.last!), options: options) { chunk in
+            let result = try QueryRunner.run(archive, files: files, selector: selector, options: options) { chunk in
                 writeStdout(chunk)
             }
             for w in result.warnings { writeStderr("cstpack: warning: \(w)\n") }

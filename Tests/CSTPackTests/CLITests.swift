@@ -246,6 +246,86 @@ final class CLITests: XCTestCase {
         // that is what the helper is for. (Not run: it kills the process.)
     }
 
+    /// Every numeric argument is range-checked before use: a hostile number (past Int, at
+    /// Int.max, negative, zero where 1 is the least) is one `cstpack: error:` line naming
+    /// the valid range and exit status 2, never a trap on overflow nor a usage screen.
+    func testHostileNumbersAreOneLineErrors() throws {
+        let archive = try buildFixtures()
+        let dir = try makeTempDir("cstpack-cli-numbers")
+        let tree = dir + "/tree"
+        try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+        try writeBytes(Array("def f(x):\n    return x\n".utf8), to: tree + "/a.py")
+        let out = dir + "/out.cstpack"
+        let huge = "99999999999999999999", max = "9223372036854775807", min = "-9223372036854775808"
+        let file = "python/app.py"
+        let cases: [([String], String)] = [
+            // query: NODE as line:column, @byte, node id; --depth, -j.
+            (["query", "-a", archive, file, "2:\(max)"], "column"),
+            (["query", "-a", archive, file, "2:\(huge)"], "column"),
+            (["query", "-a", archive, file, "\(max):1"], "line"),
+            (["query", "-a", archive, file, "\(huge):\(huge)"], "line"),
+            (["query", "-a", archive, file, "0:1"], "line"),
+            (["query", "-a", archive, file, "1:0"], "column"),
+            (["query", "-a", archive, file, "@\(huge)"], "byte"),
+            (["query", "-a", archive, file, "@\(max)"], "byte"),
+            (["query", "-a", archive, file, huge], "node id"),
+            (["query", "-a", archive, file, max], "node id"),
+            (["query", "-a", archive, "--all", "2:\(max)"], "column"),
+            (["query", "-a", archive, file, "1", "--tree", "--depth", huge], "--depth"),
+            (["query", "-a", archive, file, "1", "--tree", "--depth=-1"], "--depth"),
+            (["query", "-a", archive, file, "1", "-j", "0"], "-j"),
+            (["query", "-a", archive, file, "1", "-j", huge], "-j"),
+            // build
+            (["build", tree, "-o", out, "--parse-timeout", max], "--parse-timeout"),
+            (["build", tree, "-o", out, "--parse-timeout", huge], "--parse-timeout"),
+            (["build", tree, "-o", out, "--parse-timeout=-1"], "--parse-timeout"),
+            (["build", tree, "-o", out, "-j", "0"], "-j"),
+            (["build", tree, "-o", out, "-j", max], "-j"),
+            (["build", tree, "-o", out, "--level", "23"], "--level"),
+            (["build", tree, "-o", out, "--level=\(min)"], "--level"),
+            (["build", tree, "-o", out, "--codec", "lz4", "--level", "13"], "--level"),
+            (["build", tree, "-o", out, "--codec", "none", "--level", max], "--level"),
+            (["build", tree, "-o", out, "--source-level", huge], "--source-level"),
+            (["build", tree, "-o", out, "--segment-size", max], "--segment-size"),
+            (["build", tree, "-o", out, "--segment-size", "4095"], "--segment-size"),
+            (["build", tree, "-o", out, "--max-file-size", "0"], "--max-file-size"),
+            (["build", tree, "-o", out, "--max-file-size", huge], "--max-file-size"),
+            (["build", tree, "-o", out, "--isolate-above=-1"], "--isolate-above"),
+            (["build", tree, "-o", out, "--isolate-above", huge], "--isolate-above"),
+            (["build", tree, "-o", out, "--checkpoint-bytes", max], "--checkpoint-bytes"),
+            // diff
+            (["diff", archive, archive, "--max-nodes", "0"], "--max-nodes"),
+            (["diff", archive, archive, "--max-nodes", huge], "--max-nodes"),
+            (["diff", archive, archive, "--max-time", max], "--max-time"),
+            (["diff", archive, archive, "--max-time=-5"], "--max-time"),
+            (["diff", archive, archive, "--rename-threshold", "102"], "--rename-threshold"),
+            (["diff", archive, archive, "-j", "0"], "-j"),
+            (["diff", archive, tree, "--parse-timeout", max], "--parse-timeout"),
+            (["diff", archive, tree, "--max-file-size", huge], "--max-file-size"),
+            // the hidden benchmark commands
+            (["decode-all", "-a", archive, "-j", "0"], "-j"),
+            (["decode-all", "-a", archive, "-j", huge], "-j"),
+            (["bench-lookup", "-a", archive, "--count=-1"], "--count"),
+            (["bench-lookup", "-a", archive, "--warm-rounds", huge], "--warm-rounds"),
+        ]
+        // A trap's backtrace would only slow the failing runs down.
+        var env = ProcessInfo.processInfo.environment
+        env["SWIFT_BACKTRACE"] = "enable=no"
+        for (args, name) in cases {
+            let what = args.joined(separator: " ")
+            let r = try run(args, environment: env)
+            XCTAssertTrue(r.exitedNormally, "\(what): killed by a signal: \(r.description)")
+            XCTAssertEqual(r.status, 2, "\(what): \(r.description)")
+            let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: true)
+            XCTAssertEqual(lines.count, 1, "\(what): one line on stderr: \(r.stderr)")
+            let line = String(lines.first ?? "")
+            XCTAssertTrue(line.hasPrefix("cstpack: error: "), "\(what): \(r.stderr)")
+            XCTAssertTrue(line.contains(name) && line.contains(" between "), "\(what): names \(name) and its range: \(r.stderr)")
+            XCTAssertEqual(r.stdout, "", "\(what): \(r.description)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "no build ran")
+    }
+
     func testVerifyWithoutArchiveInEmptyDirectory() throws {
         let empty = try makeTempDir("cstpack-cli-empty")
         let r = try run(["verify"], cwd: empty)

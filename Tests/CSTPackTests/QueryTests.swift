@@ -258,12 +258,16 @@ final class QueryTests: XCTestCase {
         XCTAssertNil(error(String(repeating: "[", count: 50) + "(identifier)" + String(repeating: "]", count: 50)))
     }
 
-    func testSelectorsAndGlobs() {
-        XCTAssertEqual(NodeSelector("42"), .id(42))
-        XCTAssertEqual(NodeSelector("120:17"), .point(line: 120, column: 17))
-        XCTAssertEqual(NodeSelector("@5123"), .byte(5123))
-        XCTAssertEqual(NodeSelector("function_definition"), .kind("function_definition"))
-        XCTAssertEqual(NodeSelector("(identifier) @x"), .query("(identifier) @x"))
+    func testSelectorsAndGlobs() throws {
+        XCTAssertEqual(try NodeSelector("42"), .id(42))
+        XCTAssertEqual(try NodeSelector("120:17"), .point(line: 120, column: 17))
+        XCTAssertEqual(try NodeSelector("@5123"), .byte(5123))
+        XCTAssertEqual(try NodeSelector("function_definition"), .kind("function_definition"))
+        XCTAssertEqual(try NodeSelector("(identifier) @x"), .query("(identifier) @x"))
+        XCTAssertEqual(try NodeSelector("4294967295:4294967295"), .point(line: 4294967295, column: 4294967295))
+        for bad in ["2:9223372036854775807", "99999999999999999999:1", "0:1", "1:-1", "-1", "2147483647", "@-1", "@4294967296"] {
+            XCTAssertThrowsError(try NodeSelector(bad), bad) { XCTAssertTrue("\($0)".contains(" must be between "), "\($0)") }
+        }
         let g: (String, String) -> Bool = { Locate.glob(Array($0.utf8)[...], Array($1.utf8)[...]) }
         XCTAssertTrue(g("src/**/*.py", "src/a/b/c.py"))
         XCTAssertTrue(g("src/**/*.py", "src/c.py"))
@@ -271,6 +275,83 @@ final class QueryTests: XCTestCase {
         XCTAssertTrue(g("**", "x/y"))
         XCTAssertTrue(g("[a-c]?.rs", "bz.rs"))
         XCTAssertFalse(g("[!a-c]?.rs", "bz.rs"))
+    }
+
+    /// Globs are matched in O(|pattern|·|path|) without recursion: they answer exactly as
+    /// the backtracking definition below (the earlier matcher) on random patterns and paths,
+    /// and patterns on which backtracking takes exponential time, or recursion as deep as
+    /// the pattern, finish at once.
+    func testGlobAgreesWithBacktrackingAndIsNeverExponential() {
+        func reference(_ p: ArraySlice<UInt8>, _ s: ArraySlice<UInt8>) -> Bool {
+            var p = p, s = s
+            while let c = p.first {
+                switch c {
+                case UInt8(ascii: "*"):
+                    if p.dropFirst().first == UInt8(ascii: "*") {
+                        var rest = p.dropFirst(2)
+                        if rest.first == UInt8(ascii: "/") { rest = rest.dropFirst() }
+                        if rest.isEmpty { return true }
+                        var t = s
+                        while true {
+                            if reference(rest, t) { return true }
+                            guard let slash = t.firstIndex(of: UInt8(ascii: "/")) else { return false }
+                            t = t[(slash + 1)...]
+                        }
+                    }
+                    let rest = p.dropFirst()
+                    var t = s
+                    while true {
+                        if reference(rest, t) { return true }
+                        guard let f = t.first, f != UInt8(ascii: "/") else { return false }
+                        t = t.dropFirst()
+                    }
+                case UInt8(ascii: "?"):
+                    guard let f = s.first, f != UInt8(ascii: "/") else { return false }
+                    p = p.dropFirst(); s = s.dropFirst()
+                case UInt8(ascii: "["):
+                    guard let close = p.dropFirst(2).firstIndex(of: UInt8(ascii: "]")), let f = s.first else { return false }
+                    var set = p[(p.startIndex + 1)..<close]
+                    let negate = set.first == UInt8(ascii: "!") || set.first == UInt8(ascii: "^")
+                    if negate { set = set.dropFirst() }
+                    var hit = false
+                    var k = set.startIndex
+                    while k < set.endIndex {
+                        if k + 2 < set.endIndex && set[k + 1] == UInt8(ascii: "-") {
+                            if f >= set[k] && f <= set[k + 2] { hit = true }
+                            k += 3
+                        } else {
+                            if f == set[k] { hit = true }
+                            k += 1
+                        }
+                    }
+                    guard hit != negate else { return false }
+                    p = p[(close + 1)...]; s = s.dropFirst()
+                default:
+                    guard s.first == c else { return false }
+                    p = p.dropFirst(); s = s.dropFirst()
+                }
+            }
+            return s.isEmpty
+        }
+        var rng = SplitMix64(seed: 0x6105)
+        let patternAtoms = ["a", "b", "/", "*", "**", "**/", "?", "[ab]", "[!a]", "[a-b]", "[]a]", "[", "]", "-", "!"]
+        let pathBytes = Array("ab/-!]".utf8)
+        var matched = 0
+        for _ in 0..<20_000 {
+            let p = (0..<rng.below(7)).map { _ in patternAtoms[rng.below(patternAtoms.count)] }.joined()
+            let s = (0..<rng.below(9)).map { _ in pathBytes[rng.below(pathBytes.count)] }
+            let want = reference(Array(p.utf8)[...], s[...])
+            XCTAssertEqual(Locate.glob(Array(p.utf8)[...], s[...]), want, "glob '\(p)' on '\(String(decoding: s, as: UTF8.self))'")
+            if want { matched += 1 }
+        }
+        XCTAssertGreaterThan(matched, 1000, "the random cases match often enough to mean something")
+        // Backtracking: ~C(60, 12) steps; recursion: 100,000 frames.
+        let started = monotonicSeconds()
+        let path = Array(repeating: UInt8(ascii: "a"), count: 60)[...]
+        XCTAssertFalse(Locate.glob(Array((String(repeating: "*a", count: 12) + "*b").utf8)[...], path))
+        XCTAssertFalse(Locate.glob(Array((String(repeating: "**/a", count: 12) + "b").utf8)[...], Array(repeating: UInt8(ascii: "/"), count: 60)[...]))
+        XCTAssertTrue(Locate.glob(Array(String(repeating: "*", count: 200_000).utf8)[...], path))
+        XCTAssertLessThan(monotonicSeconds() - started, 5)
     }
 
     /// `#match?` runs on bytes (ByteRegex) where it can: it must answer as ICU does, or

@@ -22,57 +22,68 @@ public enum Locate {
     }
 
     /// Glob matching on bytes; `*` stays within a folder, `**/` spans any number of them.
+    /// Runs as a set of positions in `s` reached after each pattern token (time O(|p|·|s|),
+    /// no recursion): a backtracking matcher takes exponential time on patterns like
+    /// `*a*a*a*a*b` and recursion as deep as the pattern's stars.
     public static func glob(_ p: ArraySlice<UInt8>, _ s: ArraySlice<UInt8>) -> Bool {
-        var p = p, s = s
+        let s = Array(s), n = s.count
+        let slash = UInt8(ascii: "/")
+        var reached = [Bool](repeating: false, count: n + 1)
+        var next = reached
+        reached[0] = true
+        var p = p
         while let c = p.first {
+            for k in 0...n { next[k] = false }
             switch c {
-            case UInt8(ascii: "*"):
-                if p.dropFirst().first == UInt8(ascii: "*") {
-                    var rest = p.dropFirst(2)
-                    if rest.first == UInt8(ascii: "/") { rest = rest.dropFirst() }
-                    // Zero or more whole folders (or anything, for a trailing **).
-                    if rest.isEmpty { return true }
-                    var t = s
-                    while true {
-                        if glob(rest, t) { return true }
-                        guard let slash = t.firstIndex(of: UInt8(ascii: "/")) else { return false }
-                        t = t[(slash + 1)...]
-                    }
+            case UInt8(ascii: "*") where p.dropFirst().first == UInt8(ascii: "*"):
+                // Zero or more whole folders: stay, or move to just after any later slash.
+                p = p.dropFirst(2)
+                if p.first == slash { p = p.dropFirst() }
+                if p.isEmpty { return reached.contains(true) } // a trailing ** takes anything
+                var on = false
+                for k in 0...n {
+                    if reached[k] { on = true; next[k] = true }
+                    if on && k < n && s[k] == slash { next[k + 1] = true }
                 }
-                let rest = p.dropFirst()
-                var t = s
-                while true {
-                    if glob(rest, t) { return true }
-                    guard let f = t.first, f != UInt8(ascii: "/") else { return false }
-                    t = t.dropFirst()
+            case UInt8(ascii: "*"):
+                // Any run of bytes up to and including the position of the next slash.
+                p = p.dropFirst()
+                var on = false
+                for k in 0...n {
+                    if reached[k] { on = true }
+                    next[k] = on
+                    if k < n && s[k] == slash { on = false }
                 }
             case UInt8(ascii: "?"):
-                guard let f = s.first, f != UInt8(ascii: "/") else { return false }
-                p = p.dropFirst(); s = s.dropFirst()
+                p = p.dropFirst()
+                for k in 0..<n where reached[k] && s[k] != slash { next[k + 1] = true }
             case UInt8(ascii: "["):
-                guard let close = p.dropFirst(2).firstIndex(of: UInt8(ascii: "]")), let f = s.first else { return false }
+                // A ']' right after '[' (or "[!") is a member; no closing ']' matches nothing.
+                guard let close = p.dropFirst(2).firstIndex(of: UInt8(ascii: "]")) else { return false }
                 var set = p[(p.startIndex + 1)..<close]
                 let negate = set.first == UInt8(ascii: "!") || set.first == UInt8(ascii: "^")
                 if negate { set = set.dropFirst() }
-                var hit = false
+                var member = [Bool](repeating: false, count: 256)
                 var k = set.startIndex
                 while k < set.endIndex {
                     if k + 2 < set.endIndex && set[k + 1] == UInt8(ascii: "-") {
-                        if f >= set[k] && f <= set[k + 2] { hit = true }
+                        if set[k] <= set[k + 2] { for b in set[k]...set[k + 2] { member[Int(b)] = true } }
                         k += 3
                     } else {
-                        if f == set[k] { hit = true }
+                        member[Int(set[k])] = true
                         k += 1
                     }
                 }
-                guard hit != negate else { return false }
-                p = p[(close + 1)...]; s = s.dropFirst()
+                p = p[(close + 1)...]
+                for k in 0..<n where reached[k] && member[Int(s[k])] != negate { next[k + 1] = true }
             default:
-                guard s.first == c else { return false }
-                p = p.dropFirst(); s = s.dropFirst()
+                p = p.dropFirst()
+                for k in 0..<n where reached[k] && s[k] == c { next[k + 1] = true }
             }
+            swap(&reached, &next)
+            if !reached.contains(true) { return false }
         }
-        return s.isEmpty
+        return reached[n]
     }
 }
 
@@ -96,9 +107,10 @@ extension FileTree {
         guard let starts = lineStarts, line >= 1, line <= starts.count, column >= 1 else { return nil }
         // The column may point at the line's end (its newline), not past it.
         let lineEnd = line < starts.count ? Int(starts[line]) - 1 : sourceLength
-        let offset = Int(starts[line - 1]) + column - 1
-        guard offset <= lineEnd else { return nil }
-        return UInt32(offset)
+        // Compared as a distance from the line's start: `start + column` may overflow.
+        let start = Int(starts[line - 1])
+        guard column - 1 <= lineEnd - start, let offset = UInt32(exactly: start + column - 1) else { return nil }
+        return offset
     }
 
     /// The smallest named node (any node with `anonymous`) spanning `byte`, as tree-sitter's

@@ -7,17 +7,33 @@ public enum NodeSelector: Sendable, Equatable {
     case kind(String)
     case query(String)
 
+    /// Node ids are below a file's node count, at most Int32.max (FORMAT.md 10.1).
+    public static let nodeIDs = 0...(Int(Int32.max) - 1)
+    /// Byte offsets, lines and columns address a file of under 4 GiB (UInt32 offsets).
+    public static let bytes = 0...Int(UInt32.max)
+    public static let lines = 1...Int(UInt32.max)
+
     /// `42` id, `120:17` line:column, `@5123` byte, a kind name, or a tree-sitter query.
-    public init(_ s: String) {
+    /// A number outside its range (past Int too) is an error naming the range, so that no
+    /// later arithmetic on it can overflow.
+    public init(_ s: String) throws {
         let t = s.trimmingSpaces
+        func number(_ text: Substring, _ range: ClosedRange<Int>, _ what: String) throws -> Int {
+            guard case .inRange(let n)? = parseDecimal(text), range.contains(n) else {
+                throw CSTPackError("\(what) must be between \(range.lowerBound) and \(range.upperBound) (in '\(t)')")
+            }
+            return n
+        }
+        let colon = t.firstIndex(of: ":")
         if let first = t.first, "([\"_;".contains(first) {
             self = .query(s)
-        } else if let n = Int(t), n >= 0 {
-            self = .id(n)
-        } else if t.hasPrefix("@"), let n = Int(t.dropFirst()), n >= 0 {
-            self = .byte(n)
-        } else if let colon = t.firstIndex(of: ":"), let l = Int(t[..<colon]), let c = Int(t[t.index(after: colon)...]) {
-            self = .point(line: l, column: c)
+        } else if parseDecimal(t) != nil {
+            self = .id(try number(t[...], Self.nodeIDs, "node id"))
+        } else if t.hasPrefix("@"), parseDecimal(t.dropFirst()) != nil {
+            self = .byte(try number(t.dropFirst(), Self.bytes, "byte offset @N"))
+        } else if let colon, parseDecimal(t[..<colon]) != nil, parseDecimal(t[t.index(after: colon)...]) != nil {
+            let line = try number(t[..<colon], Self.lines, "line")
+            self = .point(line: line, column: try number(t[t.index(after: colon)...], Self.lines, "column"))
         } else {
             self = .kind(t)
         }
