@@ -53,6 +53,13 @@ struct LiveArchiveOption: ParsableArguments {
         for n in live.notes { writeStderr("cstpack: note: \(n)\n") }
         return live.archive
     }
+
+    /// FILE arguments as stored paths: inside the built tree they are relative to the
+    /// current directory, as git reads them.
+    func storedPatterns(_ arguments: [String], _ archive: Archive) -> [String] {
+        let cwd = realpath(".", nil).map { p -> String in defer { free(p) }; return String(cString: p) }
+        return arguments.map { Locate.storedPattern($0, archive: archive, cwd: cwd) }
+    }
 }
 
 /// Prints a one-line error and exits non-zero: the shape of every failure.

@@ -20,7 +20,7 @@ struct Cat: ParsableCommand {
         do {
             let archive = try archiveOption.open()
             let reader = ArchiveReader(archive, scanning: true)
-            for i in try Extractor.select(archive, paths) { writeStdout(try Extractor.contents(reader, file: i)) }
+            for i in try Locate.select(archive, archiveOption.storedPatterns(paths, archive)) { writeStdout(try Extractor.contents(reader, file: i)) }
         } catch {
             fail(error)
         }
@@ -54,7 +54,7 @@ struct Extract: ParsableCommand {
         do {
             let archive = try archiveOption.open()
             let reader = ArchiveReader(archive, scanning: true)
-            let n = try Extractor.extract(reader, files: try Extractor.select(archive, paths), to: directory, force: force)
+            let n = try Extractor.extract(reader, files: try Locate.select(archive, archiveOption.storedPatterns(paths, archive)), to: directory, force: force)
             if verbose { writeStderr("extracted \(n) files to \(directory)\n") }
         } catch {
             fail(error)

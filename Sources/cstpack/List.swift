@@ -6,6 +6,12 @@ struct List: ParsableCommand {
         commandName: "ls",
         abstract: "List the files stored in an archive, with language, lines and nodes."
     )
+    @Argument(help: "Stored paths, directories or globs to list ('*' stays in a folder, '**' crosses folders; ':!GLOB' leaves out). Default: every file.")
+    var paths: [String] = []
+
+    @Option(help: ArgumentHelp("Leave out paths matching this glob (repeatable).", valueName: "GLOB"))
+    var exclude: [String] = []
+
     @OptionGroup var archiveOption: LiveArchiveOption
     @Flag(help: "Print JSON Lines: path, language, bytes, lines, nodes, syntax_errors, same_as.")
     var json = false
@@ -15,7 +21,7 @@ struct List: ParsableCommand {
     func run() throws {
         do {
             let archive = try archiveOption.open()
-            for i in 0..<archive.fileCount {
+            for i in try Locate.select(archive, archiveOption.storedPatterns(paths, archive), excludes: exclude) {
                 let f = try archive.file(i)
                 let pathBytes = try archive.path(ofFile: i)
                 let path = String(decoding: pathBytes, as: UTF8.self)

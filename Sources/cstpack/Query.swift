@@ -71,7 +71,7 @@ struct QueryCommand: ParsableCommand {
             try checkRange(jobs, 1...256, "-j")
             let selector = try NodeSelector(arguments.last!)
             let archive = try archiveOption.open()
-            let files: [Int] = all ? Array(0..<archive.fileCount) : try Locate.files(archive, matching: arguments[0])
+            let files: [Int] = all ? Array(0..<archive.fileCount) : try Locate.files(archive, matching: archiveOption.storedPatterns([arguments[0]], archive)[0])
             if files.isEmpty { throw CSTPackError("no stored file matches '\(arguments[0])'") }
             var options = QueryOptions()
             options.anonymous = any

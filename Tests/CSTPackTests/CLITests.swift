@@ -70,8 +70,9 @@ final class CLITests: XCTestCase {
         p.standardOutput = out
         p.standardError = err
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        var env = environment ?? ProcessInfo.processInfo.environment
+        var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "CSTPACK_ARCHIVE")
+        if let environment { env = environment }
         p.environment = env
         try p.run()
         p.waitUntilExit()

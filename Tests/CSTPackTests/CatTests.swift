@@ -62,6 +62,39 @@ extension CLITests {
     }
 }
 
+extension CLITests {
+    /// Paths as git users type them (issue 16): the archive is found in a parent directory,
+    /// FILE is relative to the current directory inside the tree, a directory selects the
+    /// files under it, `:!GLOB` and --exclude leave files out.
+    func testPathsAsGitUsersTypeThem() throws {
+        let (root, archive) = try liveTree()
+        try FileManager.default.moveItem(atPath: archive, toPath: root + "/index.cstpack")
+        let sub = root + "/python"
+        let listed = try run(["ls", "--as-built"], cwd: sub)
+        XCTAssertEqual(listed.status, 0, listed.description)
+        XCTAssertTrue(listed.stdout.contains("js/app.js"), "found ../index.cstpack: \(listed.description)")
+        let here = try run(["ls", ".", ":!crlf.py", "--as-built"], cwd: sub)
+        let paths = here.stdout.split(separator: "\n").map { String($0.split(separator: "\t")[0]) }
+        XCTAssertTrue(!paths.isEmpty && paths.allSatisfy { $0.hasPrefix("python/") }, here.description)
+        XCTAssertFalse(paths.contains("python/crlf.py"))
+        let up = try run(["ls", "..", "--exclude", "python/**", "--as-built"], cwd: sub)
+        XCTAssertFalse(up.stdout.contains("python/"), up.description)
+        XCTAssertTrue(up.stdout.contains("js/app.js"), up.description)
+        let q = try run(["query", "app.py", "0", "--as-built"], cwd: sub)
+        XCTAssertEqual(q.status, 0, q.description)
+        XCTAssertTrue(q.stdout.hasPrefix("python/app.py:1:1"), q.description)
+        let nowhere = try makeTempDir("cstpack-nowhere")
+        let none = try run(["ls"], cwd: nowhere)
+        XCTAssertEqual(none.status, 2)
+        XCTAssertTrue(none.stderr.contains("no index.cstpack in ") && none.stderr.contains(", /"), none.description)
+        var env = ProcessInfo.processInfo.environment
+        env["CSTPACK_ARCHIVE"] = nowhere + "/missing.cstpack"
+        let named = try run(["ls"], cwd: nowhere, environment: env)
+        XCTAssertEqual(named.status, 2)
+        XCTAssertTrue(named.stderr.contains("$CSTPACK_ARCHIVE"), named.description)
+    }
+}
+
 final class ExtractorTests: XCTestCase {
     func testStoredPathsThatLeaveTheDirectoryAreRefused() {
         for bad in ["../x.py", "a/../../x.py", "/etc/passwd", "a//b.py", "./a.py", "a/./b.py", "", "a/.."] {

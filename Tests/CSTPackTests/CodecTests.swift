@@ -117,10 +117,11 @@ final class CodecTests: XCTestCase {
             let srcLen = Self.sourceLength(of: tree) + rng.below(3)
             for limit in limits {
               for model in [nil, model] {
-                let enc = try TreeCodec.encode(tree, table: table, model: model, recordLimit: limit)
+                // Checkpoints under any stack (bytesPerAncestor 0): the decoder must take them.
+                let enc = try TreeCodec.encode(tree, table: table, model: model, recordLimit: limit, bytesPerAncestor: 0)
                 if model != nil {
                     // Without a model the same tree takes exactly what the encoder said it would.
-                    let plain = try TreeCodec.encode(tree, table: table, recordLimit: limit)
+                    let plain = try TreeCodec.encode(tree, table: table, recordLimit: limit, bytesPerAncestor: 0)
                     if limit == 256 * 1024 { XCTAssertEqual(enc.plainBytes, plain.byteCount, "tree \(t)") }
                     if enc.byteCount < plain.byteCount { predicted += 1 }
                 }

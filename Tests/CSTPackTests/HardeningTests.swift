@@ -241,7 +241,9 @@ final class HardeningTests: XCTestCase {
         try write(String(repeating: "-", count: depth) + "1\n", root + "/unary.py")
         // Built here (the builder's threads cannot run in a forked child under TSan), read
         // in a child.
-        let b = try build(root) { $0.segmentSize = 4096; $0.jobs = 1 }
+        // Checkpoints under the whole stack (a build makes them only in files long enough to
+        // pay for such headers; a reader must accept them anyway).
+        let b = try build(root) { $0.segmentSize = 4096; $0.jobs = 1; $0.checkpointBytesPerAncestor = 0 }
         let (outcome, lines) = runIsolatedCollecting { mark in
             do {
                 mark("files \(b.summary.files)")
@@ -289,7 +291,7 @@ final class HardeningTests: XCTestCase {
         }
         let (outcome, lines) = runIsolatedCollecting { mark in
             do {
-                let enc = try TreeCodec.encode(t, table: table, recordLimit: 4096)
+                let enc = try TreeCodec.encode(t, table: table, recordLimit: 4096, bytesPerAncestor: 0)
                 mark("records \(enc.records.count)")
                 let back = try decodeAll(enc, table: table, nodeCount: n, sourceLength: 2 * n)
                 mark(back == t ? "equal" : "differ: \(firstDifference(back, t) ?? "")")

@@ -223,17 +223,35 @@ public final class Archive: @unchecked Sendable {
     /// Opens `explicit`, else `$CSTPACK_ARCHIVE`, else ./index.cstpack, with a message that
     /// says what was looked for.
     public static func open(explicit: String?) throws -> Archive {
-        try Archive(path: try resolvePath(explicit: explicit))
+        let path = try resolvePath(explicit: explicit)
+        do {
+            return try Archive(path: path)
+        } catch let e as CSTPackError where explicit == nil && fromEnvironment != nil {
+            throw CSTPackError("\(e.description) (named by $CSTPACK_ARCHIVE)")
+        }
     }
 
-    /// The archive path `open(explicit:)` reads.
+    private static var fromEnvironment: String? {
+        getenv("CSTPACK_ARCHIVE").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The archive path `open(explicit:)` reads: `explicit`, else `$CSTPACK_ARCHIVE`, else
+    /// `index.cstpack` in the current directory or the nearest parent that has one (as git
+    /// finds `.git`).
     public static func resolvePath(explicit: String?) throws -> String {
         if let e = explicit { return e }
-        if let env = getenv("CSTPACK_ARCHIVE").map({ String(cString: $0) }), !env.isEmpty { return env }
-        guard access(defaultPath, F_OK) == 0 else {
-            throw CSTPackError("no archive given and ./\(defaultPath) does not exist (use -a/--archive PATH, set CSTPACK_ARCHIVE, or run `cstpack build DIR` first)")
+        if let env = fromEnvironment { return env }
+        var looked: [String] = []
+        var dir = realPath(".") ?? "."
+        while true {
+            let candidate = (dir == "/" ? "" : dir) + "/" + defaultPath
+            looked.append(dir)
+            if access(candidate, F_OK) == 0 { return dir == realPath(".") ? defaultPath : candidate }
+            guard dir != "/", let slash = dir.lastIndex(of: "/") else { break }
+            dir = slash == dir.startIndex ? "/" : String(dir[..<slash])
         }
-        return defaultPath
+        let shown = looked.count <= 4 ? looked.joined(separator: ", ") : (looked.prefix(3) + ["…", looked.last!]).joined(separator: ", ")
+        throw CSTPackError("no archive given and no \(defaultPath) in \(shown) (use -a/--archive PATH, set CSTPACK_ARCHIVE, or run `cstpack build DIR` first)")
     }
 
     private static func table(_ r: ByteReader, entrySize: Int, name: String) throws(FormatError) -> (ByteReader, Int) {

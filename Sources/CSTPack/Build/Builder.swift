@@ -11,6 +11,9 @@ public struct BuildOptions: Sendable {
     public var segmentSize: Int = 256 * 1024
     /// Instruction bytes between a file's checkpoints (see Format.checkpointBytes).
     public var checkpointBytes = Format.checkpointBytes
+    /// Bytecode a record holds per open ancestor before a checkpoint (Spec 11.4); tests set
+    /// 0 to make checkpoints under deep stacks.
+    var checkpointBytesPerAncestor = TreeCodec.checkpointBytesPerAncestor
     /// Where the encoder cuts a file's CST records.
     var recordLimit: Int { Format.recordLimit(segmentSize: segmentSize, checkpointBytes: checkpointBytes) }
     public var maxFileSize: Int = 4 << 20
@@ -363,7 +366,7 @@ final class WorkList: @unchecked Sendable {
         do {
             return try p.bytes.withUnsafeBytes { raw -> Builder.Outcome in
                 let encoded = try TreeCodec.encode(parsed.tree, table: grammar.table, model: models[language],
-                                                   recordLimit: options.recordLimit)
+                                                   recordLimit: options.recordLimit, bytesPerAncestor: options.checkpointBytesPerAncestor)
                 let payload: [UInt8]
                 let flags: Format.FileFlags
                 if options.storeSource {

@@ -36,14 +36,16 @@ public enum TreeCodec {
         public var byteCount: Int { records.reduce(0) { $0 + $1.count } }
     }
 
-    /// Bytecode a record must hold per ancestor its state header lists (Spec 11.4).
-    static let checkpointBytesPerAncestor = 32
+    /// Bytecode a record must hold per ancestor its state header lists (Spec 11.4). Tests
+    /// pass 0 to cut records under deep stacks, as a reader must still accept them.
+    public static let checkpointBytesPerAncestor = 32
 
     /// Encodes `tree`; a new record (checkpoint) starts at the first node boundary after
     /// `recordLimit` bytes (more under a deep stack: `checkpointBytesPerAncestor`). With a `model` (phase 2), each instruction is written as its
     /// rank among the model's symbols for its context; a `trainer` counts the instructions.
     public static func encode(_ tree: CSTTree, table: LanguageTable, model: TagModel? = nil,
-                              trainer: TagModelTrainer? = nil, recordLimit: Int = 256 * 1024) throws -> Encoded {
+                              trainer: TagModelTrainer? = nil, recordLimit: Int = 256 * 1024,
+                              bytesPerAncestor: Int = TreeCodec.checkpointBytesPerAncestor) throws -> Encoded {
         let n = tree.count
         guard n > 0 else { throw CSTPackError("cannot encode an empty tree") }
         guard n < Int(Int32.max) else { throw CSTPackError("tree has too many nodes") }
@@ -94,7 +96,7 @@ public enum TreeCodec {
             // 8 bytes an open ancestor, so at most a quarter of the record): headers repeat
             // every open ancestor, and cut every `recordLimit` bytes under a stack 200,000
             // deep they made a left-deep chain's archive quadratic (137 B/node).
-            if e.w.count - recordStart >= max(recordLimit, Self.checkpointBytesPerAncestor * e.stack.count) {
+            if e.w.count - recordStart >= max(recordLimit, bytesPerAncestor * e.stack.count) {
                 recordStarts.append(e.w.count)
                 firstNodes.append(UInt32(i))
                 e.w.varint(pos)

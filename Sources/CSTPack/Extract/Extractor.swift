@@ -2,19 +2,6 @@ import Glibc
 
 /// `cstpack cat` and `cstpack extract`: stored files written back byte for byte.
 public enum Extractor {
-    /// The files `patterns` select (stored paths or globs; every pattern must select
-    /// something), in path order, each once; all files when `patterns` is empty.
-    public static func select(_ archive: Archive, _ patterns: [String]) throws -> [Int] {
-        if patterns.isEmpty { return Array(0..<archive.fileCount) }
-        var chosen = Set<Int>()
-        for p in patterns {
-            let found = try Locate.files(archive, matching: p)
-            if found.isEmpty { throw CSTPackError("no stored file matches '\(p)'") }
-            chosen.formUnion(found)
-        }
-        return chosen.sorted()
-    }
-
     /// The stored bytes of file `i`, or an error saying the archive holds none.
     public static func contents(_ reader: ArchiveReader, file i: Int) throws -> [UInt8] {
         guard let bytes = try reader.source(ofFile: i) else {

@@ -8,7 +8,13 @@ public enum Locate {
         if !isGlob {
             var path = p
             while path.starts(with: Array("./".utf8)) { path.removeFirst(2) }
+            while path.count > 1 && path.last == UInt8(ascii: "/") { path.removeLast() }
             if let i = try archive.fileIndex(path: path) { return [i] }
+            // A directory: every file under it (stored paths are sorted, so they are adjacent).
+            let folder = path + [UInt8(ascii: "/")]
+            var under: [Int] = []
+            for i in 0..<archive.fileCount where try archive.path(ofFile: i).starts(with: folder) { under.append(i) }
+            if !under.isEmpty || path == [UInt8(ascii: ".")] { return path == [UInt8(ascii: ".")] ? Array(0..<archive.fileCount) : under }
             var all: [String] = []
             for i in 0..<archive.fileCount { all.append(String(decoding: try archive.path(ofFile: i), as: UTF8.self)) }
             let base = pattern.split(separator: "/").last.map(String.init) ?? pattern
@@ -19,6 +25,52 @@ public enum Locate {
         var out: [Int] = []
         for i in 0..<archive.fileCount where glob(p[...], try archive.path(ofFile: i)[...]) { out.append(i) }
         return out
+    }
+
+    /// The files `patterns` select, in path order, each once: stored paths, directories
+    /// (every file under them) and globs; a pattern `:!GLOB` (git's pathspec) and each of
+    /// `excludes` take files out. Every positive pattern must select something. With no
+    /// positive pattern, every file is selected.
+    public static func select(_ archive: Archive, _ patterns: [String], excludes: [String] = []) throws -> [Int] {
+        let negative = patterns.filter { $0.hasPrefix(":!") }.map { String($0.dropFirst(2)) } + excludes
+        let positive = patterns.filter { !$0.hasPrefix(":!") }
+        var chosen = Set<Int>()
+        if positive.isEmpty { chosen = Set(0..<archive.fileCount) }
+        for p in positive {
+            let found = try files(archive, matching: p)
+            if found.isEmpty { throw CSTPackError("no stored file matches '\(p)'") }
+            chosen.formUnion(found)
+        }
+        for n in negative {
+            let pattern = Array(n.utf8)
+            for i in chosen {
+                let path = try archive.path(ofFile: i)
+                if glob(pattern[...], path[...]) || path.starts(with: pattern + [UInt8(ascii: "/")]) { chosen.remove(i) }
+            }
+        }
+        return chosen.sorted()
+    }
+
+    /// A FILE argument as a stored path: given inside the directory the archive was built
+    /// from (`cwd`, absolute), it is relative to `cwd`, as git reads paths; elsewhere it is a
+    /// stored path as it is.
+    public static func storedPattern(_ argument: String, archive: Archive, cwd: String?) -> String {
+        guard let root = archive.treeState?.rootPath, !root.isEmpty, let cwd, !argument.hasPrefix("/"),
+              !argument.hasPrefix(":!"), cwd.hasPrefix(root + "/") else {
+            if argument.hasPrefix(":!"), let cwd, let root = archive.treeState?.rootPath, !root.isEmpty, cwd.hasPrefix(root + "/") {
+                return ":!" + storedPattern(String(argument.dropFirst(2)), archive: archive, cwd: cwd)
+            }
+            return argument
+        }
+        var parts = cwd.dropFirst(root.count + 1).split(separator: "/").map(String.init)
+        for part in argument.split(separator: "/", omittingEmptySubsequences: true) {
+            switch part {
+            case ".": continue
+            case "..": if !parts.isEmpty { parts.removeLast() }
+            default: parts.append(String(part))
+            }
+        }
+        return parts.isEmpty ? "." : parts.joined(separator: "/")
     }
 
     /// Glob matching on bytes; `*` stays within a folder, `**/` spans any number of them.
