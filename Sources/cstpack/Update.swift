@@ -21,7 +21,7 @@ struct Update: ParsableCommand {
 
     @OptionGroup var archiveOption: ArchiveOption
 
-    @Option(name: .short, help: ArgumentHelp("Parallel workers (default: all cores).", valueName: "N"))
+    @Option(name: .short, help: ArgumentHelp("Parallel workers, 1 to 256 (default: all cores).", valueName: "N"), transform: saturatingInt)
     var jobs: Int?
 
     @Flag(name: .shortAndLong, help: "Print nothing but errors and warnings.")
@@ -32,7 +32,7 @@ struct Update: ParsableCommand {
     func run() throws {
         signal(SIGXFSZ, SIG_IGN)
         do {
-            if let j = jobs, j < 1 || j > 256 { throw CSTPackError("-j must be between 1 and 256 (got \(j))") }
+            try checkRange(jobs, 1...256, "-j")
             let path = try archiveOption.path()
             let base = try Archive(path: path)
             let overrides = base.treeState?.options.languageOverrides.map(\.1) ?? []

@@ -303,6 +303,8 @@ final class CLITests: XCTestCase {
             (["diff", archive, archive, "-j", "0"], "-j"),
             (["diff", archive, tree, "--parse-timeout", max], "--parse-timeout"),
             (["diff", archive, tree, "--max-file-size", huge], "--max-file-size"),
+            (["update", "-a", archive, "-j", "0"], "-j"),
+            (["update", "-a", archive, "-j", huge], "-j"),
             // the hidden benchmark commands
             (["decode-all", "-a", archive, "-j", "0"], "-j"),
             (["decode-all", "-a", archive, "-j", huge], "-j"),
