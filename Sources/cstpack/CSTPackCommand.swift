@@ -15,6 +15,30 @@ struct CSTPackCommand: ParsableCommand {
         version: "cstpack 0.1.0 (archive format \(Format.version))",
         subcommands: [Build.self, Update.self, Verify.self, Cat.self, Extract.self, Stats.self, Languages.self, List.self, QueryCommand.self, Diff.self, DecodeAllCommand.self, BenchLookup.self, ParseHelperCommand.self]
     )
+
+    /// grep's exit statuses: 0 found or OK, 1 nothing found (or differences with
+    /// --exit-code), 2 for every error, usage errors included (ArgumentParser's default is 64),
+    /// each as one `cstpack: error:` line.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "help", arguments.count > 1 {
+            let known = configuration.subcommands.map { $0._commandName }
+            if !known.contains(arguments[1]) {
+                fail(CSTPackError("no command '\(arguments[1])' (commands: \(known.filter { !["parse-helper", "bench-lookup"].contains($0) }.joined(separator: ", ")))"))
+            }
+        }
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch let code as ExitCode {
+            Glibc.exit(code.rawValue)
+        } catch {
+            if exitCode(for: error) == .success { exit(withError: error) } // --help, --version
+            let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            let command = arguments.first { !$0.hasPrefix("-") }.flatMap { name in configuration.subcommands.first { $0._commandName == name }?._commandName }
+            fail(CSTPackError(message + " (see 'cstpack help\(command.map { " " + $0 } ?? "")')"))
+        }
+    }
 }
 
 struct GrammarOptions: ParsableArguments {

@@ -83,7 +83,7 @@ final class CLITests: XCTestCase {
     }
 
     @discardableResult
-    private func buildFixtures(extra: [String] = []) throws -> String {
+    func buildFixtures(extra: [String] = []) throws -> String {
         _ = try TestGrammars.require()
         let out = try makeTempDir("cstpack-cli") + "/cli.cstpack"
         let r = try run(["build", TestPaths.fixturesPath, "-o", out, "-q"] + extra)

@@ -95,6 +95,25 @@ extension CLITests {
     }
 }
 
+extension CLITests {
+    /// grep's exit statuses (issue 16): usage errors are errors like any other, exit 2, one
+    /// line; `help` of an unknown command is one too.
+    func testUsageErrorsExitTwoOnOneLine() throws {
+        let archive = try buildFixtures()
+        for args in [["build", "--codec", "brotli", TestPaths.fixturesPath], ["bogus"], ["query", "-a", archive],
+                     ["help", "bogus"], ["ls", "-a", archive, "--no-such-option"], ["query", "-a", archive, "--all", "x", "--tree", "--json"]] {
+            let r = try run(args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.description)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(args): \(r.description)")
+            XCTAssertTrue(r.stderr.hasPrefix("cstpack: error: "), "\(args): \(r.description)")
+        }
+        XCTAssertEqual(try run(["help", "query"]).status, 0)
+        XCTAssertEqual(try run(["--version"]).status, 0)
+        XCTAssertEqual(try run(["query", "-a", archive, "--all", "no_such_kind_anywhere"]).status, 2)
+        XCTAssertEqual(try run(["query", "-a", archive, "--all", "ERROR", "--count", "--as-built"]).status, 0, "the broken fixtures have ERROR nodes")
+    }
+}
+
 final class ExtractorTests: XCTestCase {
     func testStoredPathsThatLeaveTheDirectoryAreRefused() {
         for bad in ["../x.py", "a/../../x.py", "/etc/passwd", "a//b.py", "./a.py", "a/./b.py", "", "a/.."] {
