@@ -82,6 +82,9 @@ struct QueryCommand: ParsableCommand {
             }
             for w in result.warnings { writeStderr("cstpack: warning: \(w)\n") }
             found = result.hits
+            if result.failedFiles > 0 {
+                fail(CSTPackError("\(result.failedFiles) of \(files.count) files could not be read (see the warnings above); the others' results are printed"))
+            }
         } catch {
             fail(error)
         }

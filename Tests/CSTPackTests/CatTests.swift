@@ -114,6 +114,29 @@ extension CLITests {
     }
 }
 
+extension CLITests {
+    /// A bad regular expression is one error before any file is read; a corrupt segment
+    /// still lets the other files' results print, and the command exits 2 (issue 16).
+    func testQueryErrorsAreReportedOnceAndExitTwo() throws {
+        let archive = try buildFixtures()
+        let bad = try run(["query", "-a", archive, "--all", "((identifier) @x (#match? @x \"[unclosed\"))", "--as-built"])
+        XCTAssertEqual(bad.status, 2, bad.description)
+        XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.description)
+        XCTAssertTrue(bad.stderr.contains("invalid regular expression"), bad.description)
+        // Damage the first CST segment: some files fail, the rest still print.
+        let a = try Archive(path: archive)
+        let first = try (0..<a.segmentCount).first { try a.segment($0).stream == .cst }!
+        var bytes = try readBytes(archive)
+        bytes[Int(try a.segment(first).offset) + 3] ^= 0xFF
+        let damaged = archive + ".damaged"
+        try writeBytes(bytes, to: damaged)
+        let q = try run(["query", "-a", damaged, "--all", "identifier", "--as-built"])
+        XCTAssertEqual(q.status, 2, q.description)
+        XCTAssertTrue(q.stderr.contains("checksum mismatch"), q.description)
+        XCTAssertTrue(q.stderr.contains("could not be read"), q.description)
+    }
+}
+
 final class ExtractorTests: XCTestCase {
     func testStoredPathsThatLeaveTheDirectoryAreRefused() {
         for bad in ["../x.py", "a/../../x.py", "/etc/passwd", "a//b.py", "./a.py", "a/./b.py", "", "a/.."] {

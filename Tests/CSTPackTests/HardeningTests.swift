@@ -391,13 +391,15 @@ final class TreeShapeTests: XCTestCase {
     func testVerifyWarnsWhenACSTIsLargerThanItsSource() throws {
         let grammars = try TestGrammars.require()
         let dir = try makeTempDir("cstpack-bigcst")
-        try writeBytes(Array("x=1\n".utf8), to: dir + "/tiny.py")
+        try writeBytes(Array(String(repeating: "x=1\n", count: 2000).utf8), to: dir + "/tiny.py")
+        try writeBytes(Array("y=2\n".utf8), to: dir + "/small.py")
         let out = dir + "/a.cstpack"
-        // Stored as is, six nodes take more bytes than four bytes of text.
+        // Stored as is, six nodes a line take more bytes than four bytes of text (the small
+        // file too, but under 1 KiB that says nothing).
         try buildArchive(root: dir, output: out, grammars: grammars) { $0.noIgnore = true; $0.codec = .none }
         let r = Verifier.run(try Archive(path: out), options: VerifyOptions(), grammars: nil)
         XCTAssertTrue(r.ok)
         XCTAssertEqual(r.warnings.count, 1, "\(r.warnings)")
-        XCTAssertTrue(r.warnings.first?.hasPrefix("tiny.py: its CST takes ") == true && r.warnings.first?.contains("more than its 4 bytes of source") == true, "\(r.warnings)")
+        XCTAssertTrue(r.warnings.first?.hasPrefix("tiny.py: its CST takes ") == true && r.warnings.first?.contains("more than its 8000 bytes of source") == true, "\(r.warnings)")
     }
 }

@@ -54,6 +54,9 @@ public struct QueryOptions: Sendable {
 public struct QueryResult: Sendable {
     public var hits = 0
     public var files = 0
+    /// Files that could not be read (a corrupt segment, say): the others' results are
+    /// printed, and the command exits 2.
+    public var failedFiles = 0
     public var warnings: [String] = []
 }
 
@@ -77,9 +80,15 @@ public enum QueryRunner {
             switch selector {
             case .query(let text):
                 do {
-                    queries[l] = try QueryParser.parse(text, table: table)
+                    let q = try QueryParser.parse(text, table: table)
+                    // Compiles the predicates' regular expressions too: a bad one is one
+                    // error before any file is read, not a warning per file.
+                    _ = try QueryMatcher(q)
+                    queries[l] = q
                 } catch {
-                    firstError = firstError ?? error
+                    // A kind this grammar lacks says less than an error any grammar would give
+                    // (a bad regular expression): the latter is the one reported.
+                    if firstError == nil || "\(firstError!)".contains("no node kind") { firstError = error }
                     skippedLanguages.append(table.name)
                 }
             case .kind(let name):
@@ -123,6 +132,7 @@ public enum QueryRunner {
         while let o = queue.next() {
             if let e = o.error {
                 if files.count == 1 { failure = failure ?? e } else { result.warnings.append(e.description) }
+                result.failedFiles += 1
                 continue
             }
             result.hits += o.hits

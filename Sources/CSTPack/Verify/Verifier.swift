@@ -143,8 +143,9 @@ public enum Verifier {
     }
 
     /// A warning when file `i`'s CST, compressed on its own as its segments are, is larger
-    /// than its source. Only files whose raw CST is already larger are compressed (a CST
-    /// never compresses to more than its raw size in the archive).
+    /// than its source and more than 1 KiB (a tiny file's few nodes always outweigh its few
+    /// bytes, and compressed alone they pay for context a segment shares). Only files whose
+    /// raw CST is already larger are compressed (a CST never takes more than its raw size).
     static func oversizedCST(_ i: Int, _ f: FileEntry, reader: ArchiveReader, compressor: inout Compressor?) throws -> String? {
         guard f.cstBytes > f.sourceLength else { return nil }
         var raw: [UInt8] = []
@@ -152,7 +153,7 @@ public enum Verifier {
         let info = reader.archive.buildInfo
         if compressor == nil { compressor = Compressor(codec: info.codec, level: info.level) }
         let packed = info.codec == .none ? raw.count : min(raw.count, try raw.withUnsafeBytes { try compressor!.compress($0) }.count)
-        guard packed > Int(f.sourceLength) else { return nil }
+        guard packed > Int(f.sourceLength), packed > 1024 else { return nil }
         return "its CST takes \(packed) bytes compressed (\(raw.count) raw) for \(f.nodeCount) nodes "
             + "(\(String(format: "%.2f", Double(packed) / Double(f.nodeCount))) B/node), more than its \(f.sourceLength) bytes of source"
     }
