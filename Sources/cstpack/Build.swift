@@ -25,10 +25,10 @@ struct Build: ParsableCommand {
     @Option(help: ArgumentHelp("Segment compression: zstd, lz4 or none.", valueName: "CODEC"))
     var codec: String = "zstd"
 
-    @Option(help: ArgumentHelp("Compression level of CST segments (zstd 1-22, default 6; lz4: 0 fast, 1-12 HC).", valueName: "N"), transform: saturatingInt)
+    @Option(parsing: .unconditional, help: ArgumentHelp("Compression level of CST segments (zstd -7 to 22, default 6; lz4: 0 fast, 1-12 HC).", valueName: "N"), transform: saturatingInt)
     var level: Int?
 
-    @Option(help: ArgumentHelp("Compression level of the stored source text (zstd default 3).", valueName: "N"), transform: saturatingInt)
+    @Option(parsing: .unconditional, help: ArgumentHelp("Compression level of the stored source text (zstd -7 to 22, default 3).", valueName: "N"), transform: saturatingInt)
     var sourceLevel: Int?
 
     @Option(help: ArgumentHelp("Uncompressed bytes per segment (4096 to 67108864).", valueName: "BYTES"), transform: saturatingInt)
@@ -81,6 +81,9 @@ struct Build: ParsableCommand {
         """, valueName: "ARCHIVE"))
     var reuse: String?
 
+    @Flag(help: "Write the archive even when no file is packed (by default an empty result is refused, and a previous archive kept).")
+    var allowEmpty = false
+
     @Flag(help: "Walk, read and parse only; write nothing (the reference for benchmarks).")
     var parseOnly = false
 
@@ -132,6 +135,10 @@ struct Build: ParsableCommand {
             guard !grammars.grammars.isEmpty else {
                 throw CSTPackError("no grammars found (searched \(grammars.searchedDirectories.joined(separator: ", "))); run scripts/setup-grammars or pass --grammars DIR")
             }
+            for (ext, name) in overrides.sorted(by: { $0.key < $1.key }) where grammars.grammars[name] == nil {
+                throw CSTPackError("--lang \(ext)=\(name): no grammar '\(name)' (known: \(grammars.grammars.keys.sorted().joined(separator: ", ")))")
+            }
+            if !parseOnly { try checkWritable(output) }
             var options = BuildOptions(root: directory, output: output, jobs: jobs ?? defaultJobs())
             options.codec = Codec(name: codec)!
             options.level = level
@@ -149,6 +156,7 @@ struct Build: ParsableCommand {
             options.isolateAbove = isolateAbove
             options.keepEveryModel = keepEveryModel
             options.parseHelper = ownExecutable()
+            options.allowEmpty = allowEmpty
             let progress = !quiet && isTerminal(2)
             if let other = reuse, !parseOnly {
                 let base = try Archive(path: other)
@@ -227,4 +235,19 @@ func ownExecutable() -> String? {
     let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
     guard n > 0 else { return nil }
     return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// Fails before any work if `path` cannot receive an archive: a directory, or a place this
+/// process cannot create files in (checked by creating and removing a probe there).
+func checkWritable(_ path: String) throws {
+    var st = stat()
+    if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+        throw CSTPackError("\(path): is a directory (name the archive file, e.g. -o \(path)/index.cstpack)")
+    }
+    let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+    let probe = (dir.isEmpty ? "" : dir) + "/.cstpack-probe-\(getpid())"
+    let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw CSTPackError("\(path): cannot write there: \(errnoText())") }
+    close(fd)
+    unlink(probe)
 }

@@ -29,6 +29,9 @@ struct Verify: ParsableCommand {
     func run() throws {
         let archive: Archive
         do { archive = try archiveOption.open() } catch { fail(error) }
+        if deep && !archive.flags.contains(.sources) {
+            fail(CSTPackError("\(archive.path) does not store source text (built with --no-source): --deep has nothing to re-parse; use --source DIR"))
+        }
         var options = VerifyOptions()
         options.sourceDirectory = source
         options.deep = deep

@@ -137,6 +137,39 @@ extension CLITests {
     }
 }
 
+extension CLITests {
+    /// `build` must not destroy work (issue 16): an empty result, an output that is a
+    /// directory, an unknown grammar are refused before anything is replaced; negative zstd
+    /// levels are values, not options; verify --deep without stored source says why.
+    func testBuildRefusesWhatWouldDestroyWork() throws {
+        let archive = try buildFixtures()
+        let pristine = try readBytes(archive)
+        let empty = try makeTempDir("cstpack-empty-tree")
+        try writeBytes(Array("just text\n".utf8), to: empty + "/notes.unknownext")
+        let e = try run(["build", empty, "-o", archive, "-q"])
+        XCTAssertEqual(e.status, 2, e.description)
+        XCTAssertTrue(e.stderr.contains("no files to pack") && e.stderr.contains("--allow-empty"), e.description)
+        XCTAssertEqual(try readBytes(archive), pristine, "the previous archive is kept")
+        XCTAssertEqual(try run(["build", empty, "-o", archive, "-q", "--allow-empty"]).status, 0)
+        XCTAssertEqual(try Archive(path: archive).fileCount, 0)
+        let d = try run(["build", TestPaths.fixturesPath, "-o", empty, "-q"])
+        XCTAssertEqual(d.status, 2, d.description)
+        XCTAssertTrue(d.stderr.contains("is a directory"), d.description)
+        let k = try run(["build", TestPaths.fixturesPath, "-o", archive, "--lang", "py=klingon"])
+        XCTAssertEqual(k.status, 2, k.description)
+        XCTAssertTrue(k.stderr.contains("no grammar 'klingon'") && k.stderr.contains("python"), k.description)
+        let neg = try run(["build", TestPaths.fixturesPath, "-o", archive, "-q", "--level", "-5", "--no-ignore"])
+        XCTAssertEqual(neg.status, 0, neg.description)
+        XCTAssertEqual(try Archive(path: archive).buildInfo.level, -5)
+        let bare = try run(["build", TestPaths.fixturesPath, "-o", archive, "-q", "--no-source", "--no-ignore"])
+        XCTAssertEqual(bare.status, 0, bare.description)
+        let v = try run(["verify", "-a", archive, "--deep"])
+        XCTAssertEqual(v.status, 2, v.description)
+        XCTAssertTrue(v.stderr.contains("--source DIR"), v.description)
+        XCTAssertEqual(try run(["verify", "-a", archive, "--source", TestPaths.fixturesPath]).status, 0)
+    }
+}
+
 final class ExtractorTests: XCTestCase {
     func testStoredPathsThatLeaveTheDirectoryAreRefused() {
         for bad in ["../x.py", "a/../../x.py", "/etc/passwd", "a//b.py", "./a.py", "a/./b.py", "", "a/.."] {

@@ -85,7 +85,15 @@ final class HardeningTests: XCTestCase {
 
     func testEmptyDirectoryGivesAnEmptyValidArchive() throws {
         let root = try makeTempDir("cstpack-empty")
-        let b = try build(root)
+        // Refused by default: an empty result must not replace a good archive.
+        let out = root + ".cstpack"
+        addTeardownBlock { unlink(out) }
+        try writeBytes(Array("previous".utf8), to: out)
+        XCTAssertThrowsError(try buildArchive(root: root, output: out, grammars: try TestGrammars.require())) {
+            XCTAssertTrue("\($0)".contains("no files to pack") && "\($0)".contains("--allow-empty"), "\($0)")
+        }
+        XCTAssertEqual(try readBytes(out), Array("previous".utf8))
+        let b = try build(root) { $0.allowEmpty = true }
         XCTAssertEqual(b.summary.files, 0)
         XCTAssertEqual(b.archive.fileCount, 0)
         XCTAssertTrue(b.warnings.contains { $0.contains("no files") }, "\(b.warnings)")
@@ -95,7 +103,7 @@ final class HardeningTests: XCTestCase {
     func testDirectoryWithoutAnyKnownLanguage() throws {
         let root = try makeTempDir("cstpack-unknown")
         for n in ["a.xyz", "b.unknownext", "Makefile.in", "c"] { try write("data\n", root + "/" + n) }
-        let b = try build(root)
+        let b = try build(root) { $0.allowEmpty = true }
         XCTAssertEqual(b.summary.files, 0)
         XCTAssertEqual(b.summary.skipped.unknownLanguage, 4)
         XCTAssertTrue(b.warnings.contains { $0.contains("no files") && $0.contains("unknown language 4") }, "\(b.warnings)")

@@ -24,6 +24,9 @@ public struct BuildOptions: Sendable {
     public var excludes: [String] = []
     /// Walk, read and parse only; write nothing (the reference for build-time benchmarks).
     public var parseOnly = false
+    /// Write an archive that holds no file. Off by default: a tree with nothing to pack
+    /// (wrong directory, no grammar) must not silently replace a good archive.
+    public var allowEmpty = false
     /// Encoding phases; without `.delta` there are no tag models and no shared files.
     public var phases: Format.Phases = .all
     /// Keep every trained tag model, even one that does not pay for itself (tests use it
@@ -159,8 +162,10 @@ public enum Builder {
         var skipped = selection.skipped
         if chosen.isEmpty {
             let k = skipped
-            events(.warning("\(options.root): no files to pack (\(selection.walked) found; unknown language \(k.unknownLanguage), "
-                            + "no grammar \(k.noGrammar), too large \(k.tooLarge), symbolic links \(k.symlinks)); the archive will be empty"))
+            let why = "\(options.root): no files to pack (\(selection.walked) found; unknown language \(k.unknownLanguage), "
+                + "no grammar \(k.noGrammar), too large \(k.tooLarge), symbolic links \(k.symlinks))"
+            guard options.allowEmpty || options.parseOnly else { throw Self.refusingEmpty(why, options) }
+            events(.warning(why + "; the archive will be empty"))
         }
         let languageNames = Array(Set(chosen.map(\.language))).sorted()
         let languageIndex = Dictionary(uniqueKeysWithValues: languageNames.enumerated().map { ($1, $0) })
@@ -281,6 +286,11 @@ public enum Builder {
             writer?.abort()
             throw f
         }
+        if summary.files == 0 && !options.allowEmpty && !options.parseOnly {
+            writer?.abort()
+            throw Self.refusingEmpty("\(options.root): every file was skipped (\(skipped.total): binary \(skipped.binary), "
+                                     + "unreadable \(skipped.unreadable), parse failed \(skipped.parseFailed))", options)
+        }
         writer?.setModels(trained.models)
         writer?.setTree(TreeState.describing(options, root: options.root, usedGit: selection.usedGit, passedOver: passedOver))
         try writer?.finish(skipped: skipped)
@@ -288,6 +298,10 @@ public enum Builder {
         summary.archiveBytes = writer?.archiveBytes ?? 0
         summary.seconds = monotonicSeconds() - started
         return summary
+    }
+
+    static func refusingEmpty(_ why: String, _ options: BuildOptions) -> CSTPackError {
+        CSTPackError(why + "; not writing an empty archive over \(options.output) (--allow-empty writes it anyway)")
     }
 
     /// The output's path relative to the root, when the archive is written inside the tree
