@@ -217,6 +217,10 @@ public enum Updater {
                 plan.summary.added += 1
             }
         }
+        if selection.chosen.isEmpty && base.fileCount > 0 && !options.allowEmpty {
+            throw CSTPackError("\(root): no files to pack any more; not replacing \(base.path) with an empty archive "
+                               + "(`cstpack build \(root) --allow-empty` writes one)")
+        }
         if !o.reuse && base.fileCount >= 4 && overlap * 2 < min(base.fileCount, selection.chosen.count) {
             throw CSTPackError("\(root) does not look like the tree \(base.path) was built from (\(state.rootPath)): only \(overlap) of its "
                                + "\(base.fileCount) stored paths are there; build a new archive (`cstpack build \(root)`, with --reuse "
