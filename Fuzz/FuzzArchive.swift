@@ -1,4 +1,4 @@
-// libFuzzer entry for everything that reads an archive: opening (header, section table,
+// Fuzz target `archive`: everything that reads an archive: opening (header, section table,
 // strings, languages, bases, tables, build info), then for every file its path, index
 // lookup, tree, source, line table, node API and single nodes from checkpoints, then
 // `stats` and `verify` (ReadEverything). Built by scripts/fuzz with swiftc together with
@@ -8,15 +8,12 @@
 
 import Glibc
 
-@_cdecl("LLVMFuzzerInitialize")
-public func cstpackFuzzInitialize(_ argc: UnsafeMutablePointer<Int32>,
-                                  _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> Int32 {
-    if let v = getenv("CSTPACK_FUZZ_CHECKSUMS"), String(cString: v) == "0" { Hash.checksumsEnforced = false }
-    return 0
-}
+enum FuzzArchive {
+    static func initialize() {
+        if let v = getenv("CSTPACK_FUZZ_CHECKSUMS"), String(cString: v) == "0" { Hash.checksumsEnforced = false }
+    }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func cstpackFuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
-    ReadEverything.run(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
+    static func run(_ input: UnsafeRawBufferPointer) {
+        ReadEverything.run(input)
+    }
 }

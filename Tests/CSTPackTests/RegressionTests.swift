@@ -49,6 +49,85 @@ final class RegressionTests: XCTestCase {
         }
     }
 
+    /// Checksums are not a MAC: a forger rewrites the FILES and RECORDS sections and
+    /// recomputes every checksum. A file entry claiming more than Int32.max nodes, whose
+    /// record starts near that count, gave node ids that passed `id < node_count` and
+    /// trapped at Int32(...) in the decoder (base, ancestors, stopAfter). The entry is now
+    /// rejected when read, and every read of the archive ends in errors, not a trap.
+    func testForgedNodeCountPastInt32IsRejected() throws {
+        let registry = try TestGrammars.require()
+        let dir = try makeTempDir("cstpack-forged")
+        try FileManager.default.createDirectory(atPath: dir + "/tree", withIntermediateDirectories: true)
+        try writeBytes(Array("def f(x):\n    return [x, x + 1]\n".utf8), to: dir + "/tree/a.py")
+        try buildArchive(root: dir + "/tree", output: dir + "/a.cstpack", grammars: registry) { $0.noIgnore = true }
+        let archive = try Archive(path: dir + "/a.cstpack")
+        let claimed: UInt32 = 0x8000_0004
+        // Each table: u32 count, u32 reserved, the entries.
+        var files = ByteWriter(), records = ByteWriter()
+        files.u32(UInt32(archive.fileCount)); files.u32(0)
+        records.u32(UInt32(archive.recordCount)); records.u32(0)
+        for i in 0..<archive.fileCount {
+            var e = try archive.file(i)
+            if i == 0 {
+                e.nodeCount = claimed
+                XCTAssertEqual(e.cstRecordCount, 1)
+            }
+            e.write(to: &files)
+        }
+        for i in 0..<archive.recordCount {
+            let r = try archive.record(i)
+            let first = i == Int(try archive.file(0).firstCSTRecord) ? claimed - 4 : r.first
+            for v in [r.segment, r.offset, r.length, first] { records.u32(v) }
+        }
+        let forged = try Self.replacingSections([.files: files.bytes, .records: records.bytes], in: try readBytes(dir + "/a.cstpack"))
+        for enforced in [true, false] {
+            let (outcome, lines) = runIsolatedCollecting { mark in
+                Self.capAddressSpace(extra: 512 << 20)
+                Hash.checksumsEnforced = enforced
+                do {
+                    let a = try forged.withUnsafeBytes { try Archive(copying: $0, name: "forged") }
+                    do { _ = try a.file(0); mark("file: accepted") } catch { mark("file: \(error)") }
+                    let reader = ArchiveReader(a)
+                    do { _ = try reader.node(ofFile: 0, id: Int(claimed) - 1); mark("node: decoded") } catch { mark("node: \(error)") }
+                    ReadEverything.run(a)
+                    mark("read everything")
+                } catch {
+                    mark("open: \(error)")
+                }
+                return 0
+            }
+            XCTAssertEqual(outcome, .exited(0), "checksums \(enforced): \(lines)")
+            XCTAssertFalse(lines.contains { $0.hasPrefix("open: ") }, "the checksums were recomputed: \(lines)")
+            XCTAssertTrue(lines.contains { $0.hasPrefix("file: ") && $0.contains("2147483647") }, "\(lines)")
+            XCTAssertTrue(lines.contains { $0.hasPrefix("node: ") && $0 != "node: decoded" }, "\(lines)")
+            XCTAssertTrue(lines.contains("read everything"), "\(lines)")
+        }
+    }
+
+    /// `archive` with the given sections replaced by these bytes, stored uncompressed at
+    /// the end, and every checksum (section, table, header) and the length recomputed.
+    static func replacingSections(_ replacements: [Format.SectionID: [UInt8]], in archive: [UInt8]) throws -> [UInt8] {
+        var bytes = archive
+        func u32(_ o: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[o + $1]) << (8 * $1) } }
+        func u64(_ o: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[o + $1]) << (8 * UInt64($1)) } }
+        func put(_ v: UInt64, at o: Int, width: Int) { for k in 0..<width { bytes[o + k] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(k))) } }
+        let table = Int(u64(24)), count = u32(32)
+        for k in 0..<count {
+            let entry = table + 32 * k
+            guard let id = Format.SectionID(rawValue: UInt32(u32(entry))), let content = replacements[id] else { continue }
+            let offset = bytes.count
+            bytes += content
+            put(0, at: entry + 4, width: 4)
+            put(UInt64(offset), at: entry + 8, width: 8)
+            put(UInt64(content.count), at: entry + 16, width: 8)
+            put(Hash.xxh3(content), at: entry + 24, width: 8)
+        }
+        put(UInt64(bytes.count), at: 16, width: 8)
+        put(Hash.xxh3(Array(bytes[table..<(table + 32 * count)])), at: 40, width: 8)
+        put(Hash.xxh3(Array(bytes[0..<56])), at: 56, width: 8)
+        return bytes
+    }
+
     /// The specific failures each finding caused are now clean errors (in a child too, so
     /// that a regression fails this test and not the whole run).
     func testFuzzFindingsGiveErrors() throws {

@@ -421,7 +421,11 @@ public final class Archive: @unchecked Sendable {
         let e = try FileEntry.read(&r)
         guard Int(e.language) < languages.count else { throw FormatError("file \(i): language \(e.language) does not exist") }
         guard Format.FileFlags.known.isSuperset(of: e.flags), !e.flags.isSuperset(of: [.source, .lineTable]) else { throw FormatError("file \(i): unknown flags \(e.flags.rawValue)") }
-        guard e.nodeCount >= 1 else { throw FormatError("file \(i): no nodes") }
+        // Node ids are Int32 in decoded trees: a larger count (forged; checksums are no MAC)
+        // would let ids pass `id < node_count` and trap on conversion.
+        guard e.nodeCount >= 1, e.nodeCount <= UInt32(Int32.max) else {
+            throw FormatError("file \(i): \(e.nodeCount) nodes (1 to 2147483647)")
+        }
         guard UInt64(e.firstCSTRecord) + UInt64(e.cstRecordCount) <= UInt64(recordCount),
               UInt64(e.firstSourceRecord) + UInt64(e.sourceRecordCount) <= UInt64(recordCount), e.cstRecordCount >= 1 else {
             throw FormatError("file \(i): records outside the record table")
