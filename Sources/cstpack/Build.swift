@@ -6,9 +6,9 @@ struct Build: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Parse every known file under DIR and write an archive of their syntax trees.",
         discussion: """
-        Inside a git work tree the files are those git lists (tracked and untracked, .gitignore
-        honoured); elsewhere every file not under a hidden directory. Symbolic links are not
-        followed; binary files, files of unknown languages and files over --max-file-size are
+        Inside a git work tree the files are those git lists (tracked and untracked, .gitignore \
+        honoured); elsewhere every file not under a hidden directory. Symbolic links are not \
+        followed; binary files, files of unknown languages and files over --max-file-size are \
         skipped and counted. The archive is written to a temporary file and renamed into place.
         """
     )
@@ -195,9 +195,9 @@ struct Build: ParsableCommand {
                     writeStderr("cstpack: warning: \(w)\n")
                 case .model(let r):
                     guard verbose else { return }
-                    let model = r.modelBytes.map { "\($0) B model" } ?? "no model"
+                    let model = r.modelBytes.map { "a \($0) B model" } ?? "no model"
                     writeStderr("phase 2: \(r.language): sample of \(r.sampleFiles) files (\(r.sampleBytes) B): CST \(r.sampleWithout) B -> "
-                                + "\(r.sampleWith) B with a \(model); \(r.kept ? "kept" : "not kept (does not pay for itself)"); "
+                                + "\(r.sampleWith) B with \(model); \(r.kept ? "kept" : "not kept (does not pay for itself)"); "
                                 + "trained in \(fmt(r.trainSeconds, 2)) s (sample parsed in \(fmt(r.parseSeconds, 2)) s)\n")
                 case .progress(let done, let total, let bytes):
                     guard progress else { return }
@@ -211,7 +211,7 @@ struct Build: ParsableCommand {
             if progress { writeStderr("\r\u{1B}[K") }
             if !quiet {
                 let k = summary.skipped
-                print("\(output): \(summary.files) files, \(summary.lines) lines, \(summary.nodes) nodes, "
+                print("\(output): \(plural(summary.files, "file")), \(plural(summary.lines, "line")), \(plural(summary.nodes, "node")), "
                       + "source \(fmt(Double(summary.sourceBytes) / 1_000_000, 2)) MB, archive \(fmt(Double(summary.archiveBytes) / 1_000_000, 2)) MB, "
                       + "\(fmt(summary.seconds, 2)) s; skipped \(k.total) (binary \(k.binary), too large \(k.tooLarge), "
                       + "unknown language \(k.unknownLanguage), no grammar \(k.noGrammar), unreadable \(k.unreadable), "

@@ -8,8 +8,8 @@ struct CSTPackCommand: ParsableCommand {
         commandName: "cstpack",
         abstract: "Pack a source tree's concrete syntax trees into one compact, verifiable, random-access archive.",
         discussion: """
-        Reading subcommands use -a/--archive PATH, else $CSTPACK_ARCHIVE, else ./index.cstpack.
-        Grammars are found in: --grammars DIR, $CSTPACK_GRAMMARS, ~/.local/share/cstpack/grammars,
+        Reading subcommands use -a/--archive PATH, else $CSTPACK_ARCHIVE, else ./index.cstpack. \
+        Grammars are found in: --grammars DIR, $CSTPACK_GRAMMARS, ~/.local/share/cstpack/grammars, \
         then beside the executable (see `cstpack languages`).
         """,
         version: "cstpack 0.1.0 (archive format \(Format.version))",
@@ -95,3 +95,6 @@ func fail(_ error: Error) -> Never {
 func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
 func defaultJobs() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+/// "1 line", "2 lines".
+func plural(_ n: Int, _ word: String) -> String { n == 1 ? "1 \(word)" : "\(n) \(word)s" }

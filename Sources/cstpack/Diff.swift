@@ -11,21 +11,21 @@ struct Diff: ParsableCommand {
         cstpack diff -a OLD.cstpack NEW [PATH...]
         """,
         discussion: """
-        Files are compared by content hash, so unchanged files are never decoded:
-        added (A), deleted (D), modified (M), renamed (R<score>: the same content, or
+        Files are compared by content hash, so unchanged files are never decoded: \
+        added (A), deleted (D), modified (M), renamed (R<score>: the same content, or \
         at least --rename-threshold percent of lines alike).
 
-        For each modified file whose language both sides know, the syntax trees are
-        matched GumTree-style (identical subtrees top-down, then containers by how many
-        of their descendants match, bottom-up) and the inserted (+), deleted (-),
-        updated (~) and moved (>) subtrees are listed with line:column ranges, grouped
-        under their enclosing named declaration. A file over its budget (--max-nodes,
+        For each modified file whose language both sides know, the syntax trees are \
+        matched GumTree-style (identical subtrees top-down, then containers by how many \
+        of their descendants match, bottom-up) and the inserted (+), deleted (-), \
+        updated (~) and moved (>) subtrees are listed with line:column ranges, grouped \
+        under their enclosing named declaration. A file over its budget (--max-nodes, \
         --max-time) gets a coarse diff instead, labelled as such.
 
-        A directory NEW is walked as `build` walks it; only the files that differ are
+        A directory NEW is walked as `build` walks it; only the files that differ are \
         parsed. PATH limits the diff to files, directories or shell patterns.
 
-        Exit status: 0; 1 with --exit-code or --quiet when there are differences; 2 on
+        Exit status: 0; 1 with --exit-code or --quiet when there are differences; 2 on \
         errors.
         """
     )

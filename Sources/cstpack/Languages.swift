@@ -31,7 +31,7 @@ struct Languages: ParsableCommand {
             if registry.grammars.isEmpty {
                 print("no grammars found: run scripts/setup-grammars, or pass --grammars DIR")
             } else {
-                for line in textTable(rows) { print(line) }
+                for line in textTable(rows, numeric: [1]) { print(line) }
             }
             for p in registry.problems { print("problem: \(p)") }
         }

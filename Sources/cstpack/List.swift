@@ -34,7 +34,7 @@ struct List: ParsableCommand {
                                       "lines": .int(Int(f.lineCount)), "nodes": .int(Int(f.nodeCount)),
                                       "syntax_errors": .bool(f.flags.contains(.syntaxErrors)), "same_as": sameAs]))
                 } else {
-                    print("\(path)\t\(lang)\t\(f.lineCount) lines\t\(f.nodeCount) nodes\(f.flags.contains(.syntaxErrors) ? "\tsyntax errors" : "")")
+                    print("\(path)\t\(lang)\t\(plural(Int(f.lineCount), "line"))\t\(plural(Int(f.nodeCount), "node"))\(f.flags.contains(.syntaxErrors) ? "\tsyntax errors" : "")")
                 }
             }
         } catch {

@@ -7,19 +7,24 @@ struct QueryCommand: ParsableCommand {
         commandName: "query",
         abstract: "Find nodes in an archive without re-parsing.",
         discussion: """
-        FILE is a path as stored (relative to the built tree), a glob ('src/**/*.py'), or
+        FILE is a stored path (inside the built tree: relative to the current directory), a \
+        directory, or a glob ('src/**/*.py'; '*' stays in a folder, '**' crosses folders), or \
         omitted with --all. NODE is one of:
-          42                 node id: preorder index in the file, 0 = the root
-          120:17             line:column (both 1-based; the column counts bytes, as compilers
-                             print them) -> the deepest named node there (--any: any node)
-          @5123              byte offset, same rule
-          function_definition  every node of that kind
-          '(call function: (identifier) @f)'   a tree-sitter query: node patterns, field:,
-                             !field, "tokens", (_) and _, @captures, ? * +, [ ], groups,
-                             anchors ., and #eq? #not-eq? #match? #not-match? #any-of?
-                             (directives such as #set! are accepted and ignored).
-        Output: one line per node or capture, 'path:line:col-line:col  kind  #id  [@capture]  text'.
-        Exit status: 0 when something matched, 1 when nothing did, 2 on error.
+          42           node id: preorder index in the file, 0 = the root
+          120:17       line:column, both 1-based (the column counts bytes, as
+                       compilers print them): the deepest named node there
+                       (--any: any node)
+          @5123        byte offset, same rule
+          identifier   every node of that kind
+          '(call function: (identifier) @f)'
+                       a tree-sitter query: node patterns, field:, !field,
+                       "tokens", (_) and _, @captures, ? * +, [ ], groups,
+                       anchors ., #eq? #not-eq? #match? #not-match? #any-of?
+                       (directives such as #set! are accepted and ignored)
+        Output: one line per node or capture: path:line:col-line:col, kind, #id, \
+        @capture, text. Files changed since the archive was built are read fresh \
+        (--as-built: the archive alone). Exit status: 0 when something matched, 1 when \
+        nothing did, 2 on error.
         """
     )
 

@@ -5,10 +5,10 @@ struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Sizes per language and in total, sections, segments and what each phase contributes.",
         discussion: """
-        cst_bytes is everything in the archive except stored source text. Per language it is an
-        estimate (marked "est."; cst_bytes_basis "estimated" in JSON): a segment's compressed
-        size is shared out over its records in proportion to their raw size, and the index and
-        tables in proportion to node counts. --measure measures it instead: each language's
+        cst_bytes is everything in the archive except stored source text. Per language it is an \
+        estimate (marked "est."; cst_bytes_basis "estimated" in JSON): a segment's compressed \
+        size is shared out over its records in proportion to their raw size, and the index and \
+        tables in proportion to node counts. --measure measures it instead: each language's \
         records compressed on their own, plus its tag model.
         """
     )

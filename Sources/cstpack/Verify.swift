@@ -6,9 +6,9 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check an archive: header, checksums, index, and every file's tree.",
         discussion: """
-        Without options: every segment's checksum and size, the index, and each CST decoded
-        and checked for structural invariants. --source DIR also re-parses each file from DIR
-        and compares every node (kind, field, flags, range, parent) with tree-sitter's;
+        Without options: every segment's checksum and size, the index, and each CST decoded \
+        and checked for structural invariants. --source DIR also re-parses each file from DIR \
+        and compares every node (kind, field, flags, range, parent) with tree-sitter's; \
         --deep does the same from the source stored in the archive. Exits 1 on any problem.
         """
     )

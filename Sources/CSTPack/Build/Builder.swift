@@ -123,6 +123,7 @@ public enum Builder {
         selection.excluded = walk.excluded
         selection.walked = walk.files.count
         selection.skipped.symlinks = walk.symlinks
+        for link in walk.symlinkPaths { events(.skipped("symbolic link (not followed)", String(decoding: link, as: UTF8.self))) }
 
         // Choose a grammar for each file.
         var missingGrammars: [String: Int] = [:]

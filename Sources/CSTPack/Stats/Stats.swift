@@ -319,15 +319,19 @@ public struct StatsReport: Codable, Sendable {
     }
 }
 
-/// Left-aligned first column, right-aligned others.
-func table(_ rows: [[String]]) -> [String] {
+/// Columns padded to their widest cell: text left-aligned, the columns in `numeric`
+/// (default: all but the first) right-aligned. Trailing spaces are trimmed.
+func table(_ rows: [[String]], numeric: Set<Int>? = nil) -> [String] {
     guard let first = rows.first else { return [] }
     let widths = first.indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
+    let right = numeric ?? Set(first.indices.dropFirst())
     return rows.map { row in
-        row.enumerated().map { c, cell in
+        var line = row.enumerated().map { c, cell in
             let pad = String(repeating: " ", count: widths[c] - cell.count)
-            return c == 0 ? cell + pad : pad + cell
+            return right.contains(c) ? pad + cell : cell + pad
         }.joined(separator: "  ")
+        while line.last == " " { line.removeLast() }
+        return line
     }
 }
 

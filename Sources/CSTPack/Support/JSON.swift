@@ -53,4 +53,4 @@ extension StatsReport {
 }
 
 /// Aligned text columns: first left-aligned, the rest right-aligned.
-public func textTable(_ rows: [[String]]) -> [String] { table(rows) }
+public func textTable(_ rows: [[String]], numeric: Set<Int>? = nil) -> [String] { table(rows, numeric: numeric) }

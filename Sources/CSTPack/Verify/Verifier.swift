@@ -45,7 +45,8 @@ public enum Verifier {
                 _ = try reader.segmentBytes(i)
             } catch {
                 if segmentRaw.count == i { segmentRaw.append(0); segmentStream.append(nil) }
-                problem("segment \(i): \(error)")
+                let text = "\(error)"
+                problem(text.hasPrefix("segment \(i):") ? text : "segment \(i): \(text)")
             }
         }
         // Bases: checksums; a tag model must parse with every kind, field and flag in range

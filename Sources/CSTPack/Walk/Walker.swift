@@ -27,7 +27,9 @@ public struct Walker {
 
     public struct Result: Sendable {
         public var files: [WalkedFile] = []
-        public var symlinks = 0
+        public var symlinks: Int { symlinkPaths.count }
+        /// Symbolic links met (not followed), for `build -v`.
+        public var symlinkPaths: [[UInt8]] = []
         public var warnings: [String] = []
         public var usedGit = false
         /// Files excluded, and directories excluded whole (not walked).
@@ -63,7 +65,7 @@ public struct Walker {
         guard ok else { return } // listed by git but deleted from the work tree
         switch st.st_mode & S_IFMT {
         case S_IFREG: result.files.append(WalkedFile(path: path, size: Int(st.st_size), stamp: FileStamp(st)))
-        case S_IFLNK: result.symlinks += 1
+        case S_IFLNK: result.symlinkPaths.append(path)
         default: break
         }
     }
@@ -135,7 +137,7 @@ public struct Walker {
                     if !excludes.isEmpty && isExcluded(childRel) { result.excluded += 1; continue }
                     pending.append(childRel)
                 case S_IFREG: result.files.append(WalkedFile(path: childRel, size: Int(st.st_size), stamp: FileStamp(st)))
-                case S_IFLNK: result.symlinks += 1
+                case S_IFLNK: result.symlinkPaths.append(childRel)
                 default: break
                 }
             }
