@@ -57,13 +57,37 @@ struct QueryCommand: ParsableCommand {
     @Flag(help: "With --count, one line per file: path, tab, count.")
     var byFile = false
 
+    @Flag(help: "Print path:line:column:text, one line per match (ripgrep's --vimgrep, for vim's quickfix).")
+    var vimgrep = false
+
+    @Flag(help: "Print each file's path once above its matches.")
+    var heading = false
+
+    @Option(name: .customShort("A"), help: ArgumentHelp("Show N lines after each match's first line (grep's -A).", valueName: "N"), transform: saturatingInt)
+    var afterContext: Int?
+
+    @Option(name: .customShort("B"), help: ArgumentHelp("Show N lines before each match's first line (grep's -B).", valueName: "N"), transform: saturatingInt)
+    var beforeContext: Int?
+
+    @Option(name: .customShort("C"), help: ArgumentHelp("Show N lines before and after each match's first line (grep's -C).", valueName: "N"), transform: saturatingInt)
+    var context: Int?
+
+    @Option(help: ArgumentHelp("Colour paths, line numbers and kinds: auto (on a terminal, unless NO_COLOR is set), always or never.", valueName: "WHEN"))
+    var color: String = "auto"
+
     @Option(name: .short, help: ArgumentHelp("Parallel workers for many files (default: all cores).", valueName: "N"), transform: saturatingInt)
     var jobs: Int?
 
     func validate() throws {
         if all && arguments.count != 1 { throw ValidationError("with --all, give only NODE") }
-        if !all && arguments.count != 2 { throw ValidationError("give FILE and NODE (or --all NODE)") }
-        if [tree, text, json, count].filter({ $0 }).count > 1 { throw ValidationError("choose one of --tree, --text, --json, --count") }
+        if !all && arguments.count != 2 && !(arguments.count == 1 && NodeSelector.splitLocation(arguments[0]) != nil) {
+            throw ValidationError("give FILE and NODE, FILE:LINE:COL, or --all NODE")
+        }
+        if [tree, text, json, count, vimgrep].filter({ $0 }).count > 1 { throw ValidationError("choose one of --tree, --text, --json, --count, --vimgrep") }
+        if !["auto", "always", "never"].contains(color) { throw ValidationError("--color must be auto, always or never (got '\(color)')") }
+        if (afterContext ?? beforeContext ?? context) != nil && (tree || text || json || count || vimgrep) {
+            throw ValidationError("-A, -B and -C go with line output")
+        }
         if byFile && !count { throw ValidationError("--by-file goes with --count") }
         if depth != nil && !tree { throw ValidationError("--depth goes with --tree") }
     }
@@ -74,14 +98,21 @@ struct QueryCommand: ParsableCommand {
             // Numbers first: out of range is an error (exit 2) before any work.
             try checkRange(depth, 0...Int(Int32.max), "--depth")
             try checkRange(jobs, 1...256, "-j")
-            let selector = try NodeSelector(arguments.last!)
+            for (n, name) in [(afterContext, "-A"), (beforeContext, "-B"), (context, "-C")] { try checkRange(n, 0...10_000, name) }
+            // FILE:LINE:COL as one argument, as compilers print it.
+            let (fileArgument, nodeArgument) = !all && arguments.count == 1 ? NodeSelector.splitLocation(arguments[0])! : (arguments.first!, arguments.last!)
+            let selector = try NodeSelector(nodeArgument)
             let archive = try archiveOption.open()
-            let files: [Int] = all ? Array(0..<archive.fileCount) : try Locate.files(archive, matching: archiveOption.storedPatterns([arguments[0]], archive)[0])
+            let files: [Int] = all ? Array(0..<archive.fileCount) : try Locate.files(archive, matching: archiveOption.storedPatterns([fileArgument], archive)[0])
             if files.isEmpty { throw CSTPackError("no stored file matches '\(arguments[0])'") }
             var options = QueryOptions()
             options.anonymous = any
             options.jobs = jobs ?? defaultJobs()
-            options.mode = tree ? .tree(depth: depth) : text ? .text : json ? .json : count ? .count(byFile: byFile) : .lines
+            options.mode = tree ? .tree(depth: depth) : text ? .text : json ? .json : count ? .count(byFile: byFile) : vimgrep ? .vimgrep : .lines
+            options.heading = heading
+            options.before = beforeContext ?? context ?? 0
+            options.after = afterContext ?? context ?? 0
+            options.color = color == "always" || (color == "auto" && isTerminal(1) && getenv("NO_COLOR").map { String(cString: $0).isEmpty } ?? true)
             let result = try QueryRunner.run(archive, files: files, selector: selector, options: options) { chunk in
                 writeStdout(chunk)
             }

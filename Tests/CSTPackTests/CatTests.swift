@@ -170,6 +170,49 @@ extension CLITests {
     }
 }
 
+extension CLITests {
+    /// Results an editor can open (issue 16): --vimgrep, FILE:LINE:COL locators, ranges,
+    /// grep's context lines, --heading, colour only when asked or on a terminal.
+    func testResultsAnEditorCanOpen() throws {
+        let (root, archive) = try liveTree()
+        let source = String(decoding: try readBytes(root + "/python/app.py"), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        let v = try run(["query", "-a", archive, "python/app.py", "function_definition", "--vimgrep"])
+        XCTAssertEqual(v.status, 0, v.description)
+        let lines = v.stdout.split(separator: "\n")
+        XCTAssertFalse(lines.isEmpty)
+        for l in lines {
+            let parts = l.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
+            XCTAssertEqual(parts.count, 4, String(l))
+            XCTAssertEqual(parts[0], "python/app.py")
+            let line = try XCTUnwrap(Int(parts[1])), column = try XCTUnwrap(Int(parts[2]))
+            XCTAssertGreaterThanOrEqual(column, 1, "columns start at 1 (vim reads column 0 as none)")
+            XCTAssertEqual(String(parts[3]), String(source[line - 1]), "the match's whole first line")
+            // The location it printed, given back as one argument, finds the same node.
+            let back = try run(["query", "-a", archive, "python/app.py:\(line):\(column)"])
+            XCTAssertEqual(back.status, 0, back.description)
+            XCTAssertTrue(back.stdout.hasPrefix("python/app.py:\(line):\(column)-"), back.description)
+        }
+        let span = try run(["query", "-a", archive, "python/app.py", "10:1-12:5"])
+        XCTAssertTrue(span.stdout.contains("function_definition"), span.description)
+        for bad in ["42:", "@-5", "3:x", "12:1-3:1"] {
+            let r = try run(["query", "-a", archive, "python/app.py", bad])
+            XCTAssertEqual(r.status, 2, "\(bad): \(r.description)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.description)
+        }
+        let c = try run(["query", "-a", archive, "python/app.py", "function_definition", "-C", "1"])
+        XCTAssertTrue(c.stdout.contains("python/app.py:10:def logged(func):"), c.description)
+        XCTAssertTrue(c.stdout.contains("python/app.py-11-"), c.description)
+        XCTAssertTrue(c.stdout.contains("--\n"), c.description)
+        let h = try run(["query", "-a", archive, "--all", "function_definition", "--heading"])
+        XCTAssertTrue(h.stdout.hasPrefix("bash/deploy.sh\n"), h.description)
+        XCTAssertFalse(h.stdout.contains("bash/deploy.sh:"), h.description)
+        XCTAssertTrue(try run(["query", "-a", archive, "--all", "identifier", "--color", "always"]).stdout.contains("\u{1B}["))
+        XCTAssertFalse(try run(["query", "-a", archive, "--all", "identifier"]).stdout.contains("\u{1B}["), "not a terminal: no colour")
+        let t = try run(["query", "-a", archive, "python/*.py", "function_definition", "--tree", "--depth", "0"])
+        XCTAssertTrue(t.stdout.contains("; python/app.py\n"), "--tree names the file: \(t.description)")
+    }
+}
+
 final class ExtractorTests: XCTestCase {
     func testStoredPathsThatLeaveTheDirectoryAreRefused() {
         for bad in ["../x.py", "a/../../x.py", "/etc/passwd", "a//b.py", "./a.py", "a/./b.py", "", "a/.."] {

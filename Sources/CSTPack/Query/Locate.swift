@@ -187,4 +187,17 @@ extension FileTree {
         }
         return 0
     }
+
+    /// The deepest node (named, unless `anonymous`) whose range holds all of `range`: the
+    /// node at its start, or the nearest ancestor that reaches its end.
+    public func deepestNode(spanning range: Range<UInt32>, anonymous: Bool = false) -> Int {
+        var j = deepestNode(at: range.lowerBound, anonymous: anonymous)
+        while j > 0 {
+            if tree.ends[j] >= range.upperBound && tree.starts[j] <= range.lowerBound && (anonymous || tree.flags[j].contains(.named)) { return j }
+            let parent = Int(tree.parents[j])
+            guard parent >= 0, parent < j else { break }
+            j = parent
+        }
+        return 0
+    }
 }

@@ -3,6 +3,8 @@
 public enum NodeSelector: Sendable, Equatable {
     case id(Int)
     case point(line: Int, column: Int)
+    /// `L:C-L:C`: the deepest named node that spans the whole range.
+    case span(line: Int, column: Int, endLine: Int, endColumn: Int)
     case byte(Int)
     case kind(String)
     case query(String)
@@ -34,17 +36,55 @@ public enum NodeSelector: Sendable, Equatable {
         } else if let colon, parseDecimal(t[..<colon]) != nil, parseDecimal(t[t.index(after: colon)...]) != nil {
             let line = try number(t[..<colon], Self.lines, "line")
             self = .point(line: line, column: try number(t[t.index(after: colon)...], Self.lines, "column"))
+        } else if let dash = t.firstIndex(of: "-"), let a = Self.lineColumn(t[..<dash]), let b = Self.lineColumn(t[t.index(after: dash)...]) {
+            let l1 = try number(a.0, Self.lines, "line"), c1 = try number(a.1, Self.lines, "column")
+            let l2 = try number(b.0, Self.lines, "line"), c2 = try number(b.1, Self.lines, "column")
+            guard (l1, c1) <= (l2, c2) else { throw CSTPackError("the range \(t) ends before it starts") }
+            self = .span(line: l1, column: c1, endLine: l2, endColumn: c2)
+        } else if let first = t.first, first.isNumber || first == "@" {
+            // Never a kind name: a locator with a typo is an error, not a search for a kind.
+            throw CSTPackError("malformed locator '\(t)': expected a node id (42), LINE:COL (120:17), LINE:COL-LINE:COL or @BYTE")
         } else {
             self = .kind(t)
         }
     }
 
     var needsWholeTree: Bool { true }
+
+    /// `L:C` as its two digit strings, or nil.
+    static func lineColumn(_ s: Substring) -> (Substring, Substring)? {
+        guard let colon = s.firstIndex(of: ":") else { return nil }
+        let l = s[..<colon], c = s[s.index(after: colon)...]
+        guard parseDecimal(l) != nil, parseDecimal(c) != nil else { return nil }
+        return (l, c)
+    }
+
+    /// `FILE:LINE:COL` or `FILE:L:C-L:C`, as compilers print locations, split into FILE and
+    /// the NODE locator; nil when the argument is not one.
+    public static func splitLocation(_ argument: String) -> (file: String, node: String)? {
+        let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count >= 3 else { return nil }
+        for cut in [parts.count - 2, parts.count - 3] where cut >= 1 {
+            let node = parts[cut...].joined(separator: ":")
+            let file = parts[..<cut].joined(separator: ":")
+            if !file.isEmpty, (try? NodeSelector(node)).map({ if case .point = $0 { return true }; if case .span = $0 { return true }; return false }) == true {
+                return (file, node)
+            }
+        }
+        return nil
+    }
 }
 
 public struct QueryOptions: Sendable {
-    public enum Mode: Sendable, Equatable { case lines, text, tree(depth: Int?), json, count(byFile: Bool) }
+    public enum Mode: Sendable, Equatable { case lines, text, tree(depth: Int?), json, count(byFile: Bool), vimgrep }
     public var mode: Mode = .lines
+    /// Line output grouped under each file's path (ripgrep's --heading).
+    public var heading = false
+    /// Source lines shown before and after each match's first line (grep's -B/-A), in
+    /// grep's form: `path:N:line` for the match, `path-N-line` around it, `--` between groups.
+    public var before = 0, after = 0
+    /// ANSI colours: paths, line numbers, kinds.
+    public var color = false
     /// Include anonymous nodes (point lookups, trees).
     public var anonymous = false
     public var jobs = 1
@@ -247,8 +287,14 @@ final class QueryWorker {
             switch work.options.mode {
             case .count(let byFile):
                 if byFile && !hits.isEmpty { out = Array("\(o.path)\t\(hits.count)\n".utf8) }
+            case .lines where work.options.before > 0 || work.options.after > 0:
+                out = Array(NodeRender.context(ft, hits: hits, options: work.options).utf8)
             default:
-                for h in hits { out += try NodeRender.render(ft, hit: h, mode: work.options.mode, anonymous: work.options.anonymous) }
+                let style = NodeRender.Style(color: work.options.color, path: !work.options.heading)
+                for h in hits { out += try NodeRender.render(ft, hit: h, mode: work.options.mode, anonymous: work.options.anonymous, style: style) }
+                if work.options.heading && !out.isEmpty {
+                    out = Array((style.paint(ft.displayPath, NodeRender.Style.pathColor, on: work.options.color) + "\n").utf8) + out + [0x0A]
+                }
             }
             o.text = out
         } catch let e as CSTPackError {
@@ -277,6 +323,14 @@ final class QueryWorker {
                 throw CSTPackError(FileTree.pointOutside(line: line, column: column, lineStarts: ft.lineStarts, sourceLength: ft.sourceLength))
             }
             return [Hit(node: ft.deepestNode(at: byte, anonymous: work.options.anonymous))]
+        case .span(let l1, let c1, let l2, let c2):
+            guard let a = ft.byteOffset(line: l1, column: c1) else {
+                throw CSTPackError(FileTree.pointOutside(line: l1, column: c1, lineStarts: ft.lineStarts, sourceLength: ft.sourceLength))
+            }
+            guard let b = ft.byteOffset(line: l2, column: c2) else {
+                throw CSTPackError(FileTree.pointOutside(line: l2, column: c2, lineStarts: ft.lineStarts, sourceLength: ft.sourceLength))
+            }
+            return [Hit(node: ft.deepestNode(spanning: a..<max(a, b), anonymous: work.options.anonymous))]
         case .byte(let b):
             guard b <= ft.sourceLength else { throw CSTPackError("byte @\(b) is past the end of the file (\(ft.sourceLength) bytes)") }
             return [Hit(node: ft.deepestNode(at: UInt32(b), anonymous: work.options.anonymous))]
@@ -312,18 +366,28 @@ struct Hit {
 /// Renders nodes as lines, text, S-expressions or JSON.
 enum NodeRender {
     /// `--text`: the node's bytes exactly as stored (whatever their encoding), then a newline.
-    static func render(_ ft: FileTree, hit: Hit, mode: QueryOptions.Mode, anonymous: Bool) throws -> [UInt8] {
+    /// How line output looks: colours, and whether each line names its file.
+    struct Style {
+        var color = false
+        var path = true
+        static let pathColor = "35", lineColor = "32", kindColor = "1;36", captureColor = "33"
+        func paint(_ s: String, _ code: String, on: Bool? = nil) -> String {
+            (on ?? color) ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s
+        }
+    }
+
+    static func render(_ ft: FileTree, hit: Hit, mode: QueryOptions.Mode, anonymous: Bool, style: Style = Style()) throws -> [UInt8] {
         let n = hit.node
         switch mode {
         case .text:
             guard let t = ft.text(n) else { throw CSTPackError("the archive does not store this file's text (built with --no-source)") }
             return Array(t) + [0x0A]
         default:
-            return Array(renderText(ft, hit: hit, mode: mode, anonymous: anonymous).utf8)
+            return Array(renderText(ft, hit: hit, mode: mode, anonymous: anonymous, style: style).utf8)
         }
     }
 
-    static func renderText(_ ft: FileTree, hit: Hit, mode: QueryOptions.Mode, anonymous: Bool) -> String {
+    static func renderText(_ ft: FileTree, hit: Hit, mode: QueryOptions.Mode, anonymous: Bool, style: Style) -> String {
         let n = hit.node
         switch mode {
         case .text:
@@ -331,13 +395,62 @@ enum NodeRender {
         case .json:
             return json(ft, hit) + "\n"
         case .tree(let depth):
-            return tree(ft, root: n, depth: depth, anonymous: anonymous, capture: hit.capture)
+            return "; \(ft.displayPath)\n" + tree(ft, root: n, depth: depth, anonymous: anonymous, capture: hit.capture)
+        case .vimgrep:
+            // ripgrep's --vimgrep: path:line:column:text, the node's first line.
+            let p = ft.point(ft.tree.starts[n])
+            let line = firstLine(of: ft, node: n)
+            let prefix = style.path ? style.paint(ft.displayPath, Style.pathColor) + ":" : ""
+            return prefix + style.paint("\(p?.line ?? 0):\(p?.column ?? 0)", Style.lineColor) + ":" + line + "\n"
         case .lines, .count:
-            var s = "\(ft.displayPath):\(range(ft, n))  \(ft.kindName(n))  #\(n + ft.firstID)"
-            if let c = hit.capture { s += "  @\(c)" }
+            var s = (style.path ? style.paint(ft.displayPath, Style.pathColor) + ":" : "") + style.paint(range(ft, n), Style.lineColor)
+            s += "  " + style.paint(ft.kindName(n), Style.kindColor) + "  #\(n + ft.firstID)"
+            if let c = hit.capture { s += "  " + style.paint("@\(c)", Style.captureColor) }
             if let t = ft.text(n) { s += "  " + shortText(t) }
             return s + "\n"
         }
+    }
+
+    /// The whole source line a node starts on (tabs kept, line end dropped).
+    static func firstLine(of ft: FileTree, node n: Int) -> String {
+        guard let source = ft.source, let starts = ft.lineStarts, let p = ft.point(ft.tree.starts[n]) else { return "" }
+        let from = Int(starts[p.line - 1])
+        let to = p.line < starts.count ? Int(starts[p.line]) : source.count
+        var line = source[from..<to]
+        while let last = line.last, last == 0x0A || last == 0x0D { line = line.dropLast() }
+        return String(decoding: line, as: UTF8.self)
+    }
+
+    /// grep-style context: each hit's first line (`path:N:`) with `before`/`after` source
+    /// lines around it (`path-N-`); overlapping groups merge, others are separated by `--`.
+    static func context(_ ft: FileTree, hits: [Hit], options: QueryOptions) -> String {
+        guard let source = ft.source, let starts = ft.lineStarts else {
+            return hits.map { renderText(ft, hit: $0, mode: .lines, anonymous: options.anonymous, style: Style(color: options.color)) }.joined()
+        }
+        let style = Style(color: options.color)
+        let matched = Set(hits.compactMap { ft.point(ft.tree.starts[$0.node])?.line })
+        var ranges: [ClosedRange<Int>] = []
+        for l in matched.sorted() {
+            let r = max(1, l - options.before)...min(starts.count, l + options.after)
+            if let last = ranges.last, r.lowerBound <= last.upperBound + 1 {
+                ranges[ranges.count - 1] = last.lowerBound...max(last.upperBound, r.upperBound)
+            } else {
+                ranges.append(r)
+            }
+        }
+        var out = ""
+        for (k, r) in ranges.enumerated() {
+            if k > 0 { out += "--\n" }
+            for l in r {
+                let from = Int(starts[l - 1]), to = l < starts.count ? Int(starts[l]) : source.count
+                var line = source[from..<to]
+                while let last = line.last, last == 0x0A || last == 0x0D { line = line.dropLast() }
+                let sep = matched.contains(l) ? ":" : "-"
+                out += style.paint(ft.displayPath, Style.pathColor) + sep + style.paint("\(l)", Style.lineColor) + sep
+                    + String(decoding: line, as: UTF8.self) + "\n"
+            }
+        }
+        return out
     }
 
     static func range(_ ft: FileTree, _ n: Int) -> String {
