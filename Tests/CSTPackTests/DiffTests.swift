@@ -136,8 +136,12 @@ final class DiffTests: XCTestCase {
         // Paths limit the diff (either side of a rename).
         let limited = try plan(a, b) { $0.paths = ["go"] }
         XCTAssertEqual(nameStatus(limited), ["R100\tgo/main.go\tgo/server.go"])
-        let pattern = try plan(a, b) { $0.paths = ["*.java"] }
+        // One glob syntax with every command: `*` stays in a folder, `**` crosses folders.
+        let pattern = try plan(a, b) { $0.paths = ["**/*.java"] }
         XCTAssertEqual(nameStatus(pattern), ["R100\tjava/Main.java\tjava2/Main.java"])
+        XCTAssertThrowsError(try plan(a, b) { $0.paths = ["*.java"] }, "no file at the top: a typo, not an empty diff")
+        let excluded = try plan(a, b) { $0.paths = ["go", ":!go/main.go"] }
+        XCTAssertEqual(nameStatus(excluded), ["A\tgo/server.go"])
     }
 
     func testArchiveAgainstDirectoryMatchesArchiveAgainstArchive() throws {

@@ -19,6 +19,10 @@ public final class DiffPlan: @unchecked Sendable {
         warnings = old.warnings + new.warnings
         let filter = PathFilter(options.paths)
         let a = old.files, b = new.files
+        // A PATH that names nothing on either side is a typo, not an empty diff.
+        if let unmatched = filter.unmatched(in: a.map(\.path) + b.map(\.path)) {
+            throw CSTPackError("PATH '\(unmatched)' matches no file of either side")
+        }
         var removed: [Int] = [], added: [Int] = []
         var out: [FileDiff] = []
         var i = 0, j = 0
@@ -162,31 +166,49 @@ public final class DiffPlan: @unchecked Sendable {
     }
 }
 
-/// Which paths a diff is limited to: each spec is a path, a directory (its files), or a shell
-/// pattern (fnmatch, `*` crossing `/`).
+/// Which paths a diff is limited to: each spec is a path, a directory (its files), or a glob
+/// in the syntax of every other command (Locate.glob: `*` stays in a folder, `**` crosses
+/// folders); `:!GLOB` leaves paths out.
 struct PathFilter {
     let specs: [[UInt8]]
-    let patterns: [String]
+    let patterns: [[UInt8]]
+    let excluded: [[UInt8]]
 
     init(_ raw: [String]) {
-        var specs: [[UInt8]] = [], patterns: [String] = []
+        var specs: [[UInt8]] = [], patterns: [[UInt8]] = [], excluded: [[UInt8]] = []
         for r in raw {
+            if r.hasPrefix(":!") { excluded.append(Array(r.dropFirst(2).utf8)); continue }
             var s = r
             while s.hasPrefix("./") { s.removeFirst(2) }
             while s.count > 1 && s.hasSuffix("/") { s.removeLast() }
-            if s.contains(where: { "*?[".contains($0) }) { patterns.append(s) } else { specs.append(Array(s.utf8)) }
+            if s.contains(where: { "*?[".contains($0) }) { patterns.append(Array(s.utf8)) } else { specs.append(Array(s.utf8)) }
         }
         self.specs = specs
         self.patterns = patterns
+        self.excluded = excluded
+    }
+
+    /// The first positive spec or pattern that matches none of `paths`.
+    func unmatched(in paths: [[UInt8]]) -> String? {
+        for s in specs where !s.isEmpty && s != [UInt8(ascii: ".")] {
+            if !paths.contains(where: { $0 == s || ($0.starts(with: s) && $0.dropFirst(s.count).first == UInt8(ascii: "/")) }) {
+                return String(decoding: s, as: UTF8.self)
+            }
+        }
+        for p in patterns where !paths.contains(where: { Locate.glob(p[...], $0[...]) }) { return String(decoding: p, as: UTF8.self) }
+        return nil
     }
 
     func matches(_ path: [UInt8]) -> Bool {
+        for x in excluded where Locate.glob(x[...], path[...]) || (path.starts(with: x) && path.dropFirst(x.count).first == UInt8(ascii: "/")) {
+            return false
+        }
         if specs.isEmpty && patterns.isEmpty { return true }
         for s in specs {
             if s.isEmpty || s == [UInt8(ascii: ".")] || s == path { return true }
             if path.count > s.count && path.starts(with: s) && path[s.count] == UInt8(ascii: "/") { return true }
         }
-        for p in patterns where path.withCString({ fnmatch(p, $0, 0) }) == 0 { return true }
+        for p in patterns where Locate.glob(p[...], path[...]) { return true }
         return false
     }
 }
