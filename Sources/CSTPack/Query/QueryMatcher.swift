@@ -187,6 +187,7 @@ public final class QueryMatcher {
         let parents = view.parents
         let text = NodeText(source: view.source, starts: view.starts, ends: view.ends)
         var results: [[QueryMatch.Capture]] = []
+        var deferred: [(pattern: Int, root: Int, captures: [QueryMatch.Capture])] = []
         var emittedGroups: [Int32] = []
         let (attemptStarts, attempts, shapes, leaves, leafRefs) = (t.attemptStarts, t.attempts, t.shapes, t.leaves, t.leafRefs)
         try leafPredicateStarts.withUnsafeBufferPointer { predicateStarts in
@@ -225,6 +226,7 @@ public final class QueryMatcher {
                     let parent = Int(parents[node])
                     run.resetBudget()
                     results.removeAll(keepingCapacity: true)
+                    let leadingOptional = run.q.items[Int(seq.start)].quantifier == .optional || run.q.items[Int(seq.start)].quantifier == .zeroOrMore
                     let list = parent < 0
                         ? NodeList(base: run.rootList, start: 0, end: 1)
                         : NodeList(base: run.childIDs.baseAddress!, start: Int(run.offsets[parent]), end: Int(run.offsets[parent + 1]))
@@ -233,10 +235,46 @@ public final class QueryMatcher {
                                       from: start, previous: -1, pinned: start, inParent: parent >= 0,
                                       depth: 0) { results.append(run.captures(0, $0)) }
                     if run.exhausted { budgetExceeded += 1 }
-                    if !results.isEmpty { try emit(p, node, results, text, &out) }
+                    if leadingOptional {
+                        for caps in results { deferred.append((p, node, caps)) }
+                    } else if !results.isEmpty {
+                        try emit(p, node, results, text, &out)
+                    }
                 }
             }
         }
+        }
+        try emitUndominated(deferred, text, &out)
+    }
+
+    /// Matches of top-level groups that may start with nothing (`((comment)* @doc .
+    /// (function_declaration))`): tree-sitter starts such a pattern at every node its first
+    /// item or the next one matches, and drops a state that started later when another of
+    /// the same pattern, at the same step, holds all its captures. So a match whose captures
+    /// all belong to a larger match of the same pattern is not reported.
+    private func emitUndominated(_ found: [(pattern: Int, root: Int, captures: [QueryMatch.Capture])], _ text: NodeText,
+                                 _ out: inout MatchList) throws {
+        guard !found.isEmpty else { return }
+        let sorted = found.map { m in (m.pattern, m.root, m.captures.sorted { $0.node != $1.node ? $0.node < $1.node : $0.id < $1.id }) }
+        // Dominating matches share the last captured node: compare only within those groups.
+        struct Key: Hashable { var pattern: Int; var last: Int }
+        var groups: [Key: [Int]] = [:]
+        for (k, m) in sorted.enumerated() { groups[Key(pattern: m.0, last: m.2.last?.node ?? m.1), default: []].append(k) }
+        var dropped = Set<Int>()
+        var seen = Set<[Int]>()
+        for (_, members) in groups where members.count > 1 {
+            for a in members {
+                let ca = Set(sorted[a].2.map { [$0.id, $0.node] })
+                for b in members where b != a && !dropped.contains(b) {
+                    let cb = Set(sorted[b].2.map { [$0.id, $0.node] })
+                    if ca.count < cb.count && ca.isSubset(of: cb) { dropped.insert(a); break }
+                }
+            }
+        }
+        for (k, m) in sorted.enumerated() where !dropped.contains(k) {
+            // The same captures reached from two roots are one match.
+            guard seen.insert([m.0] + m.2.flatMap { [$0.id, $0.node] }).inserted else { continue }
+            if try predicatesHold(m.0, m.2[...], text) { out.append(pattern: m.0, root: m.1, captures: m.2) }
         }
     }
 
@@ -561,6 +599,10 @@ struct MatchRun {
             if pinned >= 0 && j != pinned { return false }
             guard item.anchoredBefore else { return true }
             if prev >= 0 { return !anyNamed(list, prev + 1, j) } // immediately after the previous match
+            // A top-level group starts where it is pinned: an anchor after items that
+            // matched nothing there ties this one to nothing (tree-sitter starts the pattern
+            // at this step, as `((comment)* . (function_declaration))` in tags.scm needs).
+            if pinned >= 0 { return true }
             return !inParent || !anyNamed(list, list.start, j)   // first named child
         }
         func endsRight(_ j: Int) -> Bool {
