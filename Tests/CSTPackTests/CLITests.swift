@@ -228,6 +228,9 @@ final class CLITests: XCTestCase {
         try writeBytes(Array(rust.prefix(564)), to: root + "/small.f")
         try writeBytes(Array("{\"ok\": [1, 2, 3]}\n".utf8), to: root + "/fine.json")
         try writeBytes(Array("def f(x):\n    return x\n".utf8), to: root + "/fine.py")
+        // More files than a worker's run (16), so that the crashes fall in different runs,
+        // one of them in the batch the helper parses while the worker encodes the run before.
+        for k in 0..<40 { try writeBytes(Array("v\(k) = [\(k)]\n".utf8), to: root + "/m\(k < 10 ? "0" : "")\(k).py") }
         let out = dir + "/out.cstpack"
         for extra in [[], ["--phases", "1,3"], ["-j", "1"], ["--parse-only"]] {
             let r = try run(["build", root, "-o", out] + extra)
@@ -241,7 +244,8 @@ final class CLITests: XCTestCase {
             let v = try run(["verify", "-a", out])
             XCTAssertEqual(v.status, 0, v.description)
             let ls = try run(["ls", "-a", out])
-            XCTAssertEqual(ls.stdout.split(separator: "\n").map { String($0.prefix { $0 != "\t" }) }, ["fine.json", "fine.py"], ls.description)
+            XCTAssertEqual(ls.stdout.split(separator: "\n").map { String($0.prefix { $0 != "\t" }) },
+                           ["fine.json", "fine.py"] + (0..<40).map { "m\($0 < 10 ? "0" : "")\($0).py" }, ls.description)
         }
         // With the helper off (every file in process) the same files would end the build:
         // that is what the helper is for. (Not run: it kills the process.)

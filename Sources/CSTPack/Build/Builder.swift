@@ -216,12 +216,21 @@ public enum Builder {
                 waiting.removeAll()
                 waitingBytes = 0
             }
+            // The run whose last batch the parse helper is parsing while this thread encodes
+            // the run before it (with -j 1 the build then keeps both cores busy).
+            var pending: WorkList.PendingRun? = nil
             while true {
                 if !waiting.isEmpty && modelGate.ready() != nil { encodeWaiting() }
                 // A worker holding parsed files may be holding the one the writer waits for:
                 // it must not wait for the queue's byte limit then (the window still holds).
-                guard let run = queue.take(run: Builder.parseRun, holdingResults: !waiting.isEmpty) else { break }
-                for (i, stage) in zip(run, work.parse(run, parser: parser)) {
+                let next = queue.take(run: Builder.parseRun, holdingResults: !waiting.isEmpty || pending != nil)
+                let started = next.map { work.beginParse($0, parser: parser) }
+                defer { pending = started }
+                guard let current = pending else {
+                    if next == nil { break }
+                    continue
+                }
+                for (i, stage) in zip(current.range, work.finishParse(current)) {
                     switch stage {
                     case .done(let outcome):
                         queue.put(i, outcome, bytes: outcome.bytes)
@@ -345,6 +354,22 @@ final class WorkList: @unchecked Sendable {
     /// Reads and parses files `range` (or takes them from the training sample), in one
     /// batch for the parse helper; their stages, in order.
     func parse(_ range: Range<Int>, parser: FileParser) -> [Stage] {
+        finishParse(beginParse(range, parser: parser))
+    }
+
+    /// Files whose parse has begun: the helper may still be parsing the last batch while
+    /// the worker encodes the previous run (the build's two cores both busy with `-j 1`).
+    struct PendingRun {
+        let range: Range<Int>
+        var stages: [Stage?]
+        let sources: [(slot: Int, bytes: [UInt8])]
+        /// The sources as the parser reads them: a copy that lives until `finishParse`.
+        let copies: UnsafeMutableRawBufferPointer
+        let parsing: FileParser.Pending
+        let parser: FileParser
+    }
+
+    func beginParse(_ range: Range<Int>, parser: FileParser) -> PendingRun {
         var stages = [Stage?](repeating: nil, count: range.count)
         var sources: [(slot: Int, bytes: [UInt8])] = []
         for (slot, i) in range.enumerated() {
@@ -357,17 +382,30 @@ final class WorkList: @unchecked Sendable {
             case .skipped(let reason, let message): stages[slot] = .done(.skipped(reason: reason, message: message))
             }
         }
-        // The sources stay alive (and their addresses valid) while the batch is parsed.
-        let results = withBuffers(sources.map(\.bytes)) { buffers in
-            parser.parse(zip(sources, buffers).map { IsolatedParser.Job(source: $1, grammar: grammars[files[range.lowerBound + $0.slot].1]) },
-                         timeoutMicros: options.parseTimeoutMicros, wantTree: !options.parseOnly)
+        let total = sources.reduce(0) { $0 + $1.bytes.count }
+        let copies = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 16)
+        var jobs: [IsolatedParser.Job] = []
+        var at = 0
+        for (slot, bytes) in sources {
+            let part = UnsafeMutableRawBufferPointer(rebasing: copies[at..<at + bytes.count])
+            bytes.withUnsafeBytes { if $0.count > 0 { part.copyMemory(from: $0) } }
+            jobs.append(IsolatedParser.Job(source: UnsafeRawBufferPointer(part), grammar: grammars[files[range.lowerBound + slot].1]))
+            at += bytes.count
         }
-        for ((slot, bytes), result) in zip(sources, results) {
+        let parsing = parser.begin(jobs, timeoutMicros: options.parseTimeoutMicros, wantTree: !options.parseOnly)
+        return PendingRun(range: range, stages: stages, sources: sources, copies: copies, parsing: parsing, parser: parser)
+    }
+
+    func finishParse(_ pending: PendingRun) -> [Stage] {
+        var stages = pending.stages
+        let results = pending.parser.finish(pending.parsing)
+        pending.copies.deallocate()
+        for ((slot, bytes), result) in zip(pending.sources, results) {
             switch result {
             case .success(let parsed?): stages[slot] = .parsed(ParsedFile(bytes: bytes, result: parsed))
             case .success(nil): stages[slot] = .done(.parsedOnly(bytes.count))
             case .failure(let error):
-                stages[slot] = .done(.skipped(reason: "parse failed", message: "\(files[range.lowerBound + slot].0.displayPath): skipped: \(error)"))
+                stages[slot] = .done(.skipped(reason: "parse failed", message: "\(files[pending.range.lowerBound + slot].0.displayPath): skipped: \(error)"))
             }
         }
         return stages.map { $0! }
@@ -497,18 +535,4 @@ func directoryOf(_ p: String) -> String {
     guard let slash = p.lastIndex(of: "/") else { return "." }
     let d = String(p[..<slash])
     return d.isEmpty ? "/" : d
-}
-
-/// Calls `body` with the arrays' buffers, all valid at once.
-func withBuffers<R>(_ arrays: [[UInt8]], _ body: ([UnsafeRawBufferPointer]) -> R) -> R {
-    var buffers: [UnsafeRawBufferPointer] = []
-    buffers.reserveCapacity(arrays.count)
-    func nest(_ k: Int) -> R {
-        guard k < arrays.count else { return body(buffers) }
-        return arrays[k].withUnsafeBytes { raw in
-            buffers.append(raw)
-            return nest(k + 1)
-        }
-    }
-    return nest(0)
 }

@@ -119,6 +119,19 @@ public final class IsolatedParser {
     /// Throws when the helper crashed (which file did it is then unknown: parse them one by
     /// one to find out).
     public func parse(_ jobs: [Job], timeoutMicros: UInt64, wantTree: Bool) throws -> [Result<TreeSitterParser.Result?, Error>] {
+        try receive(try send(jobs, timeoutMicros: timeoutMicros, wantTree: wantTree))
+    }
+
+    /// A request sent and not yet answered: what reading its reply needs.
+    public struct Sent {
+        let sourceLengths: [Int]
+        let wantTree: Bool
+    }
+
+    /// Sends a batch; `receive` reads its reply. In between the caller may do other work
+    /// (encode the previous batch) while the helper parses: a request must then fit in the
+    /// pipe (`Self.pipeBytes`), or the helper, blocked on its reply, never reads it.
+    public func send(_ jobs: [Job], timeoutMicros: UInt64, wantTree: Bool) throws -> Sent {
         if pid == 0 { try start() }
         var w = Frame.writer(capacity: 4 + jobs.reduce(0) { $0 + 40 + $1.grammar.libraryPath.utf8.count + $1.grammar.name.utf8.count + $1.source.count })
         w.u32(UInt32(jobs.count))
@@ -130,17 +143,26 @@ public final class IsolatedParser {
             w.u64(UInt64(job.source.count)); w.append(job.source)
         }
         guard Frame.write(toChild, &w) == 0 else { throw crashed() }
+        return Sent(sourceLengths: jobs.map(\.source.count), wantTree: wantTree)
+    }
 
+    /// The pipes' size (F_SETPIPE_SZ asks for 1 MiB; half of it is what a request may take
+    /// while its reply is not being read).
+    public static let pipeBytes = 512 << 10
+
+    /// Reads the reply to `sent`.
+    public func receive(_ sent: Sent) throws -> [Result<TreeSitterParser.Result?, Error>] {
+        let wantTree = sent.wantTree
         // The helper is our own code, but it just ran the code that may corrupt memory: a
         // reply that no tree of these sources can give is treated as a crash.
-        let maxNodes = jobs.map { UInt64($0.source.count) * 16 + 1024 }
+        let maxNodes = sent.sourceLengths.map { UInt64($0) * 16 + 1024 }
         let limit = maxNodes.reduce(0) { $0 + 17 + 15 * $1 + (1 << 17) }
         guard let reply = try? Frame.read(fromChild, limit: limit) else { throw crashed() }
         return try reply.withUnsafeBytes { raw throws -> [Result<TreeSitterParser.Result?, Error>] in
             var r = ByteReader(raw, context: "the parse helper's reply")
             do {
                 var results: [Result<TreeSitterParser.Result?, Error>] = []
-                for k in jobs.indices {
+                for k in sent.sourceLengths.indices {
                     let status = try r.u8()
                     if status == 1 {
                         let text = try r.bytes(Int(try r.u32()))
