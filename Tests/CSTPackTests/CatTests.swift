@@ -4,6 +4,23 @@ import XCTest
 
 /// Files read back exactly (issue 16): `cat`, `extract`, and `query --text`.
 extension CLITests {
+    /// What a successful run wrote to stdout, as bytes (`run` reads it as text).
+    func stdoutBytes(_ args: [String]) throws -> [UInt8] {
+        let dir = try makeTempDir("cstpack-stdout")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try exe())
+        p.arguments = args
+        p.standardInput = FileHandle.nullDevice
+        FileManager.default.createFile(atPath: dir + "/out", contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
+        p.standardOutput = out
+        try p.run()
+        p.waitUntilExit()
+        try out.close()
+        XCTAssertEqual(p.terminationStatus, 0, "\(args)")
+        return try readBytes(dir + "/out")
+    }
+
     func testCatAndExtractGiveTheFilesBackByteForByte() throws {
         let (root, archive) = try liveTree()
         let files = try listFiles(root)
@@ -12,13 +29,7 @@ extension CLITests {
         // `cat` of every file, in path order, is their concatenation (compared as bytes,
         // through a file: the helper reads stdout as text).
         let dir = try makeTempDir("cstpack-extract")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "exec \"$0\" cat -a \"$1\" '**' > \"$2\"", try exe(), archive, dir + "/cat"]
-        try p.run()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0)
-        XCTAssertEqual(try readBytes(dir + "/cat"), try stored.flatMap { try readBytes(root + "/" + $0) })
+        XCTAssertEqual(try stdoutBytes(["cat", "-a", archive, "**"]), try stored.flatMap { try readBytes(root + "/" + $0) })
         let x = try run(["extract", "-a", archive, "--to", dir + "/out"])
         XCTAssertEqual(x.status, 0, x.description)
         for path in stored { XCTAssertEqual(try readBytes(dir + "/out/" + path), try readBytes(root + "/" + path), path) }
@@ -42,13 +53,7 @@ extension CLITests {
         let source = try readBytes(root + "/python/latin1.py")
         XCTAssertNil(String(validatingUTF8: source.map { CChar(bitPattern: $0) } + [0]), "the fixture is not UTF-8")
         let dir = try makeTempDir("cstpack-text")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "exec \"$0\" query -a \"$1\" python/latin1.py 0 --text > \"$2\"", try exe(), archive, dir + "/out"]
-        try p.run()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0)
-        let out = try readBytes(dir + "/out")
+        let out = try stdoutBytes(["query", "-a", archive, "python/latin1.py", "0", "--text"])
         let tree = try ArchiveReader(try Archive(path: archive)).tree(ofFile: try XCTUnwrap(try Archive(path: archive).fileIndex(path: Array("python/latin1.py".utf8))))
         XCTAssertEqual(out, Array(source[Int(tree.starts[0])..<Int(tree.ends[0])]) + [0x0A], "the root's bytes exactly, then a newline")
         // Without stored source --text is an error, once, not a line of output.

@@ -9,18 +9,8 @@
 #include <string.h>
 #include <time.h>
 #include <tree_sitter/api.h>
+#include "slurp.h"
 
-static char *slurp(const char *path, long *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc(*len + 1);
-    if (fread(buf, 1, *len, f) != (size_t)*len) { fclose(f); free(buf); return NULL; }
-    fclose(f);
-    return buf;
-}
 
 int main(int argc, char **argv) {
     if (argc != 2) { fprintf(stderr, "usage: %s LIB.so < list\n", argv[0]); return 2; }
