@@ -53,7 +53,8 @@ public final class ArchiveWriter {
     /// The TREE section's content but the per-file states, which `add` collects.
     private var tree: TreeState? = nil
     private var fileStates: [StoredFileState] = []
-    /// Whether `finish` syncs to disk (an archive for one answer, deleted after, need not).
+    /// Whether `finish` syncs to disk and compresses metadata (an archive for one answer,
+    /// deleted after, needs neither).
     private let durable: Bool
 
     /// Tag models by language (phase 2), written as bases.
@@ -296,8 +297,8 @@ public final class ArchiveWriter {
             func section(_ id: Format.SectionID, _ raw: [UInt8]) throws {
                 var codec = Format.SectionCodec.stored
                 var bytes = raw
-                let packed = try SectionCompression.compress(raw)
-                if packed.count + 8 < raw.count {
+                let packed = durable ? try SectionCompression.compress(raw) : raw
+                if durable && packed.count + 8 < raw.count {
                     var w = ByteWriter(capacity: packed.count + 8)
                     w.u64(UInt64(raw.count))
                     w.append(packed)

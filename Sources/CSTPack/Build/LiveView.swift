@@ -34,6 +34,7 @@ public enum LiveView {
         options.jobs = jobs
         options.parseHelper = parseHelper
         options.durable = false
+        options.ephemeral = true
         let plan: Updater.Plan
         do {
             plan = try Updater.plan(base, options: options, grammars: grammars, events: { _ in })

@@ -48,6 +48,10 @@ public enum Updater {
         public var reuse = false
         /// Write without syncing to disk (an archive made for one answer and deleted after).
         public var durable = true
+        /// For an archive made for one answer: copy every segment that holds a live record
+        /// (no repacking), and store new segments uncompressed. Its size does not matter;
+        /// the time to the answer does.
+        public var ephemeral = false
         /// The options that choose and encode files (`build --reuse`: the command line's,
         /// whose encoding must match the base's); nil: those the base recorded.
         public var build: BuildOptions? = nil
@@ -269,7 +273,9 @@ public enum Updater {
             let files = toParse.map { (chosen[$0].file, languageIndex[chosen[$0].language]!) }
             guard files.allSatisfy({ grammarsByIndex[$0.1] != nil }) else { throw CSTPackError("a grammar went missing during the update") }
             let work = WorkList(files: files, grammars: grammarsByIndex.map { $0! }, preParsed: nil, options: options)
-            let jobs = max(1, min(options.jobs, (files.count + Builder.parseRun - 1) / Builder.parseRun))
+            // Each worker starts a parse helper (tens of ms): one more per MiB of source to parse.
+            let bytes = files.reduce(0) { $0 + $1.0.size }
+            let jobs = max(1, min(options.jobs, (files.count + Builder.parseRun - 1) / Builder.parseRun, 1 + bytes / (1 << 20)))
             let parsers = FileParsers(count: jobs, options: options)
             let queue = OrderedWorkQueue<Builder.Outcome>(total: files.count, window: jobs * 256)
             let join = startThreads(jobs) { worker in
@@ -313,10 +319,11 @@ public enum Updater {
             case .skip: break
             }
         }
-        let keep = try segmentsToKeep(base, liveBytes: liveBytes)
+        let keep = o.ephemeral ? (0..<base.segmentCount).filter { liveBytes[$0] > 0 && ((try? base.segment($0).base) == Format.none32) }
+                               : try segmentsToKeep(base, liveBytes: liveBytes)
 
         let writer = try ArchiveWriter(destination: options.output, languages: tables, phases: base.buildInfo.phases,
-                                       codec: base.buildInfo.codec, level: base.buildInfo.level,
+                                       codec: o.ephemeral ? .none : base.buildInfo.codec, level: base.buildInfo.level,
                                        sourceLevel: options.sourceLevel ?? base.buildInfo.codec.defaultSourceLevel,
                                        segmentSize: Int(base.buildInfo.segmentSize), durable: o.durable)
         do {
