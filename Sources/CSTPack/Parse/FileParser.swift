@@ -133,7 +133,7 @@ final class FileParser {
     }
 
     /// Source bytes sent to the helper in one request.
-    static let batchBytes = 256 << 10
+    static let batchBytes = IsolatedParser.pipeBytes
 
     func parseOnly(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64) throws {
         if isolates(source), let helper = isolated {
