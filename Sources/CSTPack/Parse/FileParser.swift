@@ -70,7 +70,12 @@ final class FileParser {
                 }
             }
         }
-        if !batch.isEmpty { flush(batch, &p, leaveOutstanding: batchSize <= IsolatedParser.pipeBytes) }
+        if !batch.isEmpty {
+            // Left with the helper only if it fits its pipe while the previous reply waits.
+            let limit = (try? isolated?.inFlightLimit()) ?? 0
+            let frame = batchSize + batch.reduce(12) { $0 + 29 + jobs[$1].grammar.libraryPath.utf8.count + jobs[$1].grammar.name.utf8.count }
+            flush(batch, &p, leaveOutstanding: frame <= limit)
+        }
         return p
     }
 
@@ -133,7 +138,7 @@ final class FileParser {
     }
 
     /// Source bytes sent to the helper in one request.
-    static let batchBytes = IsolatedParser.pipeBytes
+    static let batchBytes = IsolatedParser.batchBytes
 
     func parseOnly(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64) throws {
         if isolates(source), let helper = isolated {

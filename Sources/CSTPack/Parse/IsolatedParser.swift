@@ -22,6 +22,8 @@ public final class IsolatedParser {
     private var pid: pid_t = 0
     private var toChild: Int32 = -1
     private var fromChild: Int32 = -1
+    /// The smaller of the two pipes' sizes (1 MiB when the kernel grants it).
+    private var pipeSize = 64 << 10
 
     public init(executable: String) {
         self.executable = executable
@@ -51,8 +53,9 @@ public final class IsolatedParser {
         for fd in request + response { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         // Trees of large files are megabytes: 1 MiB pipes (the usual maximum; a refusal keeps
         // the 64 KiB default) take them in far fewer reads, writes and context switches.
-        let setPipeSize: Int32 = 1031 // F_SETPIPE_SZ (<linux/fcntl.h>), which Glibc does not export
+        let setPipeSize: Int32 = 1031, getPipeSize: Int32 = 1032 // F_SETPIPE_SZ, F_GETPIPE_SZ (<linux/fcntl.h>)
         for fd in [request[1], response[1]] { _ = fcntl(fd, setPipeSize, 1 << 20) }
+        pipeSize = Int(min(fcntl(request[1], getPipeSize), fcntl(response[1], getPipeSize)))
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -146,9 +149,17 @@ public final class IsolatedParser {
         return Sent(sourceLengths: jobs.map(\.source.count), wantTree: wantTree)
     }
 
-    /// The pipes' size (F_SETPIPE_SZ asks for 1 MiB; half of it is what a request may take
-    /// while its reply is not being read).
-    public static let pipeBytes = 512 << 10
+    /// The largest request that may be left unanswered (`send` without `receive`): half the
+    /// pipes' size, so that it fits while the helper is still writing the previous reply.
+    /// Starts the helper if needed.
+    public func inFlightLimit() throws -> Int {
+        if pid == 0 { try start() }
+        return max(0, pipeSize / 2 - (4 << 10))
+    }
+
+    /// Source bytes a batch holds at most (a request in flight is then at most half of the
+    /// 1 MiB pipes the helper is given).
+    public static let batchBytes = 480 << 10
 
     /// Reads the reply to `sent`.
     public func receive(_ sent: Sent) throws -> [Result<TreeSitterParser.Result?, Error>] {
