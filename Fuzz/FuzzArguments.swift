@@ -12,6 +12,7 @@ enum FuzzArguments {
         _ = parseDecimal(node)
         _ = try? LanguageMap.parseOverrides([node])
         _ = Locate.glob(pattern[...], path[...])
+        _ = NodeSelector.splitLocation(node)
         guard let selector = try? NodeSelector(node) else { return }
         var starts: [UInt32] = [0]
         for (k, b) in path.enumerated() where b == 0x0A { starts.append(UInt32(k + 1)) }
@@ -19,6 +20,13 @@ enum FuzzArguments {
         case .point(let line, let column):
             if FileTree.byteOffset(line: line, column: column, lineStarts: starts, sourceLength: path.count) == nil {
                 _ = FileTree.pointOutside(line: line, column: column, lineStarts: starts, sourceLength: path.count)
+            }
+        case .span(let line, let column, let endLine, let endColumn):
+            precondition((line, column) <= (endLine, endColumn))
+            for (l, c) in [(line, column), (endLine, endColumn)] {
+                if FileTree.byteOffset(line: l, column: c, lineStarts: starts, sourceLength: path.count) == nil {
+                    _ = FileTree.pointOutside(line: l, column: c, lineStarts: starts, sourceLength: path.count)
+                }
             }
         case .id(let n): precondition(NodeSelector.nodeIDs.contains(n))
         case .byte(let b): precondition(NodeSelector.bytes.contains(b))
