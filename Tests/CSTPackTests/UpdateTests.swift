@@ -409,3 +409,83 @@ final class PublicMemoryTests: XCTestCase {
         XCTAssertEqual(Hash.xxh3(base), a.bases[0].checksum)
     }
 }
+
+/// Faults around the live index: another machine's archive, files that change while they
+/// are read.
+final class LiveFaultTests: XCTestCase {
+    func testAnArchiveFromAnotherMachineAnswersAsBuilt() throws {
+        let grammars = try TestGrammars.require()
+        let dir = try makeTempDir("cstpack-machine")
+        let root = dir + "/tree"
+        try FileManager.default.copyItem(atPath: TestPaths.fixturesPath, toPath: root)
+        let archive = dir + "/a.cstpack"
+        try writeBytes(Array("machine-one\n".utf8), to: dir + "/id-one")
+        try writeBytes(Array("machine-two\n".utf8), to: dir + "/id-two")
+        let saved = TreeState.machineIDPath
+        defer { TreeState.machineIDPath = saved }
+        TreeState.machineIDPath = dir + "/id-one"
+        try buildArchive(root: root, output: archive, grammars: grammars) { $0.noIgnore = true }
+        XCTAssertEqual(try Archive(path: archive).treeState?.machine, Array("machine-one".utf8))
+        try writeBytes(Array("def changed():\n    pass\n".utf8), to: root + "/python/app.py")
+        // The same path on another machine is another tree: nothing is read from it.
+        TreeState.machineIDPath = dir + "/id-two"
+        let other = try LiveView.open(try Archive(path: archive), grammars: grammars, parseHelper: nil, jobs: 1)
+        XCTAssertNil(other.summary)
+        XCTAssertTrue(other.notes.first?.contains("built on another machine") == true, "\(other.notes)")
+        XCTAssertEqual(other.archive.path, archive, "answers from the archive itself")
+        // On the machine that built it, the change is seen.
+        TreeState.machineIDPath = dir + "/id-one"
+        let here = try LiveView.open(try Archive(path: archive), grammars: grammars, parseHelper: nil, jobs: 1)
+        XCTAssertEqual(here.summary?.changed, 1, "\(here.notes)")
+    }
+
+    /// A file rewritten again and again while updates run: each update succeeds and leaves a
+    /// valid archive; once the writes stop, one more update equals a fresh build.
+    func testFilesChangingDuringUpdates() throws {
+        let grammars = try TestGrammars.require()
+        let dir = try makeTempDir("cstpack-churn")
+        let root = dir + "/tree"
+        try FileManager.default.copyItem(atPath: TestPaths.fixturesPath, toPath: root)
+        let archive = dir + "/a.cstpack", fresh = dir + "/fresh.cstpack"
+        try buildArchive(root: root, output: archive, grammars: grammars) { $0.noIgnore = true }
+        let churn = root + "/python/churn.py"
+        final class Stop: @unchecked Sendable { var now = false }
+        let stop = Stop()
+        let writer = Thread {
+            var k = 0
+            while !stop.now {
+                k += 1
+                let text = (0..<(k % 50 + 1)).map { "def f\($0)_\(k)():\n    return \($0)\n" }.joined()
+                // Rewritten in place (same inode), as editors that do not rename do.
+                if let h = FileHandle(forWritingAtPath: churn) ?? {
+                    FileManager.default.createFile(atPath: churn, contents: nil); return FileHandle(forWritingAtPath: churn) }() {
+                    try? h.truncate(atOffset: 0)
+                    h.write(Data(text.utf8))
+                    try? h.close()
+                }
+            }
+        }
+        writer.start()
+        for _ in 0..<8 {
+            var o = Updater.Options(output: archive)
+            o.jobs = 1
+            _ = try Updater.update(try Archive(path: archive), options: o, grammars: grammars) { _ in }
+            let r = Verifier.run(try Archive(path: archive), options: VerifyOptions(), grammars: nil)
+            XCTAssertTrue(r.ok, r.problems.prefix(3).joined(separator: "; "))
+        }
+        stop.now = true
+        while writer.isExecuting { usleep(1000) }
+        var o = Updater.Options(output: archive)
+        o.jobs = 1
+        _ = try Updater.update(try Archive(path: archive), options: o, grammars: grammars) { _ in }
+        try buildArchive(root: root, output: fresh, grammars: grammars) { $0.noIgnore = true }
+        let a = try Archive(path: archive), f = try Archive(path: fresh)
+        XCTAssertEqual(a.fileCount, f.fileCount)
+        let i = try XCTUnwrap(try a.fileIndex(path: Array("python/churn.py".utf8)))
+        let j = try XCTUnwrap(try f.fileIndex(path: Array("python/churn.py".utf8)))
+        XCTAssertEqual(try a.file(i).contentHash, try f.file(j).contentHash, "the last content, not a stale one")
+        var v = VerifyOptions()
+        v.sourceDirectory = root
+        XCTAssertTrue(Verifier.run(a, options: v, grammars: grammars).ok)
+    }
+}

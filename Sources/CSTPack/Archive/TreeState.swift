@@ -170,9 +170,12 @@ public struct TreeState: Sendable, Equatable {
         return TreeState(root: root, machine: machine, options: o, files: files, passedOver: passed)
     }
 
+    /// Where the machine id is read (tests point it elsewhere to play another machine).
+    nonisolated(unsafe) static var machineIDPath = "/etc/machine-id"
+
     /// This machine's id (/etc/machine-id), or empty.
     public static func machineID() -> [UInt8] {
-        guard let bytes = try? readFile(Array("/etc/machine-id".utf8), limit: 4096) else { return [] }
+        guard let bytes = try? readFile(Array(machineIDPath.utf8), limit: 4096) else { return [] }
         return Array(bytes.prefix { $0 != UInt8(ascii: "\n") })
     }
 
