@@ -8,9 +8,12 @@ struct CSTPackCommand: ParsableCommand {
         commandName: "cstpack",
         abstract: "Pack a source tree's concrete syntax trees into one compact, verifiable, random-access archive.",
         discussion: """
-        Reading subcommands use -a/--archive PATH, else $CSTPACK_ARCHIVE, else ./index.cstpack. \
-        Grammars are found in: --grammars DIR, $CSTPACK_GRAMMARS, ~/.local/share/cstpack/grammars, \
-        then beside the executable (see `cstpack languages`).
+        Reading commands use -a/--archive PATH, else $CSTPACK_ARCHIVE, else index.cstpack in \
+        the current directory or the nearest parent that has one. They answer for the tree as \
+        it is now: files changed since the archive was built are read fresh (--as-built: the \
+        archive alone). Grammars are found in: --grammars DIR, $CSTPACK_GRAMMARS, \
+        ~/.local/share/cstpack/grammars, then beside the executable (see `cstpack languages`). \
+        Exit status: 0 found or OK, 1 nothing found (or differences), 2 on any error.
         """,
         version: "cstpack 0.1.0 (archive format \(Format.version))",
         subcommands: [Build.self, Update.self, Verify.self, Cat.self, Extract.self, Stats.self, Languages.self, List.self, QueryCommand.self, Diff.self, DecodeAllCommand.self, BenchLookup.self, ParseHelperCommand.self]

@@ -34,6 +34,9 @@ struct QueryCommand: ParsableCommand {
     @Flag(help: "Search every file of the archive.")
     var all = false
 
+    @Option(help: ArgumentHelp("Leave out files matching this glob (repeatable; ':!GLOB' as FILE does the same).", valueName: "GLOB"))
+    var exclude: [String] = []
+
     @OptionGroup var archiveOption: LiveArchiveOption
 
     @Flag(help: "For line:column and @byte, return anonymous nodes too; with --tree, show them.")
@@ -103,7 +106,7 @@ struct QueryCommand: ParsableCommand {
             let (fileArgument, nodeArgument) = !all && arguments.count == 1 ? NodeSelector.splitLocation(arguments[0])! : (arguments.first!, arguments.last!)
             let selector = try NodeSelector(nodeArgument)
             let archive = try archiveOption.open()
-            let files: [Int] = all ? Array(0..<archive.fileCount) : try Locate.files(archive, matching: archiveOption.storedPatterns([fileArgument], archive)[0])
+            let files = try Locate.select(archive, all ? [] : archiveOption.storedPatterns([fileArgument], archive), excludes: exclude)
             if files.isEmpty { throw CSTPackError("no stored file matches '\(arguments[0])'") }
             var options = QueryOptions()
             options.anonymous = any

@@ -218,6 +218,21 @@ extension CLITests {
     }
 }
 
+extension CLITests {
+    /// Completions come from the binary for every shell, and scripts/setup installed the man
+    /// page (tests run after it).
+    func testCompletionsAndManPage() throws {
+        for shell in ["bash", "zsh", "fish"] {
+            let r = try run(["--generate-completion-script", shell])
+            XCTAssertEqual(r.status, 0, r.description)
+            XCTAssertTrue(r.stdout.contains("update") && r.stdout.contains("extract"), "\(shell): every command is completed")
+        }
+        let home = ProcessInfo.processInfo.environment["XDG_DATA_HOME"] ?? (NSHomeDirectory() + "/.local/share")
+        let man = String(decoding: try readBytes(home + "/man/man1/cstpack.1"), as: UTF8.self)
+        XCTAssertTrue(man.contains(".Dt CSTPACK 1") && man.contains("update"), "the installed man page is cstpack's")
+    }
+}
+
 final class ExtractorTests: XCTestCase {
     func testStoredPathsThatLeaveTheDirectoryAreRefused() {
         for bad in ["../x.py", "a/../../x.py", "/etc/passwd", "a//b.py", "./a.py", "a/./b.py", "", "a/.."] {
