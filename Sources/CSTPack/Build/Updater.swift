@@ -238,6 +238,23 @@ public enum Updater {
     public static func update(_ base: Archive, options o: Options, grammars: GrammarRegistry,
                               events: (BuildEvent) -> Void) throws -> UpdateSummary {
         let started = monotonicSeconds()
+        // Trees of two versions of a grammar cannot share one archive: a grammar that
+        // changed since the build means a full build, with the recorded options.
+        if !o.reuse, let why = fullBuildReason(base, grammars: grammars) {
+            let state = try recordedTree(base)
+            events(.warning("\(why): building the whole tree again"))
+            var options = state.buildOptions(base.buildInfo, root: o.root ?? state.rootPath, output: o.output, jobs: o.jobs)
+            options.parseHelper = o.parseHelper
+            let built = try Builder.build(options, grammars: grammars, events: events)
+            var summary = UpdateSummary()
+            summary.files = built.files
+            summary.parsed = built.files
+            summary.skipped = built.skipped
+            summary.archiveBytes = built.archiveBytes
+            summary.wrote = true
+            summary.seconds = monotonicSeconds() - started
+            return summary
+        }
         var plan = try plan(base, options: o, grammars: grammars, events: events)
         if plan.read == 0 && plan.summary.deleted == 0 && plan.sameRoot && !o.reuse {
             plan.summary.files = base.fileCount
