@@ -55,13 +55,10 @@ public enum Locate {
     /// from (`cwd`, absolute), it is relative to `cwd`, as git reads paths; elsewhere it is a
     /// stored path as it is.
     public static func storedPattern(_ argument: String, archive: Archive, cwd: String?) -> String {
+        // `:!GLOB` is the same path, excluded.
+        if argument.hasPrefix(":!") { return ":!" + storedPattern(String(argument.dropFirst(2)), archive: archive, cwd: cwd) }
         guard let root = archive.treeState?.rootPath, !root.isEmpty, let cwd, !argument.hasPrefix("/"),
-              !argument.hasPrefix(":!"), cwd.hasPrefix(root + "/") else {
-            if argument.hasPrefix(":!"), let cwd, let root = archive.treeState?.rootPath, !root.isEmpty, cwd.hasPrefix(root + "/") {
-                return ":!" + storedPattern(String(argument.dropFirst(2)), archive: archive, cwd: cwd)
-            }
-            return argument
-        }
+              cwd.hasPrefix(root + "/") else { return argument }
         var parts = cwd.dropFirst(root.count + 1).split(separator: "/").map(String.init)
         for part in argument.split(separator: "/", omittingEmptySubsequences: true) {
             switch part {
