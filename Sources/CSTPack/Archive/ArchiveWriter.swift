@@ -192,13 +192,6 @@ public final class ArchiveWriter {
         }
     }
 
-    /// Whether a file of this content, language and flags is already in the archive (its
-    /// records would be shared, not placed).
-    public func holds(_ hash: ContentHash, language: Int, flags: Format.FileFlags) -> Bool {
-        guard shareIdentical, let earlier = byContent[ContentHashKey(hash: hash, language: language)] else { return false }
-        return files[earlier].flags == flags
-    }
-
     private func add(_ path: [UInt8], _ fileEntry: FileEntry, state: StoredFileState,
                      placeCST: () throws -> Int, placeSource: () throws -> Void) throws {
         if let last = lastPath { precondition(last.lexicographicallyPrecedes(path), "files out of order") }
