@@ -71,12 +71,18 @@ struct LiveArchiveOption: ParsableArguments {
     @Flag(help: "Answer from the archive alone, as it was built (by default, files changed since are read fresh).")
     var asBuilt = false
 
-    func open() throws -> Archive {
+    /// `file`: the one stored path (not a glob) the answer reads, if it reads one: then only
+    /// that file's freshness is checked while it is unchanged.
+    func open(file: String? = nil) throws -> Archive {
         let base = try archiveOption.open()
         if asBuilt { return base }
         let overrides = base.treeState?.options.languageOverrides.map(\.1) ?? []
         let grammars = GrammarRegistry(directories: GrammarRegistry.searchDirectories(explicit: nil), extraNames: overrides)
-        let live = try LiveView.open(base, grammars: grammars, parseHelper: ownExecutable(), jobs: defaultJobs())
+        var only: [[UInt8]] = []
+        if let f = file.map({ storedPatterns([$0], base)[0] }), !f.contains(where: { "*?[".contains($0) }), !f.hasPrefix(":!") {
+            only = [Array(f.utf8)]
+        }
+        let live = try LiveView.open(base, onlyPaths: only, grammars: grammars, parseHelper: ownExecutable(), jobs: defaultJobs())
         for n in live.notes { writeStderr("cstpack: note: \(n)\n") }
         return live.archive
     }

@@ -105,7 +105,7 @@ struct QueryCommand: ParsableCommand {
             // FILE:LINE:COL as one argument, as compilers print it.
             let (fileArgument, nodeArgument) = !all && arguments.count == 1 ? NodeSelector.splitLocation(arguments[0])! : (arguments.first!, arguments.last!)
             let selector = try NodeSelector(nodeArgument)
-            let archive = try archiveOption.open()
+            let archive = try archiveOption.open(file: all ? nil : fileArgument)
             let files = try Locate.select(archive, all ? [] : archiveOption.storedPatterns([fileArgument], archive), excludes: exclude)
             if files.isEmpty { throw CSTPackError("no stored file matches '\(arguments[0])'") }
             var options = QueryOptions()

@@ -215,6 +215,13 @@ extension CLITests {
         XCTAssertEqual(Int(after), Int(before)! + 3, "the changed and the new file are read fresh: \(note)")
         XCTAssertTrue(note.contains("cstpack: note: 2 file(s) changed"), note)
         XCTAssertEqual(try count(["--as-built"]).0, before, "--as-built answers from the archive alone")
+        // A query of one file reads that file as it is now, and an unchanged file's answer
+        // needs no note (only its own stamp is checked).
+        let one = try run(["query", "-a", archive, "python/app.py", "function_definition", "--count"])
+        XCTAssertEqual(Int(one.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), 9 + 1, "app.py has 9 functions, one added: \(one.description)")
+        let untouched = try run(["query", "-a", archive, "python/broken.py", "0"])
+        XCTAssertEqual(untouched.status, 0, untouched.description)
+        XCTAssertEqual(untouched.stderr, "", "an unchanged file is answered from the archive")
         // The fresh file is there for point queries and ls; a deleted one is gone.
         let q = try run(["query", "-a", archive, "python/fresh.py", "1:5"])
         XCTAssertEqual(q.status, 0, q.description)

@@ -16,6 +16,25 @@ public enum LiveView {
     /// A parse for one answer is worth suggesting `update` from this many files on.
     static let suggestUpdateAt = 20
 
+    /// Like `open`, for an answer that reads only the stored files `paths`: when each is on
+    /// disk with its recorded stamp, the archive answers without walking the tree (a point
+    /// lookup in a large tree then costs a few lstat calls, not a walk).
+    public static func open(_ base: Archive, onlyPaths paths: [[UInt8]], grammars: GrammarRegistry, parseHelper: String?,
+                            jobs: Int) throws -> Result {
+        if let state = base.treeState, !state.root.isEmpty, state.machine == TreeState.machineID(), !paths.isEmpty {
+            let fresh = try paths.allSatisfy { path in
+                guard let i = try base.fileIndex(path: path) else { return false }
+                var st = stat()
+                let full = state.root + [UInt8(ascii: "/")] + path
+                guard full.withCString({ lstat($0, &st) }) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
+                let stamp = FileStamp(st)
+                return stamp == state.files[i].stamp && !stamp.isRacy(takenAt: base.modifiedAt)
+            }
+            if fresh { return Result(archive: base, notes: [], summary: nil) }
+        }
+        return try open(base, grammars: grammars, parseHelper: parseHelper, jobs: jobs)
+    }
+
     public static func open(_ base: Archive, grammars: GrammarRegistry, parseHelper: String?, jobs: Int) throws -> Result {
         guard let state = base.treeState, !state.root.isEmpty else { return Result(archive: base, notes: [], summary: nil) }
         let asBuilt = "answering from the archive as built (--as-built says so and skips this check)"
