@@ -97,8 +97,16 @@ enum Archives {
     static let directory: String = {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("cstpack-api-tests-\(getpid())").path
         try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        XCTestObservationCenter.shared.addTestObserver(RemoveWhenDone(d))
         return d
     }()
+
+    /// Removes the archives when the test bundle finishes.
+    final class RemoveWhenDone: NSObject, XCTestObservation, @unchecked Sendable {
+        let path: String
+        init(_ path: String) { self.path = path }
+        func testBundleDidFinish(_ testBundle: Bundle) { try? FileManager.default.removeItem(atPath: path) }
+    }
 
     nonisolated(unsafe) private static var built: [String: String] = [:]
     private static let lock = NSLock()
