@@ -36,6 +36,8 @@ let package = Package(
         ),
         // An example of the public read API: prints a stored file's outline.
         .executableTarget(name: "cstpack-outline", dependencies: ["CSTPack"], path: "Examples/Outline"),
+        // scripts/bench-api's driver: walks every node of an archive within a cache budget.
+        .executableTarget(name: "cstpack-api-walk", dependencies: ["CSTPack"], path: "Benchmarks/APIWalk"),
         .testTarget(name: "CSTPackTests", dependencies: ["CSTPack", "CTreeSitter"]),
         // The public API as another program sees it (no @testable), checked against
         // tree-sitter's own C API.
