@@ -258,3 +258,53 @@ final class ArchiveAPITests: XCTestCase {
         XCTAssertTrue(missing.stderr.hasPrefix("cstpack-outline: error: no file"), missing.stderr)
     }
 }
+
+/// The README's and the DocC articles' examples, as written there, on the stdlib part.
+final class DocumentedExampleTests: XCTestCase {
+    func testReadmeExample() throws {
+        let (path, _) = try Archives.stdlib()
+        var lines: [String] = []
+        // From README.md, "Library" (the archive's path aside).
+        let archive = try CSTArchive(path: path, cacheLimit: 16 << 20)
+        let tree = try archive.file(path: "json/decoder.py")!.syntaxTree()
+        if let node = tree.node(atLine: 120, column: 17) {        // as `cstpack query FILE 120:17`
+            lines.append("\(node.kind) \(node.start) \(node.parent?.kind ?? "-") \(node.text ?? "")")
+        }
+        for m in try archive.query("(class_definition name: (identifier) @name)", language: "python") {
+            lines.append("\(m.file.path) \(m.captures[0].node.start.line) \(m.captures[0].node.text ?? "")")
+        }
+        // The CLI gives the same node.
+        let r = try Executables.cstpack(["query", "-a", path, "json/decoder.py", "120:17", "--json"])
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let start = try XCTUnwrap(json["start"] as? [String: Any])
+        XCTAssertEqual(lines.first, "\(json["kind"]!) \(start["line"]!):\(start["column"]!) \(tree.node(id: json["id"] as! Int)!.parent!.kind) \(json["text"]!)")
+        let classLine = try lineNumber(of: "class JSONDecodeError(", in: "json/decoder.py")
+        XCTAssertTrue(lines.contains("json/decoder.py \(classLine) JSONDecodeError"), "\(lines.prefix(5))")
+    }
+
+    func testFindNodesArticleQuery() throws {
+        let (path, _) = try Archives.stdlib()
+        let archive = try CSTArchive(path: path)
+        var out: [String] = []
+        let matches = try archive.query("""
+            (class_definition
+              name: (identifier) @class
+              body: (block (function_definition name: (identifier) @method)))
+            """, language: "python")
+        for match in matches {
+            let cls = match.nodes(forCapture: "class").first?.text ?? "?"
+            for method in match.nodes(forCapture: "method") {
+                out.append("\(match.file.path):\(method.start.line): \(cls).\(method.text ?? "?")")
+            }
+        }
+        let methodLine = try lineNumber(of: "    def decode(self", in: "json/decoder.py")
+        XCTAssertTrue(out.contains("json/decoder.py:\(methodLine): JSONDecoder.decode"), "\(out.filter { $0.hasPrefix("json/decoder") })")
+    }
+
+    /// The 1-based line of the stdlib part's file `path` that starts with `prefix`.
+    func lineNumber(of prefix: String, in path: String) throws -> Int {
+        let text = try String(contentsOfFile: try Archives.stdlib().root + "/" + path, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        return try XCTUnwrap(lines.firstIndex { $0.hasPrefix(prefix) }) + 1
+    }
+}
