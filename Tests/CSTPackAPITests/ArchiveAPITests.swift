@@ -308,3 +308,49 @@ final class DocumentedExampleTests: XCTestCase {
         return try XCTUnwrap(lines.firstIndex { $0.hasPrefix(prefix) }) + 1
     }
 }
+
+/// One archive shared by threads: reads are serialized inside, and every thread sees the
+/// trees one thread alone sees.
+final class ConcurrencyAPITests: XCTestCase {
+    func testThreadsShareAnArchive() throws {
+        let (path, _) = try Archives.stdlib()
+        let alone = try CSTArchive(path: path)
+        var expected: [String: String] = [:]
+        for f in alone.files {
+            let t = try f.syntaxTree()
+            expected[f.path] = "\(t.nodeCount) \(t.root.byteRange) \(t.nodes.last!.kind) \(t.nodes.filter(\.isNamed).count)"
+        }
+        // A small budget, so that threads evict each other's trees and segments.
+        let shared = try CSTArchive(path: path, cacheLimit: 1 << 20)
+        let files = shared.files
+        let results = Results()
+        DispatchQueue.concurrentPerform(iterations: 4) { worker in
+            for k in 0..<files.count {
+                let f = files[(k * 7 + worker * 13) % files.count]
+                do {
+                    let t = try f.syntaxTree()
+                    results.add(f.path, "\(t.nodeCount) \(t.root.byteRange) \(t.nodes.last!.kind) \(t.nodes.filter(\.isNamed).count)")
+                } catch {
+                    results.add(f.path, "error: \(error)")
+                }
+            }
+        }
+        XCTAssertEqual(results.count, 4 * files.count)
+        for (path, seen) in results.all {
+            XCTAssertEqual(Set(seen), [expected[path]!], path)
+        }
+        XCTAssertEqual(shared.cacheStatistics.treeReads, 4 * files.count)
+    }
+
+    final class Results: @unchecked Sendable {
+        private let lock = NSLock()
+        private(set) var all: [String: [String]] = [:]
+        private(set) var count = 0
+        func add(_ path: String, _ s: String) {
+            lock.lock()
+            all[path, default: []].append(s)
+            count += 1
+            lock.unlock()
+        }
+    }
+}
