@@ -7,9 +7,12 @@ let package = Package(
     products: [
         .executable(name: "cstpack", targets: ["cstpack"]),
         .library(name: "CSTPack", targets: ["CSTPack"]),
+        .executable(name: "cstpack-outline", targets: ["cstpack-outline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `swift package generate-documentation --target CSTPack` (the DocC catalog).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CTreeSitter", pkgConfig: "tree-sitter", providers: [.apt(["libtree-sitter-dev"])]),
@@ -31,6 +34,13 @@ let package = Package(
             name: "cstpack",
             dependencies: ["CSTPack", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // An example of the public read API: prints a stored file's outline.
+        .executableTarget(name: "cstpack-outline", dependencies: ["CSTPack"], path: "Examples/Outline"),
+        // scripts/bench-api's driver: walks every node of an archive within a cache budget.
+        .executableTarget(name: "cstpack-api-walk", dependencies: ["CSTPack"], path: "Benchmarks/APIWalk"),
         .testTarget(name: "CSTPackTests", dependencies: ["CSTPack", "CTreeSitter"]),
+        // The public API as another program sees it (no @testable), checked against
+        // tree-sitter's own C API.
+        .testTarget(name: "CSTPackAPITests", dependencies: ["CSTPack", "CTreeSitter"]),
     ]
 )

@@ -5,10 +5,13 @@ public final class ArchiveReader {
     public let archive: Archive
     private let decompressor = Decompressor()
     private var cache: [Int: (bytes: [UInt8], lastUse: Int, complete: Bool)] = [:]
-    private var cachedBytes = 0
+    /// Bytes of decompressed segments the cache holds now.
+    private(set) var cachedBytes = 0
     private var clock = 0
     public let cacheLimit: Int
     public private(set) var segmentsDecompressed = 0
+    /// Segment reads, and those the cache answered (the public API reports the hit rate).
+    private(set) var segmentRequests = 0, segmentHits = 0
 
     private var trees: [(file: Int, tree: FileTree)] = []
     /// Decode buffers that point lookups reuse (their trees are copied out of them).
@@ -45,8 +48,10 @@ public final class ArchiveReader {
     /// checked only if it is all decompressed).
     public func segmentBytes(_ i: Int, prefix: Int? = nil) throws -> [UInt8] {
         clock += 1
+        segmentRequests += 1
         if let hit = cache[i], hit.bytes.count >= (prefix ?? Int.max) || hit.complete {
             cache[i]!.lastUse = clock
+            segmentHits += 1
             return hit.bytes
         }
         if let old = cache.removeValue(forKey: i) { cachedBytes -= old.bytes.count }

@@ -1,6 +1,9 @@
-/// A user-facing failure: one line naming the thing that went wrong.
+/// A failure to read an archive or to answer a request: one line naming the thing that
+/// went wrong (the archive, the file, the segment or the query).
 public struct CSTPackError: Error, CustomStringConvertible, Sendable {
+    /// The message, one line.
     public let description: String
+    /// An error with the message `message`.
     public init(_ message: String) { description = message }
 }
 
