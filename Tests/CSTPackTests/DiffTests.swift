@@ -735,6 +735,68 @@ final class DiffTests: XCTestCase {
         return out + "/" + top
     }
 
+    // MARK: Showing changes, paths (issue 15)
+
+    func testUpdatesShowChangedWordsAndJSONCarriesWholeTexts() throws {
+        let grammar = try TestGrammars.require("python")
+        let long = String(repeating: "word ", count: 30)
+        let old = py("def f():\n    \"\"\"Return the first value of the list.\n\n    More words here.\n    \"\"\"\n    return \"\(long)a\"\n")
+        let new = py("def f():\n    \"\"\"Return the last value of the list.\n\n    More words here.\n    \"\"\"\n    return \"\(long)b\"\n")
+        let d = try treeDiff(old, new, grammar)
+        XCTAssertEqual(d.changes.map(\.op), [.update, .update], "\(d.changes.map { "\($0.op) \($0.kind)" })")
+        // Whole texts, never cut.
+        XCTAssertTrue(d.changes[0].newText?.contains("Return the last value of the list.\n\n    More words here.") ?? false, "\(d.changes[0].newText ?? "")")
+        XCTAssertEqual(d.changes[1].newText?.hasSuffix("\(long)b"), true, "\(d.changes[1].newText ?? "")")
+        let f = FileDiff(status: .modified, old: nil, new: SnapshotFile(path: Array("f.py".utf8), hash: ContentHash(low: 0, high: 0), language: "python", size: 0, lines: 0, index: -1), nodes: .diff(d))
+        let json = String(decoding: DiffRenderer(format: .json, color: false).render(f), as: UTF8.self)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let changes = try XCTUnwrap((object["nodes"] as? [String: Any])?["changes"] as? [[String: Any]])
+        XCTAssertEqual(changes.map { $0["new_text"] as? String }, d.changes.map(\.newText))
+        XCTAssertFalse(json.contains("…"))
+        // Human output: the changed words marked, the cut marked.
+        let human = String(decoding: DiffRenderer(format: .human, color: false).render(f), as: UTF8.self)
+        XCTAssertTrue(human.contains("[-first-]{+last+}"), human)
+        XCTAssertTrue(human.contains("[-a-]{+b+}") || human.contains("[-\(long)a-]{+\(long)b+}"), human)
+        let colored = String(decoding: DiffRenderer(format: .human, color: true).render(f), as: UTF8.self)
+        XCTAssertTrue(colored.contains("\u{1B}[1;31mfirst\u{1B}[0m") && colored.contains("\u{1B}[1;32mlast\u{1B}[0m"), colored)
+        XCTAssertEqual(WordDiff.segments("a + b", "a - b").map(\.kind), [.same, .deleted, .inserted, .same])
+        XCTAssertEqual(DiffRenderer.shortened("  first line\nsecond"), "first line…")
+        XCTAssertEqual(DiffRenderer.shortened(String(repeating: "x", count: 80)), String(repeating: "x", count: 59) + "…")
+    }
+
+    func testMinifiedFilesGetTheCoarseDiffUnlessForced() throws {
+        let grammar = try TestGrammars.require("javascript")
+        let numbers = (0..<3000).map(String.init).joined(separator: ",")
+        let old = Array("var a=[\(numbers)];function f(x){return x+1}\n".utf8)
+        let new = Array("var a=[\(numbers.replacingOccurrences(of: ",1500,", with: ",15000,"))];function f(x){return x+2}\n".utf8)
+        var options = TreeDiffOptions()
+        options.checkReplay = true
+        let d = try treeDiff(old, new, grammar, options: options)
+        guard case .coarse(let reason) = d.mode else { return XCTFail("not coarse: \(d.mode)") }
+        XCTAssertTrue(reason.hasPrefix("minified or generated: a line of"), reason)
+        XCTAssertEqual(d.replay, .some(nil))
+        options.structuralLongLines = true
+        let forced = try treeDiff(old, new, grammar, options: options)
+        XCTAssertEqual(forced.mode, .structural)
+        XCTAssertEqual(forced.changes.map(\.op), [.update, .update])
+        // Short lines on average: structural.
+        let plain = try treeDiff(Array("function f(x) {\n  return x + 1\n}\n".utf8), Array("function f(x) {\n  return x + 2\n}\n".utf8), grammar)
+        XCTAssertEqual(plain.mode, .structural)
+    }
+
+    func testExcludeAppliesToBothSides() throws {
+        let oldRoot = try copyFixtures(), newRoot = try copyFixtures()
+        try edit(newRoot, "python/app.py") { $0.replacingOccurrences(of: "range(3)", with: "range(4)") }
+        try edit(newRoot, "rust/lib.rs") { $0.replacingOccurrences(of: "use std::fmt;\n", with: "") }
+        try FileManager.default.removeItem(atPath: newRoot + "/ruby/model.rb")
+        let a = try build(oldRoot), b = try build(newRoot)
+        XCTAssertEqual(nameStatus(try plan(a, b) { $0.excludes = ["**/*.rs"] }), ["M\tpython/app.py", "D\truby/model.rb"])
+        XCTAssertEqual(nameStatus(try plan(a, b) { $0.excludes = ["ruby", "*.rs"] }), ["M\tpython/app.py", "M\trust/lib.rs"],
+                       "`*` stays in a folder: *.rs matches no stored path")
+        XCTAssertEqual(nameStatus(try plan(a, b) { $0.paths = ["python", "rust"]; $0.excludes = ["python/*"] }), ["M\trust/lib.rs"])
+        XCTAssertThrowsError(try plan(a, b) { $0.paths = ["nosuch/**"] })
+    }
+
     // MARK: Output
 
     func testRenderedForms() throws {
