@@ -543,7 +543,15 @@ final class DiffTests: XCTestCase {
                                     new: try fileTree(py("class K:\n    def read_all(self, path):\n        return open(path).read()\n\n    def load(self):\n        return 0\n"), grammar),
                                     options: options)
         XCTAssertTrue(kept.renames.isEmpty, "\(kept.renames)")
-        for d in [classes, wrapper, nested, renamed, kept] { XCTAssertEqual(d.replay, .some(nil)) }
+        // A node wrapped in an inserted one stays, and the insert says so.
+        let wrapped = TreeDiff.compute(old: try fileTree(py("def f(x):\n    return x + a\n"), grammar),
+                                       new: try fileTree(py("def f(x):\n    return x + a + 1\n"), grammar), options: options)
+        XCTAssertEqual(wrapped.changes.map(\.op), [.insert])
+        let at = "def f(x):\n    return ".utf8.count
+        XCTAssertEqual(wrapped.changes.first?.kept.map { [$0.startByte, $0.endByte] }, [[at, at + 5]])
+        let line = DiffRenderer(format: .human, color: false).changeLine(wrapped.changes[0])
+        XCTAssertTrue(line.hasSuffix("`x + a + 1`  (keeps 2:12-2:17)"), line)
+        for d in [classes, wrapper, nested, renamed, kept, wrapped] { XCTAssertEqual(d.replay, .some(nil)) }
     }
 
     // MARK: Replay (issue 15)

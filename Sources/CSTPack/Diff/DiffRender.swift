@@ -108,15 +108,22 @@ public struct DiffRenderer {
         var s = paint("\(mark) \(c.op.rawValue)", code) + "  "
         switch c.op {
         case .insert:
-            s += "\(c.new.map(Self.spanText) ?? "")  \(c.kind)  `\(Self.shortened(c.newText ?? ""))`"
+            s += "\(c.new.map(Self.spanText) ?? "")  \(c.kind)  `\(Self.shortened(c.newText ?? ""))`" + keptText(c)
         case .delete:
-            s += "old \(c.old.map(Self.spanText) ?? "")  \(c.kind)  `\(Self.shortened(c.oldText ?? ""))`"
+            s += "old \(c.old.map(Self.spanText) ?? "")  \(c.kind)  `\(Self.shortened(c.oldText ?? ""))`" + keptText(c)
         case .update:
             s += "\(c.new.map(Self.spanText) ?? "")  \(c.kind)  " + updateText(c.oldText ?? "", c.newText ?? "")
         case .move:
             s += "\(c.old.map(Self.spanText) ?? "") → \(c.new.map(Self.spanText) ?? "")  \(c.kind)  `\(Self.shortened(c.newText ?? ""))`"
         }
         return s
+    }
+
+    /// What an insert wraps or a delete unwraps: it stays.
+    private func keptText(_ c: NodeChange) -> String {
+        guard let first = c.kept.first else { return "" }
+        let more = c.kept.count > 1 ? " and \(c.kept.count - 1) more" : ""
+        return paint("  (keeps \(Self.spanText(first))\(more))", "2")
     }
 
     /// Human output shows at most this many characters of a text on one line, and this many
@@ -268,7 +275,8 @@ public struct DiffRenderer {
             let changes: [JSONValue] = d.changes.map { c in
                 .object([("op", .string(c.op.rawValue)), ("kind", .string(c.kind)), ("group", .int(c.group)),
                          ("part", text(c.part)), ("old", span(c.old)), ("new", span(c.new)),
-                         ("old_text", text(c.oldText)), ("new_text", text(c.newText))])
+                         ("old_text", text(c.oldText)), ("new_text", text(c.newText)),
+                         ("kept", .array(c.kept.map { span($0) }))])
             }
             var pairs: [(String, JSONValue)] = [("mode", .string(d.isCoarse ? "coarse" : "structural")), ("reason", reason),
                              ("inserted", .int(d.count(.insert))), ("deleted", .int(d.count(.delete))),

@@ -40,6 +40,9 @@ public struct NodeChange: Sendable {
     /// Preorder node ids of the last node of a run (the first node's for a single node).
     package var oldLastNode: Int = -1
     package var newLastNode: Int = -1
+    /// For an insert or delete: the outermost nodes inside the run that stay (matched; wrapped
+    /// in place by the inserted nodes, or unwrapped from the deleted ones), on the run's side.
+    package var kept: [SourceSpan] = []
 }
 
 /// A declaration matched to one of another name: a rename (the old name is gone from its

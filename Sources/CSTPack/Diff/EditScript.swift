@@ -160,6 +160,22 @@ struct EditScript {
                 c.newText = text(b, c.new!)
             }
             c.kind = kindText(t, first: v, last: side == 1 ? r.newLast : r.oldLast)
+            if r.op == .insert || r.op == .delete {
+                // Matched nodes inside the run stay: wrapped in the inserted nodes or
+                // unwrapped from the deleted ones.
+                let partners = side == 1 ? m2 : m1
+                var d = v
+                let stop = Int(t.end[side == 1 ? r.newLast : r.oldLast])
+                while d < stop {
+                    if partners[d] >= 0 {
+                        if !t.isLayout(d) && inPlace(side, d) { c.kept.append(span(t, d, d)) }
+                        d = Int(t.end[d])
+                    } else {
+                        d += 1
+                    }
+                }
+                try budget.spend(stop - v)
+            }
             if r.op == .update, a.label[r.oldFirst] != b.label[r.newFirst], kindName(a, r.oldFirst) != c.kind {
                 c.kind = kindName(a, r.oldFirst) + " → " + c.kind
             }
@@ -206,6 +222,16 @@ struct EditScript {
                                          old: span(a, x, x), new: span(b, y, y)))
         }
         return out
+    }
+
+    /// Whether a matched node under an unmatched parent stays in place: its nearest matched
+    /// ancestor and its partner's correspond (else it is reported moved).
+    private func inPlace(_ side: Int, _ node: Int) -> Bool {
+        let (t, u, own, other) = side == 1 ? (b, a, m2, m1) : (a, b, m1, m2)
+        var up1 = Int(t.parent[node]), up2 = Int(u.parent[Int(own[node])])
+        while up1 >= 0 && own[up1] < 0 { up1 = Int(t.parent[up1]) }
+        while up2 >= 0 && other[up2] < 0 { up2 = Int(u.parent[up2]) }
+        return up1 >= 0 && up2 >= 0 && Int(own[up1]) == up2
     }
 
     private mutating func declarationPath(_ side: Int, _ node: Int) -> [Declaration] {
