@@ -538,6 +538,13 @@ final class DiffTests: XCTestCase {
                                        options: options)
         XCTAssertEqual(renamed.renames.map { "\($0.oldName) -> \($0.newName)" }, ["load -> read_all"])
         XCTAssertEqual(renamed.groups.first?.path.first?.oldName, "load")
+        // Names are whole, however long (shortened only in human output).
+        let longOld = "test_" + String(repeating: "old_", count: 20), longNew = "test_" + String(repeating: "new_", count: 20)
+        let long = TreeDiff.compute(old: try fileTree(py("def \(longOld)(x):\n    return x + 1\n"), grammar),
+                                    new: try fileTree(py("def \(longNew)(x):\n    return x + 1\n"), grammar), options: options)
+        XCTAssertEqual(long.renames.map(\.oldName), [longOld])
+        XCTAssertEqual(long.groups.first?.path.first?.name, longNew)
+        XCTAssertTrue(DiffRenderer(format: .human, color: false).groupTitle(long.groups[0]).contains("…"))
         // ... but not when the old name lives on in the scope: then one is inserted.
         let kept = TreeDiff.compute(old: try fileTree(py("class K:\n    def load(self, path):\n        return open(path).read()\n"), grammar),
                                     new: try fileTree(py("class K:\n    def read_all(self, path):\n        return open(path).read()\n\n    def load(self):\n        return 0\n"), grammar),

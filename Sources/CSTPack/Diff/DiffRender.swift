@@ -95,8 +95,8 @@ public struct DiffRenderer {
     func groupTitle(_ g: ChangeGroup) -> String {
         guard !g.path.isEmpty else { return paint("(top level)", "36") }
         let path = g.path.map { d -> String in
-            var s = "\(d.kind) `\(d.name)`"
-            if let o = d.oldName { s += " (was `\(o)`)" }
+            var s = "\(d.kind) `\(Self.shortened(d.name))`"
+            if let o = d.oldName { s += " (was `\(Self.shortened(o))`)" }
             return s
         }.joined(separator: " › ")
         let parts = g.parts.isEmpty ? "" : ": " + g.parts.joined(separator: ", ") + " changed"

@@ -311,9 +311,14 @@ struct EditScript {
         return n < 0 ? nil : nameText(t, n)
     }
 
+    /// A declaration's name: the whole text of its name node, white space trimmed (a C
+    /// declarator may span lines).
     private func nameText(_ t: DiffTree, _ i: Int) -> String? {
-        let s = excerpt(t, Int(t.file.tree.starts[i]), Int(t.file.tree.ends[i]), limit: 60)
-        return s.isEmpty ? nil : s
+        guard let src = t.file.source else { return nil }
+        var lo = min(max(Int(t.file.tree.starts[i]), 0), src.count), hi = min(max(Int(t.file.tree.ends[i]), lo), src.count)
+        while lo < hi, isSpace(src[lo]) { lo += 1 }
+        while hi > lo, isSpace(src[hi - 1]) { hi -= 1 }
+        return lo < hi ? String(decoding: src[lo..<hi], as: UTF8.self) : nil
     }
 
     // MARK: Text
@@ -355,29 +360,4 @@ struct EditScript {
 func lineColumn(_ f: FileTree, _ byte: Int) -> LineColumn {
     if let p = f.point(UInt32(byte)) { return LineColumn(line: p.line, column: p.column) }
     return LineColumn(line: 1, column: byte + 1)
-}
-
-/// The first non-blank line of a range, trimmed, at most `limit` characters (with "…" when
-/// cut or when more lines follow).
-func excerpt(_ t: DiffTree, _ start: Int, _ end: Int, limit: Int = 60) -> String {
-    guard let src = t.file.source else { return "" }
-    let s = min(max(start, 0), src.count), e = min(max(end, s), src.count)
-    var lineStart = s
-    while lineStart < e && isSpace(src[lineStart]) { lineStart += 1 }
-    var lineEnd = lineStart
-    while lineEnd < e && src[lineEnd] != 0x0A { lineEnd += 1 }
-    var more = false
-    var rest = lineEnd
-    while rest < e { if !isSpace(src[rest]) { more = true; break }; rest += 1 }
-    var trimmedEnd = lineEnd
-    while trimmedEnd > lineStart && isSpace(src[trimmedEnd - 1]) { trimmedEnd -= 1 }
-    let cap = min(trimmedEnd, lineStart + limit * 4)
-    var text = String(decoding: src[lineStart..<cap], as: UTF8.self)
-    if text.count > limit {
-        text = String(text.prefix(limit - 1))
-        more = true
-    } else if cap < trimmedEnd {
-        more = true
-    }
-    return more ? text + "…" : text
 }
