@@ -103,6 +103,16 @@ func fail(_ error: Error) -> Never {
 
 func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
+/// `--color WHEN` of every command: always, never, or auto (on a terminal, unless NO_COLOR
+/// is set to something).
+func colorWanted(_ when: String, fd: Int32 = 1) -> Bool {
+    switch when {
+    case "always": return true
+    case "never": return false
+    default: return isTerminal(fd) && (getenv("NO_COLOR").map { String(cString: $0).isEmpty } ?? true)
+    }
+}
+
 func defaultJobs() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
 /// "1 line", "2 lines".

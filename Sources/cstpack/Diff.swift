@@ -16,14 +16,19 @@ struct Diff: ParsableCommand {
         at least --rename-threshold percent of lines alike).
 
         For each modified file whose language both sides know, the syntax trees are \
-        matched GumTree-style (identical subtrees top-down, then containers by how many \
-        of their descendants match, bottom-up) and the inserted (+), deleted (-), \
-        updated (~) and moved (>) subtrees are listed with line:column ranges, grouped \
-        under their enclosing named declaration. A file over its budget (--max-nodes, \
-        --max-time) gets a coarse diff instead, labelled as such.
+        matched GumTree-style (identical subtrees top-down, then declarations of the same \
+        name in the same scope, then containers by how many of their descendants match, \
+        bottom-up) and the inserted (+), deleted (-), updated (~, changed words marked) \
+        and moved (>) subtrees are listed with line:column ranges, grouped under their \
+        enclosing named declaration. A declaration is shown renamed only when its old \
+        name is gone from its scope and its new name was not there. A file over its \
+        budget (--max-nodes, --max-time), or minified or generated (a line over 10,000 \
+        bytes, or lines over 500 bytes on average; see --force-structural), gets a \
+        coarse diff instead, labelled as such.
 
         A directory NEW is walked as `build` walks it; only the files that differ are \
-        parsed. PATH limits the diff to files, directories or shell patterns.
+        parsed. PATH limits the diff to files, directories or globs (`*` stays in a \
+        folder, `**` crosses folders, `:!GLOB` leaves out), as in `query` and `ls`.
 
         Exit status: 0; 1 with --exit-code or --quiet when there are differences; 2 on \
         errors.
@@ -44,6 +49,12 @@ struct Diff: ParsableCommand {
 
     @Flag(help: "One JSON object per file (JSON Lines): status, paths, languages, node counts, groups and changes.")
     var json = false
+
+    @Flag(help: "Structural diff even of minified or generated files (a line over 10,000 bytes, or lines over 500 bytes on average), which get a coarse diff by default.")
+    var forceStructural = false
+
+    @Flag(help: "Replay every node-level edit script on the old tree and check that it yields the new tree; a file that does not is an error (exit 2). For testing.")
+    var checkReplay = false
 
     @Flag(help: "Exit with status 1 when there are differences, 0 when there are none.")
     var exitCode = false
@@ -69,7 +80,7 @@ struct Diff: ParsableCommand {
     @Flag(help: "NEW directory: walk it even inside a git work tree (.gitignore is not read).")
     var noIgnore = false
 
-    @Option(help: ArgumentHelp("NEW directory: skip paths or names matching this shell pattern (repeatable).", valueName: "GLOB"))
+    @Option(help: ArgumentHelp("Leave out stored paths matching this glob, on both sides (as `query --exclude`; repeatable); a NEW directory's walk skips them as `build --exclude` does.", valueName: "GLOB"))
     var exclude: [String] = []
 
     @Option(name: .customLong("lang"), help: ArgumentHelp("NEW directory: map an extension to a grammar (repeatable).", valueName: "EXT=NAME"))
@@ -116,6 +127,8 @@ struct Diff: ParsableCommand {
             options.nodeLevel = !quiet && !nameStatus
             options.tree.maxNodes = maxNodes
             options.tree.maxSeconds = Double(maxTime) / 1000
+            options.tree.structuralLongLines = forceStructural
+            options.tree.checkReplay = checkReplay
             options.renameThreshold = renameThreshold
             options.noIgnore = noIgnore
             options.excludes = exclude
@@ -136,20 +149,32 @@ struct Diff: ParsableCommand {
             different = !plan.files.isEmpty
             if !quiet {
                 for w in plan.warnings { writeStderr("cstpack: warning: \(w)\n") }
-                let useColor: Bool
-                switch color {
-                case "always": useColor = true
-                case "never": useColor = false
-                default:
-                    let noColor = getenv("NO_COLOR").map { String(cString: $0) } ?? ""
-                    useColor = isTerminal(1) && noColor.isEmpty && !json && !nameStatus
-                }
+                let useColor = !json && !nameStatus && colorWanted(color)
                 let format: DiffRenderer.Format = stat ? .stat : nameStatus ? .nameStatus : json ? .json : .human
                 let renderer = DiffRenderer(format: format, color: useColor)
+                var replayed = 0
+                var failures: [String] = []
+                func tally(_ f: FileDiff) {
+                    guard let r = f.treeDiff?.replay else { return }
+                    replayed += 1
+                    if let why = r { failures.append("\(f.new?.displayPath ?? ""): \(why)") }
+                }
                 if stat {
-                    writeStdout(Array(renderer.stat(plan.collect()).utf8))
+                    let files = plan.collect()
+                    files.forEach(tally)
+                    writeStdout(Array(renderer.stat(files).utf8))
                 } else {
-                    plan.run { _, f in writeStdout(renderer.render(f)) }
+                    plan.run { _, f in
+                        tally(f)
+                        writeStdout(renderer.render(f))
+                    }
+                }
+                if checkReplay {
+                    for f in failures { writeStderr("cstpack: replay failed: \(f)\n") }
+                    if !failures.isEmpty {
+                        throw CSTPackError("\(failures.count) of \(replayed) edit scripts do not replay to the new tree")
+                    }
+                    writeStderr("cstpack: replay: all \(replayed) edit scripts yield the new tree\n")
                 }
             }
         } catch {

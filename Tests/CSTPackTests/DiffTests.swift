@@ -497,6 +497,321 @@ final class DiffTests: XCTestCase {
         return true
     }
 
+    // MARK: Pairing and renames (issue 15)
+
+    func py(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+    /// The failures of issue 15: neighbours of another name paired as renames, a new wrapper
+    /// taken for the old function renamed, nested functions paired one level off.
+    func testSameNamedDeclarationsPairBeforeSimilarOnes() throws {
+        let grammar = try TestGrammars.require("python")
+        var options = TreeDiffOptions()
+        options.checkReplay = true
+        // class A, B -> B (changed), C: A deleted, C inserted, B changed; no rename.
+        let classes = TreeDiff.compute(old: try fileTree(py("class A:\n    x = 1\n\n\nclass B:\n    y = 2\n"), grammar),
+                                       new: try fileTree(py("class B:\n    y = 3\n\n\nclass C:\n    z = 4\n"), grammar), options: options)
+        XCTAssertEqual(classes.changes.map(\.op), [.delete, .update, .insert], "\(classes.changes.map { "\($0.op) \($0.kind)" })")
+        XCTAssertEqual(classes.changes.map(\.kind), ["class_definition", "integer", "class_definition"])
+        XCTAssertEqual(classes.groups.map { $0.path.map(\.name) }, [[], ["B"]])
+        XCTAssertTrue(classes.renames.isEmpty, "\(classes.renames)")
+        XCTAssertTrue(classes.groups.allSatisfy { $0.path.allSatisfy { $0.oldName == nil } })
+        // A new wrapper in front of the old function: inserted; the old one changed in place.
+        let wrapper = TreeDiff.compute(old: try fileTree(py("def f(a):\n    return a + 1\n\n\ndef h():\n    return 2\n"), grammar),
+                                       new: try fileTree(py("def wrap(a):\n    return f(a)\n\n\ndef f(a):\n    return a + 2\n\n\ndef h():\n    return 2\n"), grammar),
+                                       options: options)
+        XCTAssertEqual(wrapper.changes.map(\.op), [.insert, .update], "\(wrapper.changes.map { "\($0.op) \($0.kind)" })")
+        XCTAssertEqual(wrapper.changes.first?.newText, "def wrap(a):\n    return f(a)")
+        XCTAssertEqual(wrapper.groups.last?.path.map(\.name), ["f"])
+        XCTAssertTrue(wrapper.renames.isEmpty, "\(wrapper.renames)")
+        // A nested function added in front of the others: each other one keeps its partner.
+        let nested = TreeDiff.compute(
+            old: try fileTree(py("def outer(a):\n    def g(x):\n        return x + 1\n\n    def h(x):\n        return g(x) * 2\n\n    def k(x):\n        return h(x) - 3\n\n    return k\n"), grammar),
+            new: try fileTree(py("def outer(a):\n    def f(x):\n        return x + 9\n\n    def g(x):\n        return x + 2\n\n    def h(x):\n        return g(x) * 5\n\n    def k(x):\n        return h(x) - 6\n\n    return k\n"), grammar),
+            options: options)
+        XCTAssertEqual(nested.changes.map(\.op), [.insert, .update, .update, .update], "\(nested.changes.map { "\($0.op) \($0.kind)" })")
+        XCTAssertEqual(nested.changes.first?.kind, "function_definition")
+        XCTAssertTrue(nested.renames.isEmpty, "\(nested.renames)")
+        XCTAssertFalse(nested.changes.contains { $0.kind == "identifier" }, "a nested name updated: paired one level off")
+        // A true rename is still one: the old name is gone, the new one is new.
+        let renamed = TreeDiff.compute(old: try fileTree(py("def load(path):\n    return open(path).read()\n\n\ndef keep():\n    return 1\n"), grammar),
+                                       new: try fileTree(py("def read_all(path):\n    return open(path).read()\n\n\ndef keep():\n    return 1\n"), grammar),
+                                       options: options)
+        XCTAssertEqual(renamed.renames.map { "\($0.oldName) -> \($0.newName)" }, ["load -> read_all"])
+        XCTAssertEqual(renamed.groups.first?.path.first?.oldName, "load")
+        // Names are whole, however long (shortened only in human output).
+        let longOld = "test_" + String(repeating: "old_", count: 20), longNew = "test_" + String(repeating: "new_", count: 20)
+        let long = TreeDiff.compute(old: try fileTree(py("def \(longOld)(x):\n    return x + 1\n"), grammar),
+                                    new: try fileTree(py("def \(longNew)(x):\n    return x + 1\n"), grammar), options: options)
+        XCTAssertEqual(long.renames.map(\.oldName), [longOld])
+        XCTAssertEqual(long.groups.first?.path.first?.name, longNew)
+        XCTAssertTrue(DiffRenderer(format: .human, color: false).groupTitle(long.groups[0]).contains("…"))
+        // ... but not when the old name lives on in the scope: then one is inserted.
+        let kept = TreeDiff.compute(old: try fileTree(py("class K:\n    def load(self, path):\n        return open(path).read()\n"), grammar),
+                                    new: try fileTree(py("class K:\n    def read_all(self, path):\n        return open(path).read()\n\n    def load(self):\n        return 0\n"), grammar),
+                                    options: options)
+        XCTAssertTrue(kept.renames.isEmpty, "\(kept.renames)")
+        // A node wrapped in an inserted one stays, and the insert says so.
+        let wrapped = TreeDiff.compute(old: try fileTree(py("def f(x):\n    return x + a\n"), grammar),
+                                       new: try fileTree(py("def f(x):\n    return x + a + 1\n"), grammar), options: options)
+        XCTAssertEqual(wrapped.changes.map(\.op), [.insert])
+        let at = "def f(x):\n    return ".utf8.count
+        XCTAssertEqual(wrapped.changes.first?.kept.map { [$0.startByte, $0.endByte] }, [[at, at + 5]])
+        let line = DiffRenderer(format: .human, color: false).changeLine(wrapped.changes[0])
+        XCTAssertTrue(line.hasSuffix("`x + a + 1`  (keeps 2:12-2:17)"), line)
+        for d in [classes, wrapper, nested, renamed, kept, wrapped] { XCTAssertEqual(d.replay, .some(nil)) }
+    }
+
+    // MARK: Replay (issue 15)
+
+    /// Random inserts, deletes, moves and updates of statements and tokens, one to three in a
+    /// row, on real standard library files: every edit script, structural and coarse, replays
+    /// on the old tree to the new one; and a script with an action left out does not.
+    func testEditScriptsReplayOnGeneratedEditsOfStdlibFiles() throws {
+        guard let stdlib = QueryTests.pythonStdlib(), FileManager.default.fileExists(atPath: stdlib + "/argparse.py") else {
+            throw XCTSkip("no Python standard library found (python3 -c 'import sysconfig')")
+        }
+        let grammar = try TestGrammars.require("python")
+        let names = ["textwrap.py", "shlex.py", "fractions.py", "string.py", "csv.py", "heapq.py",
+                     "bisect.py", "json/decoder.py", "json/encoder.py", "email/utils.py"]
+        var rng = SplitMix64(seed: ProcessInfo.processInfo.environment["CSTPACK_DIFF_SEED"].flatMap { UInt64($0) } ?? 0x5EED_15)
+        var checked = 0, moves = 0, broken = 0
+        var options = TreeDiffOptions()
+        options.checkReplay = true
+        var tiny = options
+        tiny.maxNodes = 2
+        for name in names {
+            let path = stdlib + "/" + name
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            let original = try readBytes(path)
+            let t0 = try fileTree(original, grammar)
+            guard !t0.tree.flags[0].contains(.hasError) else { continue }
+            for round in 0..<9 {
+                var text = original
+                var what: [String] = []
+                for _ in 0...rng.below(3) {
+                    let t = try fileTree(text, grammar)
+                    guard let (next, label) = randomTreeEdit(t, text, rng: &rng) else { continue }
+                    let parsed = try fileTree(next, grammar)
+                    if parsed.tree.flags[0].contains(.hasError) { continue }
+                    text = next
+                    what.append(label)
+                }
+                guard text != original else { continue }
+                let label = "\(name) round \(round): \(what.joined(separator: ", "))"
+                let newTree = try fileTree(text, grammar)
+                let d = TreeDiff.compute(old: t0, new: newTree, options: options)
+                XCTAssertEqual(d.mode, .structural, label)
+                XCTAssertEqual(d.replay, .some(nil), label)
+                if d.replay != .some(nil) {
+                    let keep = try makeTempDir("cstpack-replay-failure")
+                    try writeBytes(original, to: keep + "/old.py")
+                    try writeBytes(text, to: keep + "/new.py")
+                    XCTFail("\(label): the two versions are in \(keep)")
+                }
+                let coarse = TreeDiff.compute(old: t0, new: newTree, options: tiny)
+                XCTAssertEqual(coarse.replay, .some(nil), "\(label) (coarse)")
+                moves += d.count(.move)
+                checked += 1
+                // The check can fail: without its first action, a script does not replay.
+                if let first = d.changes.first {
+                    let a = DiffTree(t0, kindLabels: labels(t0).kinds, fieldLabels: labels(t0).fields)
+                    let b = DiffTree(newTree, kindLabels: labels(newTree).kinds, fieldLabels: labels(newTree).fields)
+                    let m = matching(t0, newTree)
+                    XCTAssertNil(EditReplay(a: a, b: b, m1: m.m1, m2: m.m2).check(d.changes), label)
+                    if first.op != .update || a.value[first.oldNode] != b.value[first.newNode] || a.label[first.oldNode] != b.label[first.newNode] {
+                        XCTAssertNotNil(EditReplay(a: a, b: b, m1: m.m1, m2: m.m2).check(Array(d.changes.dropFirst())), "\(label): replays without \(first.op) \(first.kind)")
+                        broken += 1
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 80)
+        XCTAssertGreaterThan(moves, 5)
+        XCTAssertGreaterThan(broken, 40)
+    }
+
+    func labels(_ t: FileTree) -> (kinds: [Int32], fields: [Int32]) {
+        let f = TableFactsCache.shared.facts(t.table)
+        return (f.kindLabels, f.fieldLabels)
+    }
+
+    /// The matching TreeDiff.compute uses, for checking replays of altered scripts.
+    func matching(_ old: FileTree, _ new: FileTree) -> (m1: [Int32], m2: [Int32]) {
+        let fa = TableFactsCache.shared.facts(old.table), fb = TableFactsCache.shared.facts(new.table)
+        let a = DiffTree(old, kindLabels: fa.kindLabels, fieldLabels: fa.fieldLabels)
+        let b = DiffTree(new, kindLabels: fb.kindLabels, fieldLabels: fb.fieldLabels)
+        var m = TreeMatcher(a, b, budget: DiffBudget(maxWork: Int.max, seconds: 1e9), identityFields: fb.identityFields,
+                            decls: DeclarationPair(a: Declarations(a, facts: fa), b: Declarations(b, facts: fb)))
+        try? m.run()
+        return (m.m1, m.m2)
+    }
+
+    /// One random edit of a Python file's text: a statement deleted, copied after a sibling,
+    /// or moved after another sibling (same block, so the indentation holds), an identifier
+    /// renamed or a number changed.
+    func randomTreeEdit(_ t: FileTree, _ text: [UInt8], rng: inout SplitMix64) -> ([UInt8], String)? {
+        // Statements: named children of the module or a block with another named child,
+        // alone on their lines; leaves for renames and numbers.
+        var c = Candidates()
+        let lists = t.tree.childLists()
+        var bySibling: [Int32: [Int]] = [:]
+        for p in 0..<t.count where p == 0 || t.kindName(p) == "block" {
+            let kids = lists.children[Int(lists.offsets[p])..<Int(lists.offsets[p + 1])].map(Int.init)
+                .filter { t.isNamed($0) && !t.tree.flags[$0].contains(.extra) }
+            guard kids.count >= 2 else { continue }
+            for i in kids {
+                let s = Int(t.tree.starts[i]), e = Int(t.tree.ends[i])
+                var b = s
+                while b > 0 && (text[b - 1] == 0x20 || text[b - 1] == 0x09) { b -= 1 }
+                guard (b == 0 || text[b - 1] == 0x0A) && (e == text.count || text[e] == 0x0A) else { continue }
+                c.statements.append(i)
+                bySibling[Int32(p), default: []].append(i)
+            }
+        }
+        for i in 1..<t.count where !t.tree.hasChildren(i) && t.isNamed(i) {
+            if t.kindName(i) == "identifier" { c.identifiers.append(i) }
+            if t.kindName(i) == "integer" { c.numbers.append(i) }
+        }
+        func range(_ i: Int) -> Range<Int> { Int(t.tree.starts[i])..<Int(t.tree.ends[i]) }
+        func sibling(of i: Int) -> Int? {
+            let sibs = (bySibling[t.tree.parents[i]] ?? []).filter { $0 != i }
+            return sibs.isEmpty ? nil : sibs[rng.below(sibs.count)]
+        }
+        switch rng.below(5) {
+        case 0:
+            guard !c.statements.isEmpty else { return nil }
+            let i = c.statements[rng.below(c.statements.count)]
+            return (Array(text[..<range(i).lowerBound]) + Array(text[range(i).upperBound...]), "delete \(t.kindName(i))")
+        case 1, 2:
+            guard !c.statements.isEmpty else { return nil }
+            let i = c.statements[rng.below(c.statements.count)]
+            guard let j = sibling(of: i) else { return nil }
+            let r = range(i), at = range(j).upperBound
+            let indent = Array(text[..<r.lowerBound].reversed().prefix { $0 == 0x20 || $0 == 0x09 }.reversed())
+            let piece = [UInt8(0x0A)] + indent + Array(text[r])
+            let copied = Array(text[..<at]) + piece + Array(text[at...])
+            if rng.below(2) == 0 { return (copied, "copy \(t.kindName(i))") }
+            // Moved: the copy stays, the original goes.
+            if at < r.lowerBound {
+                let shift = piece.count
+                return (Array(copied[..<(r.lowerBound + shift)]) + Array(copied[(r.upperBound + shift)...]), "move \(t.kindName(i)) up")
+            }
+            return (Array(copied[..<r.lowerBound]) + Array(copied[r.upperBound...]), "move \(t.kindName(i)) down")
+        case 3:
+            guard !c.identifiers.isEmpty else { return nil }
+            let i = c.identifiers[rng.below(c.identifiers.count)]
+            return (Array(text[..<range(i).lowerBound]) + Array("zq\(rng.below(1000))".utf8) + Array(text[range(i).upperBound...]), "rename identifier")
+        default:
+            guard !c.numbers.isEmpty else { return nil }
+            let i = c.numbers[rng.below(c.numbers.count)]
+            return (Array(text[..<range(i).lowerBound]) + Array("7\(rng.below(1000))".utf8) + Array(text[range(i).upperBound...]), "number")
+        }
+    }
+
+    /// Every modified file of real release pairs (sdists from PyPI, cached where
+    /// scripts/bench-diff keeps them): every edit script replays.
+    func testEditScriptsReplayOnRealReleasePairs() throws {
+        let cache = ProcessInfo.processInfo.environment["CSTPACK_DIFF_CORPUS"]
+            ?? (ProcessInfo.processInfo.environment["HOME"] ?? "") + "/.cache/cstpack-bench"
+        let pairs = [("flask", "2.3.3", "3.0.0"), ("requests", "2.31.0", "2.32.3")]
+        var missing: [String] = []
+        var replayed = 0
+        for (project, old, new) in pairs {
+            guard let a = try sdist(cache, project, old), let b = try sdist(cache, project, new) else {
+                missing.append("\(project) \(old)/\(new)")
+                continue
+            }
+            let files = try plan(try build(a), try build(b)) { $0.tree.checkReplay = true }
+            let modified = files.filter { $0.status == .modified }
+            XCTAssertGreaterThan(modified.count, 5, project)
+            for f in files {
+                guard let d = f.treeDiff else { continue }
+                XCTAssertEqual(d.replay, .some(nil), "\(project): \(f.path)")
+                replayed += 1
+            }
+        }
+        if replayed == 0 {
+            throw XCTSkip("release pairs absent (\(missing.joined(separator: ", "))) from \(cache): fetch them with scripts/bench-diff --quality-only, or pip download --no-binary :all: --no-deps flask==2.3.3 -d \(cache)/flask-2.3.3 (and the others)")
+        }
+        XCTAssertTrue(missing.isEmpty, "absent: \(missing)")
+    }
+
+    /// The extracted source tree of a cached sdist, or nil when it is not cached.
+    func sdist(_ cache: String, _ project: String, _ version: String) throws -> String? {
+        let dir = "\(cache)/\(project)-\(version)"
+        guard let name = (try? FileManager.default.contentsOfDirectory(atPath: dir))?.first(where: { $0.hasSuffix(".tar.gz") }) else { return nil }
+        let out = try makeTempDir("cstpack-sdist")
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        tar.arguments = ["tar", "-C", out, "-xzf", dir + "/" + name]
+        try tar.run()
+        tar.waitUntilExit()
+        guard tar.terminationStatus == 0, let top = try FileManager.default.contentsOfDirectory(atPath: out).first else { return nil }
+        return out + "/" + top
+    }
+
+    // MARK: Showing changes, paths (issue 15)
+
+    func testUpdatesShowChangedWordsAndJSONCarriesWholeTexts() throws {
+        let grammar = try TestGrammars.require("python")
+        let long = String(repeating: "word ", count: 30)
+        let old = py("def f():\n    \"\"\"Return the first value of the list.\n\n    More words here.\n    \"\"\"\n    return \"\(long)a\"\n")
+        let new = py("def f():\n    \"\"\"Return the last value of the list.\n\n    More words here.\n    \"\"\"\n    return \"\(long)b\"\n")
+        let d = try treeDiff(old, new, grammar)
+        XCTAssertEqual(d.changes.map(\.op), [.update, .update], "\(d.changes.map { "\($0.op) \($0.kind)" })")
+        // Whole texts, never cut.
+        XCTAssertTrue(d.changes[0].newText?.contains("Return the last value of the list.\n\n    More words here.") ?? false, "\(d.changes[0].newText ?? "")")
+        XCTAssertEqual(d.changes[1].newText?.hasSuffix("\(long)b"), true, "\(d.changes[1].newText ?? "")")
+        let f = FileDiff(status: .modified, old: nil, new: SnapshotFile(path: Array("f.py".utf8), hash: ContentHash(low: 0, high: 0), language: "python", size: 0, lines: 0, index: -1), nodes: .diff(d))
+        let json = String(decoding: DiffRenderer(format: .json, color: false).render(f), as: UTF8.self)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let changes = try XCTUnwrap((object["nodes"] as? [String: Any])?["changes"] as? [[String: Any]])
+        XCTAssertEqual(changes.map { $0["new_text"] as? String }, d.changes.map(\.newText))
+        XCTAssertFalse(json.contains("…"))
+        // Human output: the changed words marked, the cut marked.
+        let human = String(decoding: DiffRenderer(format: .human, color: false).render(f), as: UTF8.self)
+        XCTAssertTrue(human.contains("[-first-]{+last+}"), human)
+        XCTAssertTrue(human.contains("[-a-]{+b+}") || human.contains("[-\(long)a-]{+\(long)b+}"), human)
+        let colored = String(decoding: DiffRenderer(format: .human, color: true).render(f), as: UTF8.self)
+        XCTAssertTrue(colored.contains("\u{1B}[1;31mfirst\u{1B}[0m") && colored.contains("\u{1B}[1;32mlast\u{1B}[0m"), colored)
+        XCTAssertEqual(WordDiff.segments("a + b", "a - b").map(\.kind), [.same, .deleted, .inserted, .same])
+        XCTAssertEqual(DiffRenderer.shortened("  first line\nsecond"), "first line…")
+        XCTAssertEqual(DiffRenderer.shortened(String(repeating: "x", count: 80)), String(repeating: "x", count: 59) + "…")
+    }
+
+    func testMinifiedFilesGetTheCoarseDiffUnlessForced() throws {
+        let grammar = try TestGrammars.require("javascript")
+        let numbers = (0..<3000).map(String.init).joined(separator: ",")
+        let old = Array("var a=[\(numbers)];function f(x){return x+1}\n".utf8)
+        let new = Array("var a=[\(numbers.replacingOccurrences(of: ",1500,", with: ",15000,"))];function f(x){return x+2}\n".utf8)
+        var options = TreeDiffOptions()
+        options.checkReplay = true
+        let d = try treeDiff(old, new, grammar, options: options)
+        guard case .coarse(let reason) = d.mode else { return XCTFail("not coarse: \(d.mode)") }
+        XCTAssertTrue(reason.hasPrefix("minified or generated: a line of"), reason)
+        XCTAssertEqual(d.replay, .some(nil))
+        options.structuralLongLines = true
+        let forced = try treeDiff(old, new, grammar, options: options)
+        XCTAssertEqual(forced.mode, .structural)
+        XCTAssertEqual(forced.changes.map(\.op), [.update, .update])
+        // Short lines on average: structural.
+        let plain = try treeDiff(Array("function f(x) {\n  return x + 1\n}\n".utf8), Array("function f(x) {\n  return x + 2\n}\n".utf8), grammar)
+        XCTAssertEqual(plain.mode, .structural)
+    }
+
+    func testExcludeAppliesToBothSides() throws {
+        let oldRoot = try copyFixtures(), newRoot = try copyFixtures()
+        try edit(newRoot, "python/app.py") { $0.replacingOccurrences(of: "range(3)", with: "range(4)") }
+        try edit(newRoot, "rust/lib.rs") { $0.replacingOccurrences(of: "use std::fmt;\n", with: "") }
+        try FileManager.default.removeItem(atPath: newRoot + "/ruby/model.rb")
+        let a = try build(oldRoot), b = try build(newRoot)
+        XCTAssertEqual(nameStatus(try plan(a, b) { $0.excludes = ["**/*.rs"] }), ["M\tpython/app.py", "D\truby/model.rb"])
+        XCTAssertEqual(nameStatus(try plan(a, b) { $0.excludes = ["ruby", "*.rs"] }), ["M\tpython/app.py", "M\trust/lib.rs"],
+                       "`*` stays in a folder: *.rs matches no stored path")
+        XCTAssertEqual(nameStatus(try plan(a, b) { $0.paths = ["python", "rust"]; $0.excludes = ["python/*"] }), ["M\trust/lib.rs"])
+        XCTAssertThrowsError(try plan(a, b) { $0.paths = ["nosuch/**"] })
+    }
+
     // MARK: Output
 
     func testRenderedForms() throws {
@@ -525,7 +840,10 @@ final class DiffTests: XCTestCase {
                 XCTAssertEqual(change["op"] as? String, "update")
                 XCTAssertEqual(change["old_text"] as? String, "tag")
                 XCTAssertEqual(change["new_text"] as? String, "label")
-                XCTAssertEqual((change["new"] as? [String: Any])?["start"] as? [Int], [39, 22])
+                // Positions as `query --json` gives them.
+                let start = try XCTUnwrap((change["new"] as? [String: Any])?["start"] as? [String: Int])
+                XCTAssertEqual(start, ["line": 39, "column": 22])
+                XCTAssertNotNil((change["new"] as? [String: Any])?["start_byte"] as? Int)
             } else {
                 XCTAssertEqual(o["score"] as? Int, 100)
             }

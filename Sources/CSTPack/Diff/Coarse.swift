@@ -8,10 +8,12 @@ struct CoarseMatcher {
     let b: DiffTree
     var m1: [Int32]
     var m2: [Int32]
+    let decls: DeclarationPair
 
-    init(_ a: DiffTree, _ b: DiffTree) {
+    init(_ a: DiffTree, _ b: DiffTree, decls: DeclarationPair) {
         self.a = a
         self.b = b
+        self.decls = decls
         m1 = [Int32](repeating: -1, count: a.n)
         m2 = [Int32](repeating: -1, count: b.n)
     }
@@ -34,7 +36,7 @@ struct CoarseMatcher {
                 if i < ca.count { linkSubtrees(ca[i], cb[j]) }
                 // A gap of as many old as new children, kind for kind: changed in place.
                 let n = i - pi
-                if n > 0 && n == j - pj && (0..<n).allSatisfy({ a.label[ca[pi + $0]] == b.label[cb[pj + $0]] }) {
+                if n > 0 && n == j - pj && (0..<n).allSatisfy({ a.label[ca[pi + $0]] == b.label[cb[pj + $0]] && decls.mayPair(ca[pi + $0], cb[pj + $0]) }) {
                     for k in 0..<n {
                         let cx = ca[pi + k], cy = cb[pj + k]
                         m1[cx] = Int32(cy); m2[cy] = Int32(cx)

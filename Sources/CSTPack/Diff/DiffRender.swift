@@ -95,8 +95,8 @@ public struct DiffRenderer {
     func groupTitle(_ g: ChangeGroup) -> String {
         guard !g.path.isEmpty else { return paint("(top level)", "36") }
         let path = g.path.map { d -> String in
-            var s = "\(d.kind) `\(d.name)`"
-            if let o = d.oldName { s += " (was `\(o)`)" }
+            var s = "\(d.kind) `\(Self.shortened(d.name))`"
+            if let o = d.oldName { s += " (was `\(Self.shortened(o))`)" }
             return s
         }.joined(separator: " › ")
         let parts = g.parts.isEmpty ? "" : ": " + g.parts.joined(separator: ", ") + " changed"
@@ -108,15 +108,98 @@ public struct DiffRenderer {
         var s = paint("\(mark) \(c.op.rawValue)", code) + "  "
         switch c.op {
         case .insert:
-            s += "\(c.new.map(Self.spanText) ?? "")  \(c.kind)  `\(c.newText ?? "")`"
+            s += "\(c.new.map(Self.spanText) ?? "")  \(c.kind)  `\(Self.shortened(c.newText ?? ""))`" + keptText(c)
         case .delete:
-            s += "old \(c.old.map(Self.spanText) ?? "")  \(c.kind)  `\(c.oldText ?? "")`"
+            s += "old \(c.old.map(Self.spanText) ?? "")  \(c.kind)  `\(Self.shortened(c.oldText ?? ""))`" + keptText(c)
         case .update:
-            s += "\(c.new.map(Self.spanText) ?? "")  \(c.kind)  `\(c.oldText ?? "")` → `\(c.newText ?? "")`"
+            s += "\(c.new.map(Self.spanText) ?? "")  \(c.kind)  " + updateText(c.oldText ?? "", c.newText ?? "")
         case .move:
-            s += "\(c.old.map(Self.spanText) ?? "") → \(c.new.map(Self.spanText) ?? "")  \(c.kind)  `\(c.newText ?? "")`"
+            s += "\(c.old.map(Self.spanText) ?? "") → \(c.new.map(Self.spanText) ?? "")  \(c.kind)  `\(Self.shortened(c.newText ?? ""))`"
         }
         return s
+    }
+
+    /// What an insert wraps or a delete unwraps: it stays.
+    private func keptText(_ c: NodeChange) -> String {
+        guard let first = c.kept.first else { return "" }
+        let more = c.kept.count > 1 ? " and \(c.kept.count - 1) more" : ""
+        return paint("  (keeps \(Self.spanText(first))\(more))", "2")
+    }
+
+    /// Human output shows at most this many characters of a text on one line, and this many
+    /// lines of an update's word diff; "…" marks what is left out.
+    static let shortLimit = 60
+    static let wordDiffLines = 4
+    static let wordDiffWidth = 160
+
+    /// The first non-blank line of a text, trimmed, at most shortLimit characters; "…" when
+    /// cut or when more lines follow.
+    static func shortened(_ text: String) -> String {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let k = lines.firstIndex(where: { $0.contains { !$0.isWhitespace } }) else { return "" }
+        let line = lines[k].trimmingCharacters(in: .whitespaces)
+        var more = lines[(k + 1)...].contains { $0.contains { !$0.isWhitespace } }
+        var out = line
+        if out.count > shortLimit { out = String(out.prefix(shortLimit - 1)); more = true }
+        return more ? out + "…" : out
+    }
+
+    /// An update: `old` → `new` with the changed words highlighted when both are short one-line
+    /// texts; else the changed lines as a word diff (`[-deleted-]{+inserted+}` without
+    /// colour, red and green with it), indented under the change.
+    func updateText(_ old: String, _ new: String) -> String {
+        let segments = WordDiff.segments(old, new)
+        let oneLine = !old.contains("\n") && !new.contains("\n") && old.count <= Self.shortLimit && new.count <= Self.shortLimit
+        if oneLine {
+            var o = "", n = ""
+            for g in segments {
+                switch g.kind {
+                case .same: o += g.text; n += g.text
+                case .deleted: o += paint(g.text, "1;31")
+                case .inserted: n += paint(g.text, "1;32")
+                }
+            }
+            return "`\(o)` → `\(n)`"
+        }
+        // The combined text, line by line.
+        var lines: [[WordDiff.Segment]] = [[]]
+        for g in segments {
+            for (k, piece) in g.text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                if k > 0 { lines.append([]) }
+                if !piece.isEmpty { lines[lines.count - 1].append(WordDiff.Segment(kind: g.kind, text: String(piece))) }
+            }
+        }
+        let changed = lines.indices.filter { lines[$0].contains { $0.kind != .same } }
+        guard let first = changed.first, let last = changed.last else { return "`\(Self.shortened(new))`" }
+        let shown = first...min(last, first + Self.wordDiffLines - 1)
+        let indent = lines[shown].map { l -> Int in
+            guard let s = l.first, s.kind == .same else { return 0 }
+            return s.text.prefix { $0 == " " || $0 == "\t" }.count
+        }.min() ?? 0
+        var out = "word diff:"
+        for k in shown {
+            var text = "", width = 0, cut = false
+            var toSkip = indent
+            for var g in lines[k] {
+                if toSkip > 0 && g.kind == .same {
+                    let drop = min(toSkip, g.text.count)
+                    g.text = String(g.text.dropFirst(drop)); toSkip -= drop
+                }
+                if width + g.text.count > Self.wordDiffWidth {
+                    g.text = String(g.text.prefix(max(0, Self.wordDiffWidth - width))); cut = true
+                }
+                width += g.text.count
+                switch g.kind {
+                case .same: text += g.text
+                case .deleted: text += color ? paint(g.text, "1;31") : "[-\(g.text)-]"
+                case .inserted: text += color ? paint(g.text, "1;32") : "{+\(g.text)+}"
+                }
+                if cut { text += "…"; break }
+            }
+            out += "\n          " + text
+        }
+        if last > shown.upperBound { out += "\n          " + paint("… (\(last - shown.upperBound) more changed lines)", "2") }
+        return out
     }
 
     // MARK: --stat
@@ -166,11 +249,12 @@ public struct DiffRenderer {
 
     func json(_ f: FileDiff) -> String {
         func path(_ p: [UInt8]?) -> JSONValue { p.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null }
+        // Positions as `query --json` gives them.
+        func point(_ p: LineColumn) -> JSONValue { .object([("line", .int(p.line)), ("column", .int(p.column))]) }
         func span(_ s: SourceSpan?) -> JSONValue {
             guard let s else { return .null }
-            return .object([("start", .array([.int(s.start.line), .int(s.start.column)])),
-                            ("end", .array([.int(s.end.line), .int(s.end.column)])),
-                            ("bytes", .array([.int(s.startByte), .int(s.endByte)]))])
+            return .object([("start", point(s.start)), ("end", point(s.end)),
+                            ("start_byte", .int(s.startByte)), ("end_byte", .int(s.endByte))])
         }
         func text(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
         var score: JSONValue = .null
@@ -191,14 +275,23 @@ public struct DiffRenderer {
             let changes: [JSONValue] = d.changes.map { c in
                 .object([("op", .string(c.op.rawValue)), ("kind", .string(c.kind)), ("group", .int(c.group)),
                          ("part", text(c.part)), ("old", span(c.old)), ("new", span(c.new)),
-                         ("old_text", text(c.oldText)), ("new_text", text(c.newText))])
+                         ("old_text", text(c.oldText)), ("new_text", text(c.newText)),
+                         ("kept", .array(c.kept.map { span($0) }))])
             }
-            nodes = .object([("mode", .string(d.isCoarse ? "coarse" : "structural")), ("reason", reason),
+            var pairs: [(String, JSONValue)] = [("mode", .string(d.isCoarse ? "coarse" : "structural")), ("reason", reason),
                              ("inserted", .int(d.count(.insert))), ("deleted", .int(d.count(.delete))),
                              ("updated", .int(d.count(.update))), ("moved", .int(d.count(.move))),
                              ("old_nodes", .int(d.oldNodes)), ("new_nodes", .int(d.newNodes)),
                              ("seconds", .double((d.seconds * 1e6).rounded() / 1e6)),
-                             ("groups", .array(groups)), ("changes", .array(changes))])
+                             ("groups", .array(groups)), ("changes", .array(changes)),
+                             ("renames", .array(d.renames.map { r in
+                                 .object([("kind", .string(r.kind)), ("old_name", .string(r.oldName)), ("new_name", .string(r.newName)),
+                                          ("old_scope", .array(r.oldScope.map { .string($0) })),
+                                          ("new_scope", .array(r.newScope.map { .string($0) })),
+                                          ("old", span(r.old)), ("new", span(r.new))])
+                             }))]
+            if let r = d.replay { pairs.append(("replay", .string(r.map { "failed: " + $0 } ?? "ok"))) }
+            nodes = .object(pairs)
         }
         return JSONValue.object([
             ("status", .string(String(f.status.letter.prefix(1)))), ("score", score),

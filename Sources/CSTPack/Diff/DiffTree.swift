@@ -12,6 +12,10 @@ struct TableFacts: Sendable {
     let kindFunction: [Bool]
     /// Labels of the fields that identify a declaration: name, type, trait, declarator.
     let identityFields: [Int32]
+    /// Labels of the fields `name`, `declarator` and `type`.
+    let nameField: Int32
+    let declaratorField: Int32
+    let typeField: Int32
 }
 
 /// Process-wide labels: one LabelSpace shared by every diff (labels only need to agree between
@@ -33,7 +37,8 @@ final class TableFactsCache: @unchecked Sendable {
         let f = TableFacts(kindLabels: kinds, fieldLabels: fields,
                            kindDecl: t.kindNames.map(EditScript.isDeclKind),
                            kindFunction: t.kindNames.map(EditScript.isFunctionKind),
-                           identityFields: ["name", "type", "trait", "declarator"].map { space.id("f:" + $0) })
+                           identityFields: ["name", "type", "trait", "declarator"].map { space.id("f:" + $0) },
+                           nameField: space.id("f:name"), declaratorField: space.id("f:declarator"), typeField: space.id("f:type"))
         facts[key] = f
         return f
     }
@@ -168,6 +173,15 @@ struct DiffTree {
     @inline(__always) func isLeaf(_ i: Int) -> Bool { childStart[i] == childStart[i + 1] }
     @inline(__always) func child(_ i: Int, _ k: Int) -> Int { Int(children[Int(childStart[i]) + k]) }
     @inline(__always) func isAncestor(_ a: Int, of b: Int) -> Bool { a <= b && b < Int(end[a]) }
+
+    /// An anonymous leaf whose text is all white space (Go's and Python's newline
+    /// terminators): layout, not structure.
+    func isLayout(_ i: Int) -> Bool {
+        guard let src = file.source, !file.isNamed(i), isLeaf(i) else { return false }
+        let s = Int(file.tree.starts[i]), e = Int(file.tree.ends[i])
+        guard s < e, e <= src.count else { return false }
+        return !src[s..<e].contains(where: { !isSpace($0) })
+    }
 }
 
 @inline(__always) func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }

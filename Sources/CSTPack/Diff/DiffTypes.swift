@@ -26,7 +26,7 @@ public struct NodeChange: Sendable {
     /// Where it was (delete, update, move) and is (insert, update, move).
     public var old: SourceSpan?
     public var new: SourceSpan?
-    /// A short excerpt (first line, at most about 60 characters) of each side.
+    /// The whole text of each side (of the run, for a run of siblings).
     public var oldText: String?
     public var newText: String?
     /// Index into TreeDiff.groups: the enclosing declaration.
@@ -37,6 +37,25 @@ public struct NodeChange: Sendable {
     /// Preorder node ids (old side, new side) of the first node; -1 when absent.
     public var oldNode: Int
     public var newNode: Int
+    /// Preorder node ids of the last node of a run (the first node's for a single node).
+    package var oldLastNode: Int = -1
+    package var newLastNode: Int = -1
+    /// For an insert or delete: the outermost nodes inside the run that stay (matched; wrapped
+    /// in place by the inserted nodes, or unwrapped from the deleted ones), on the run's side.
+    package var kept: [SourceSpan] = []
+}
+
+/// A declaration matched to one of another name: a rename (the old name is gone from its
+/// scope and the new one was not there).
+package struct DeclarationRename: Sendable, Equatable {
+    package var kind: String
+    package var oldName: String
+    package var newName: String
+    /// Names of the enclosing declarations, outermost first, on each side.
+    package var oldScope: [String]
+    package var newScope: [String]
+    package var old: SourceSpan
+    package var new: SourceSpan
 }
 
 /// A declaration that changes are grouped under, e.g. function_definition `parse_args`.
@@ -70,6 +89,11 @@ public struct TreeDiff: Sendable {
     public var oldNodes: Int
     public var newNodes: Int
     public var seconds: Double
+    /// With TreeDiffOptions.checkReplay: .some(nil) when the edit script replays on the old
+    /// tree to the new one, .some(why) when it does not; nil when not checked.
+    package var replay: String?? = nil
+    /// Every declaration shown renamed, nested ones included.
+    package var renames: [DeclarationRename] = []
 
     public var isCoarse: Bool { if case .coarse = mode { return true } else { return false } }
     public func count(_ op: NodeChange.Op) -> Int { changes.reduce(0) { $0 + ($1.op == op ? 1 : 0) } }

@@ -17,7 +17,7 @@ public final class DiffPlan: @unchecked Sendable {
         self.new = new
         self.options = options
         warnings = old.warnings + new.warnings
-        let filter = PathFilter(options.paths)
+        let filter = PathFilter(options.paths + options.excludes.map { ":!" + $0 })
         let a = old.files, b = new.files
         // A PATH that names nothing on either side is a typo, not an empty diff.
         if let unmatched = filter.unmatched(in: a.map(\.path) + b.map(\.path)) {

@@ -11,13 +11,15 @@ struct EditScript {
     let m2: [Int32]
 
     let facts: [TableFacts]
+    let decls: DeclarationPair
 
-    init(a: DiffTree, b: DiffTree, m1: [Int32], m2: [Int32], facts: (TableFacts, TableFacts)) {
+    init(a: DiffTree, b: DiffTree, m1: [Int32], m2: [Int32], facts: (TableFacts, TableFacts), decls: DeclarationPair) {
         self.a = a
         self.b = b
         self.m1 = m1
         self.m2 = m2
         self.facts = [facts.0, facts.1]
+        self.decls = decls
     }
 
     private struct Raw {
@@ -56,8 +58,8 @@ struct EditScript {
             raws.append(Raw(op: .delete, oldFirst: first, oldLast: last, sortKey: deletePosition(parent, first: first) * 4 + 1))
         }
         try budget.spend(a.n)
-        // Updates: matched nodes whose own text differs.
-        for x in 0..<a.n where m1[x] >= 0 && a.value[x] != b.value[Int(m1[x])] {
+        // Updates: matched nodes whose own text or kind differs.
+        for x in 0..<a.n where m1[x] >= 0 && (a.value[x] != b.value[Int(m1[x])] || a.label[x] != b.label[Int(m1[x])]) {
             let y = Int(m1[x])
             raws.append(Raw(op: .update, oldFirst: x, oldLast: x, newFirst: y, newLast: y, sortKey: Int(b.file.tree.starts[y]) * 4 + 3))
         }
@@ -115,14 +117,8 @@ struct EditScript {
 
     /// Whether a run of siblings is anonymous tokens whose text is all white space.
     private func isBlank(_ t: DiffTree, _ first: Int, _ last: Int) -> Bool {
-        guard let src = t.file.source else { return false }
         let p = Int(t.parent[first])
-        for k in Int(t.position[first])...Int(t.position[last]) {
-            let c = p >= 0 ? t.child(p, k) : first
-            if t.file.isNamed(c) || !t.isLeaf(c) { return false }
-            let s = Int(t.file.tree.starts[c]), e = Int(t.file.tree.ends[c])
-            if s == e || src[s..<e].contains(where: { !isSpace($0) }) { return false }
-        }
+        for k in Int(t.position[first])...Int(t.position[last]) where !t.isLayout(p >= 0 ? t.child(p, k) : first) { return false }
         return true
     }
 
@@ -154,28 +150,33 @@ struct EditScript {
             let t = side == 1 ? b : a
             let v = side == 1 ? r.newFirst : r.oldFirst
             var c = NodeChange(op: r.op, kind: "", old: nil, new: nil, oldText: nil, newText: nil, group: 0, part: nil,
-                               oldNode: r.oldFirst, newNode: r.newFirst)
-            // An update's excerpts start at the line where the two texts first differ.
-            var skip = 0
-            if r.op == .update, let sa = a.file.source, let sb = b.file.source {
-                let s1 = Int(a.file.tree.starts[r.oldFirst]), e1 = Int(a.file.tree.ends[r.oldLast])
-                let s2 = Int(b.file.tree.starts[r.newFirst]), e2 = Int(b.file.tree.ends[r.newLast])
-                var k = 0
-                while s1 + k < e1, s2 + k < e2, sa[s1 + k] == sb[s2 + k] {
-                    if sa[s1 + k] == 0x0A { skip = k + 1 }
-                    k += 1
-                }
-            }
+                               oldNode: r.oldFirst, newNode: r.newFirst, oldLastNode: r.oldLast, newLastNode: r.newLast)
             if r.oldFirst >= 0 {
                 c.old = span(a, r.oldFirst, r.oldLast)
-                c.oldText = excerpt(a, Int(a.file.tree.starts[r.oldFirst]) + skip, Int(a.file.tree.ends[r.oldLast]))
+                c.oldText = text(a, c.old!)
             }
             if r.newFirst >= 0 {
                 c.new = span(b, r.newFirst, r.newLast)
-                c.newText = excerpt(b, Int(b.file.tree.starts[r.newFirst]) + skip, Int(b.file.tree.ends[r.newLast]))
+                c.newText = text(b, c.new!)
             }
             c.kind = kindText(t, first: v, last: side == 1 ? r.newLast : r.oldLast)
-            if r.op == .update, a.label[r.oldFirst] != b.label[r.newFirst], a.file.isNamed(r.oldFirst) || b.file.isNamed(r.newFirst) {
+            if r.op == .insert || r.op == .delete {
+                // Matched nodes inside the run stay: wrapped in the inserted nodes or
+                // unwrapped from the deleted ones.
+                let partners = side == 1 ? m2 : m1
+                var d = v
+                let stop = Int(t.end[side == 1 ? r.newLast : r.oldLast])
+                while d < stop {
+                    if partners[d] >= 0 {
+                        if !t.isLayout(d) && inPlace(side, d) { c.kept.append(span(t, d, d)) }
+                        d = Int(t.end[d])
+                    } else {
+                        d += 1
+                    }
+                }
+                try budget.spend(stop - v)
+            }
+            if r.op == .update, a.label[r.oldFirst] != b.label[r.newFirst], kindName(a, r.oldFirst) != c.kind {
                 c.kind = kindName(a, r.oldFirst) + " → " + c.kind
             }
             // The enclosing declaration (a matched one is keyed by its new side).
@@ -204,15 +205,46 @@ struct EditScript {
         return (changes, groups)
     }
 
+    /// Every matched pair of declarations whose names differ, in new-file order.
+    mutating func renames() -> [DeclarationRename] {
+        var out: [DeclarationRename] = []
+        for y in 0..<b.n where decls.b.isDecl[y] && m2[y] >= 0 {
+            let x = Int(m2[y])
+            guard decls.a.isDecl[x], decls.a.nameHash[x] != decls.b.nameHash[y] else { continue }
+            func scope(_ t: DiffTree, _ d: Declarations, _ i: Int) -> [String] {
+                var names: [String] = []
+                var up = Int(d.scope[i])
+                while up >= 0 { names.append(declName(t, d, up) ?? ""); up = Int(d.scope[up]) }
+                return names.reversed()
+            }
+            out.append(DeclarationRename(kind: b.file.kindName(y), oldName: declName(a, decls.a, x) ?? "", newName: declName(b, decls.b, y) ?? "",
+                                         oldScope: scope(a, decls.a, x), newScope: scope(b, decls.b, y),
+                                         old: span(a, x, x), new: span(b, y, y)))
+        }
+        return out
+    }
+
+    /// Whether a matched node under an unmatched parent stays in place: its nearest matched
+    /// ancestor and its partner's correspond (else it is reported moved).
+    private func inPlace(_ side: Int, _ node: Int) -> Bool {
+        let (t, u, own, other) = side == 1 ? (b, a, m2, m1) : (a, b, m1, m2)
+        var up1 = Int(t.parent[node]), up2 = Int(u.parent[Int(own[node])])
+        while up1 >= 0 && own[up1] < 0 { up1 = Int(t.parent[up1]) }
+        while up2 >= 0 && other[up2] < 0 { up2 = Int(u.parent[up2]) }
+        return up1 >= 0 && up2 >= 0 && Int(own[up1]) == up2
+    }
+
     private mutating func declarationPath(_ side: Int, _ node: Int) -> [Declaration] {
         let t = side == 1 ? b : a
         let layout = grouping(side)
         var out: [Declaration] = []
         var up = node
+        let own = side == 1 ? decls.b : decls.a
         while up >= 0 {
-            let name = declName(t, up) ?? ""
+            let name = declName(t, own, up) ?? ""
             var d = Declaration(kind: t.file.kindName(up), name: name, oldName: nil)
-            if side == 1, m2[up] >= 0, grouping(0).isDecl[Int(m2[up])], let old = declName(a, Int(m2[up])), old != name {
+            if side == 1, m2[up] >= 0, decls.a.isDecl[Int(m2[up])], decls.a.nameHash[Int(m2[up])] != decls.b.nameHash[up],
+               let old = declName(a, decls.a, Int(m2[up])), old != name {
                 d.oldName = old
             }
             out.append(d)
@@ -226,7 +258,6 @@ struct EditScript {
     /// enclosing i's parent, else the innermost declaration; -1 at the top level), and its
     /// child on the way down to i (the "part" that changed).
     struct Grouping {
-        var isDecl: [Bool]
         var group: [Int32]
         var part: [Int32]
         var declAbove: [Int32]
@@ -236,14 +267,14 @@ struct EditScript {
     private mutating func grouping(_ side: Int) -> Grouping {
         if let g = groupings[side] { return g }
         let t = side == 1 ? b : a
-        let kindDecl = facts[side].kindDecl, kindFunction = facts[side].kindFunction
-        var g = Grouping(isDecl: [Bool](repeating: false, count: t.n), group: [Int32](repeating: -1, count: t.n),
+        let kindFunction = facts[side].kindFunction
+        let isDecl = (side == 1 ? decls.b : decls.a).isDecl
+        var g = Grouping(group: [Int32](repeating: -1, count: t.n),
                          part: [Int32](repeating: -1, count: t.n), declAbove: [Int32](repeating: -1, count: t.n))
         var inner = [Int32](repeating: -1, count: t.n), outerFunction = [Int32](repeating: -1, count: t.n)
         for i in 0..<t.n {
             let kind = Int(t.file.tree.kinds[i])
-            let decl = i > 0 && kind < kindDecl.count && kindDecl[kind] && t.file.isNamed(i) && !t.isLeaf(i) && declName(t, i) != nil
-            g.isDecl[i] = decl
+            let decl = isDecl[i]
             let p = Int(t.parent[i])
             inner[i] = decl ? Int32(i) : (p >= 0 ? inner[p] : -1)
             outerFunction[i] = p >= 0 && outerFunction[p] >= 0 ? outerFunction[p] : (decl && kindFunction[kind] ? Int32(i) : -1)
@@ -275,36 +306,19 @@ struct EditScript {
         declWords.contains(where: { kind.contains($0) }) && !notDeclWords.contains(where: { kind.contains($0) })
     }
 
-    private func childWithField(_ t: DiffTree, _ i: Int, _ name: String) -> Int? {
-        for k in 0..<t.childCount(i) {
-            let c = t.child(i, k)
-            if t.file.fieldName(c) == name { return c }
-        }
-        return nil
+    private func declName(_ t: DiffTree, _ d: Declarations, _ i: Int) -> String? {
+        let n = Int(d.nameNode[i])
+        return n < 0 ? nil : nameText(t, n)
     }
 
-    private func declName(_ t: DiffTree, _ i: Int) -> String? {
-        var node = i
-        for _ in 0..<8 {
-            if let c = childWithField(t, node, "name") { return nameText(t, c) }
-            guard let d = childWithField(t, node, "declarator") else { break }
-            if t.isLeaf(d) { return nameText(t, d) }
-            node = d
-        }
-        if node != i { return nameText(t, node) }
-        if let c = childWithField(t, i, "type"), t.file.kindName(i).contains("impl") { return nameText(t, c) }
-        for k in 0..<t.childCount(i) {
-            let c = t.child(i, k)
-            // A wrapper (Go's type_declaration, a JavaScript const) named by its one part;
-            // not one around a declaration of its own (Python's decorated_definition).
-            if t.file.isNamed(c), !Self.isDeclKind(t.file.kindName(c)), let n = childWithField(t, c, "name") { return nameText(t, n) }
-        }
-        return nil
-    }
-
+    /// A declaration's name: the whole text of its name node, white space trimmed (a C
+    /// declarator may span lines).
     private func nameText(_ t: DiffTree, _ i: Int) -> String? {
-        let s = excerpt(t, Int(t.file.tree.starts[i]), Int(t.file.tree.ends[i]), limit: 60)
-        return s.isEmpty ? nil : s
+        guard let src = t.file.source else { return nil }
+        var lo = min(max(Int(t.file.tree.starts[i]), 0), src.count), hi = min(max(Int(t.file.tree.ends[i]), lo), src.count)
+        while lo < hi, isSpace(src[lo]) { lo += 1 }
+        while hi > lo, isSpace(src[hi - 1]) { hi -= 1 }
+        return lo < hi ? String(decoding: src[lo..<hi], as: UTF8.self) : nil
     }
 
     // MARK: Text
@@ -316,6 +330,13 @@ struct EditScript {
         let p = Int(t.parent[i])
         guard p >= 0 else { return "token" }
         return t.file.kindName(p) + (t.file.fieldName(i).map { "." + $0 } ?? " token")
+    }
+
+    /// The whole text of a span (invalid UTF-8 shown as U+FFFD).
+    private func text(_ t: DiffTree, _ s: SourceSpan) -> String {
+        guard let src = t.file.source else { return "" }
+        let lo = min(max(s.startByte, 0), src.count), hi = min(max(s.endByte, lo), src.count)
+        return String(decoding: src[lo..<hi], as: UTF8.self)
     }
 
     private func span(_ t: DiffTree, _ first: Int, _ last: Int) -> SourceSpan {
@@ -339,29 +360,4 @@ struct EditScript {
 func lineColumn(_ f: FileTree, _ byte: Int) -> LineColumn {
     if let p = f.point(UInt32(byte)) { return LineColumn(line: p.line, column: p.column) }
     return LineColumn(line: 1, column: byte + 1)
-}
-
-/// The first non-blank line of a range, trimmed, at most `limit` characters (with "…" when
-/// cut or when more lines follow).
-func excerpt(_ t: DiffTree, _ start: Int, _ end: Int, limit: Int = 60) -> String {
-    guard let src = t.file.source else { return "" }
-    let s = min(max(start, 0), src.count), e = min(max(end, s), src.count)
-    var lineStart = s
-    while lineStart < e && isSpace(src[lineStart]) { lineStart += 1 }
-    var lineEnd = lineStart
-    while lineEnd < e && src[lineEnd] != 0x0A { lineEnd += 1 }
-    var more = false
-    var rest = lineEnd
-    while rest < e { if !isSpace(src[rest]) { more = true; break }; rest += 1 }
-    var trimmedEnd = lineEnd
-    while trimmedEnd > lineStart && isSpace(src[trimmedEnd - 1]) { trimmedEnd -= 1 }
-    let cap = min(trimmedEnd, lineStart + limit * 4)
-    var text = String(decoding: src[lineStart..<cap], as: UTF8.self)
-    if text.count > limit {
-        text = String(text.prefix(limit - 1))
-        more = true
-    } else if cap < trimmedEnd {
-        more = true
-    }
-    return more ? text + "…" : text
 }

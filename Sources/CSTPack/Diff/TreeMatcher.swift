@@ -31,10 +31,13 @@ struct BudgetExceeded: Error, Sendable {
 }
 
 /// GumTree-style matching (Falleri et al., "Fine-grained and accurate source code
-/// differencing", ASE 2014): identical subtrees top-down by hash (largest first, ambiguous
-/// ones settled by how alike their parents are), then containers bottom-up by the share of
-/// matched descendants (dice), each new container pair followed by a recovery pass over its
-/// unmatched children (identical subtrees, then equal kinds, in order). No recursion.
+/// differencing", ASE 2014): identical subtrees (kinds and text) top-down by hash (largest
+/// first, ambiguous ones settled by how alike their parents are); then declarations of the
+/// same kind and name in corresponding scopes, outer scopes first; then containers bottom-up
+/// by the share of matched descendants (dice), each new container pair followed by a
+/// recovery pass over its unmatched children (identical subtrees, then equal kinds, in
+/// order). Two declarations of different names are paired only as a true rename (see
+/// DeclarationPair.mayPair). No recursion.
 struct TreeMatcher {
     let a: DiffTree
     let b: DiffTree
@@ -45,6 +48,7 @@ struct TreeMatcher {
     var iso1: [Bool]
     var budget: DiffBudget
     let identityFields: [Int32]
+    let decls: DeclarationPair
 
     static let minHeight: Int32 = 2
     static let minDice = 0.5
@@ -53,7 +57,7 @@ struct TreeMatcher {
     /// Containers of at most this many nodes may be matched on their kind alone in recovery.
     static let smallSubtree = 64
 
-    init(_ a: DiffTree, _ b: DiffTree, budget: DiffBudget, identityFields: [Int32]) {
+    init(_ a: DiffTree, _ b: DiffTree, budget: DiffBudget, identityFields: [Int32], decls: DeclarationPair) {
         self.a = a
         self.b = b
         m1 = [Int32](repeating: -1, count: a.n)
@@ -61,10 +65,12 @@ struct TreeMatcher {
         iso1 = [Bool](repeating: false, count: a.n)
         self.budget = budget
         self.identityFields = identityFields
+        self.decls = decls
     }
 
     mutating func run() throws(BudgetExceeded) {
         try topDown()
+        try pairByName(-1, -1)
         try bottomUp()
         try pruneOrphans()
     }
@@ -237,6 +243,67 @@ struct TreeMatcher {
         return 2 * Double(common) / Double(total)
     }
 
+    // MARK: Declarations by name
+
+    private struct DeclKey: Hashable {
+        let label: Int32
+        let name: UInt64
+    }
+
+    /// Pairs the unmatched declarations of scopes sx (old) and sy (new) (-1, -1: the top
+    /// levels) that have the same kind and name, then those of each new pair's own scopes,
+    /// breadth first; then recovers under each new pair. Several of one name (overloads,
+    /// a property's getter and setter) pair in order when they are as many on both sides,
+    /// else by how alike they are.
+    mutating func pairByName(_ sx: Int32, _ sy: Int32) throws(BudgetExceeded) {
+        var queue: [(Int32, Int32)] = [(sx, sy)]
+        var head = 0
+        var paired: [(Int, Int)] = []
+        while head < queue.count {
+            let (px, py) = queue[head]
+            head += 1
+            guard let olds = decls.a.members[px], let news = decls.b.members[py] else { continue }
+            try budget.spend(olds.count + news.count)
+            var newByKey: [DeclKey: [Int]] = [:]
+            for y in news where m2[Int(y)] < 0 {
+                newByKey[DeclKey(label: b.label[Int(y)], name: decls.b.nameHash[Int(y)]), default: []].append(Int(y))
+            }
+            guard !newByKey.isEmpty else { continue }
+            var oldByKey: [DeclKey: [Int]] = [:]
+            var keys: [DeclKey] = []
+            for x in olds where m1[Int(x)] < 0 {
+                let k = DeclKey(label: a.label[Int(x)], name: decls.a.nameHash[Int(x)])
+                guard newByKey[k] != nil else { continue }
+                if oldByKey[k] == nil { keys.append(k) }
+                oldByKey[k, default: []].append(Int(x))
+            }
+            for k in keys {
+                let xs = oldByKey[k]!, ys = newByKey[k]!
+                var pairs: [(Int, Int)] = []
+                if xs.count == ys.count || xs.count * ys.count > Self.maxCandidatePairs {
+                    pairs = Array(zip(xs, ys))
+                } else {
+                    var scored: [(dice: Double, distance: Int, x: Int, y: Int)] = []
+                    for (i, x) in xs.enumerated() {
+                        for (j, y) in ys.enumerated() { scored.append((try dice(x, y), abs(i - j), x, y)) }
+                    }
+                    scored.sort { $0.dice != $1.dice ? $0.dice > $1.dice : $0.distance != $1.distance ? $0.distance < $1.distance : $0.x < $1.x }
+                    var usedX = Set<Int>(), usedY = Set<Int>()
+                    for c in scored where !usedX.contains(c.x) && !usedY.contains(c.y) {
+                        usedX.insert(c.x); usedY.insert(c.y)
+                        pairs.append((c.x, c.y))
+                    }
+                }
+                for (x, y) in pairs where m1[x] < 0 && m2[y] < 0 {
+                    link(x, y)
+                    paired.append((x, y))
+                    queue.append((Int32(x), Int32(y)))
+                }
+            }
+        }
+        for (x, y) in paired { try recover(x, y) }
+    }
+
     // MARK: Bottom-up
 
     private mutating func bottomUp() throws(BudgetExceeded) {
@@ -301,6 +368,7 @@ struct TreeMatcher {
                 let sizeT = a.size(t) - 1
                 for c32 in touched {
                     let c = Int(c32)
+                    guard decls.mayPair(t, c) else { continue }
                     let total = sizeT + b.size(c) - 1
                     guard total > 0 else { continue }
                     let dice = 2 * Double(count[c]) / Double(total)
@@ -314,6 +382,9 @@ struct TreeMatcher {
                 try budget.spend(touched.count * 8)
                 if best >= 0 {
                     link(t, best)
+                    if decls.a.isDecl[t] && decls.b.isDecl[best] {
+                        try pairByName(Int32(t), Int32(best))
+                    }
                     try recover(t, best)
                 }
             }
@@ -438,6 +509,8 @@ struct TreeMatcher {
     }
 
     private func acceptable(_ x: Int, _ y: Int, _ census: GapCensus) -> Bool {
+        guard decls.mayPair(x, y) else { return false }
+        if decls.a.isDecl[x] && decls.b.isDecl[y] && decls.a.nameHash[x] == decls.b.nameHash[y] { return true }
         if a.isLeaf(x) && b.isLeaf(y) { return true }
         if max(a.size(x), b.size(y)) <= Self.smallSubtree { return true }
         let f = a.field[x]
