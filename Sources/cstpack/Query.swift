@@ -20,7 +20,10 @@ struct QueryCommand: ParsableCommand {
                        a tree-sitter query: node patterns, field:, !field,
                        "tokens", (_) and _, @captures, ? * +, [ ], groups,
                        anchors ., #eq? #not-eq? #match? #not-match? #any-of?
-                       (directives such as #set! are accepted and ignored)
+                       #not-any-of? and #any-eq? ... (regular expressions in
+                       Rust's regex syntax); #set!, #is-not? and other
+                       predicates are accepted and not applied, as
+                       tree-sitter's query cursor; -f FILE.scm reads it
         Output: one line per node or capture: path:line:col-line:col, kind, #id, \
         @capture, text. Files changed since the archive was built are read fresh \
         (--as-built: the archive alone). Exit status: 0 when something matched, 1 when \
