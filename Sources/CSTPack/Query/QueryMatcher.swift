@@ -612,10 +612,15 @@ struct MatchRun {
                                   inParent: inParent, depth: d, k)
                 }
                 guard times < most else { return }
+                // Under `*` and `+` each repetition takes the group's earliest match (as a
+                // quantified single item takes its first run): the alternatives would only add
+                // dominated matches, in a number exponential in the siblings.
+                var taken = false
                 matchSequence(end: Int(x.first + x.count), idx: Int(x.first), rest: -1, list: list, from: from, previous: prev,
                               pinned: pin, inParent: inParent, depth: d) { c in
                     let last = counters[2]
-                    guard last >= from else { return } // an iteration that matched nothing ends the loop
+                    guard !taken, last >= from else { return } // an iteration that matched nothing ends the loop
+                    taken = most > 1 // `?`: each way is a match of its own
                     iterate(last + 1, last, c, times + 1)
                 }
             }
