@@ -20,7 +20,10 @@ struct QueryCommand: ParsableCommand {
                        a tree-sitter query: node patterns, field:, !field,
                        "tokens", (_) and _, @captures, ? * +, [ ], groups,
                        anchors ., #eq? #not-eq? #match? #not-match? #any-of?
-                       (directives such as #set! are accepted and ignored)
+                       #not-any-of? and #any-eq? ... (regular expressions in
+                       Rust's regex syntax); #set!, #is-not? and other
+                       predicates are accepted and not applied, as
+                       tree-sitter's query cursor; -f FILE.scm reads it
         Output: one line per node or capture: path:line:col-line:col, kind, #id, \
         @capture, text. Files changed since the archive was built are read fresh \
         (--as-built: the archive alone). Exit status: 0 when something matched, 1 when \
@@ -28,8 +31,11 @@ struct QueryCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "FILE NODE, or just NODE with --all.")
+    @Argument(help: "FILE NODE, or just NODE with --all (with --query-file: FILE, or nothing with --all).")
     var arguments: [String] = []
+
+    @Option(name: [.customShort("f"), .customLong("query-file")], help: ArgumentHelp("Read the tree-sitter query (NODE) from this file.", valueName: "FILE.scm"))
+    var queryFile: String?
 
     @Flag(help: "Search every file of the archive.")
     var all = false
@@ -51,7 +57,7 @@ struct QueryCommand: ParsableCommand {
     @Flag(help: "Print the exact source text of each node.")
     var text = false
 
-    @Flag(help: "Print JSON Lines: path, id, kind, field, named, extra, missing, error, start_byte, end_byte, start, end, text, match, capture.")
+    @Flag(help: "Print JSON Lines: path, id, kind, field, named, extra, missing, error, start_byte, end_byte, start, end, text, match, pattern, capture.")
     var json = false
 
     @Flag(help: "Print only the number of nodes (or captures) found.")
@@ -82,8 +88,11 @@ struct QueryCommand: ParsableCommand {
     var jobs: Int?
 
     func validate() throws {
-        if all && arguments.count != 1 { throw ValidationError("with --all, give only NODE") }
-        if !all && arguments.count != 2 && !(arguments.count == 1 && NodeSelector.splitLocation(arguments[0]) != nil) {
+        if queryFile != nil {
+            if all && !arguments.isEmpty { throw ValidationError("with --all and --query-file, give no other argument") }
+            if !all && arguments.count != 1 { throw ValidationError("with --query-file, give FILE (or --all)") }
+        } else if all && arguments.count != 1 { throw ValidationError("with --all, give only NODE") }
+        if queryFile == nil && !all && arguments.count != 2 && !(arguments.count == 1 && NodeSelector.splitLocation(arguments[0]) != nil) {
             throw ValidationError("give FILE and NODE, FILE:LINE:COL, or --all NODE")
         }
         if [tree, text, json, count, vimgrep].filter({ $0 }).count > 1 { throw ValidationError("choose one of --tree, --text, --json, --count, --vimgrep") }
@@ -103,11 +112,12 @@ struct QueryCommand: ParsableCommand {
             try checkRange(jobs, 1...256, "-j")
             for (n, name) in [(afterContext, "-A"), (beforeContext, "-B"), (context, "-C")] { try checkRange(n, 0...10_000, name) }
             // FILE:LINE:COL as one argument, as compilers print it.
-            let (fileArgument, nodeArgument) = !all && arguments.count == 1 ? NodeSelector.splitLocation(arguments[0])! : (arguments.first!, arguments.last!)
-            let selector = try NodeSelector(nodeArgument)
+            let (fileArgument, nodeArgument) = queryFile != nil ? (arguments.first ?? "", "")
+                : !all && arguments.count == 1 ? NodeSelector.splitLocation(arguments[0])! : (arguments.first!, arguments.last!)
+            let selector = try queryFile.map(NodeSelector.queryFile) ?? NodeSelector(nodeArgument)
             let archive = try archiveOption.open(file: all ? nil : fileArgument)
             let files = try Locate.select(archive, all ? [] : archiveOption.storedPatterns([fileArgument], archive), excludes: exclude)
-            if files.isEmpty { throw CSTPackError("no stored file matches '\(arguments[0])'") }
+            if files.isEmpty { throw CSTPackError("no stored file matches '\(fileArgument)'") }
             var options = QueryOptions()
             options.anonymous = any
             options.jobs = jobs ?? defaultJobs()

@@ -94,6 +94,38 @@ final class CLITests: XCTestCase {
         return out
     }
 
+    /// `--query-file` (`-f`): the query read from a file, with FILE, a glob or --all as
+    /// its target; one error line and exit 2 when the file cannot be read or tree-sitter
+    /// rejects the query (issue 14).
+    func testQueryFile() throws {
+        let archive = try buildFixtures()
+        let dir = try makeTempDir("cstpack-cli-qf")
+        let query = dir + "/defs.scm"
+        try "; a comment first, as in shipped files\n(function_definition name: (identifier) @name)\n".write(toFile: query, atomically: true, encoding: .utf8)
+        let inline = try run(["query", "-a", archive, "--as-built", "**/*.py", "(function_definition name: (identifier) @name)", "--json"])
+        XCTAssertEqual(inline.status, 0, inline.description)
+        let fromFile = try run(["query", "-a", archive, "--as-built", "**/*.py", "-f", query, "--json"])
+        XCTAssertEqual(fromFile.stdout, inline.stdout, fromFile.description)
+        XCTAssertTrue(fromFile.stdout.contains("\"pattern\":0"), fromFile.stdout)
+        let all = try run(["query", "-a", archive, "--as-built", "--all", "--query-file", query, "--count"])
+        XCTAssertEqual(all.status, 0, all.description)
+        XCTAssertEqual(Int(all.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, inline.stdout.split(separator: "\n").count)
+        // A kind name in a query file is still a query (and so an error).
+        try "identifier\n".write(toFile: dir + "/kind.scm", atomically: true, encoding: .utf8)
+        try "(function_definition (import_statement))".write(toFile: dir + "/impossible.scm", atomically: true, encoding: .utf8)
+        for (args, needle) in [(["--all", "-f", dir + "/missing.scm"], "cannot read query file"),
+                               (["--all", "-f", dir], "cannot read query file"),
+                               (["--all", "-f", dir + "/kind.scm"], "query error at 1:1"),
+                               (["**/*.py", "-f", dir + "/impossible.scm"], "impossible pattern"),
+                               (["-f", query], "give FILE")] {
+            let r = try run(["query", "-a", archive, "--as-built"] + args)
+            XCTAssertEqual(r.status, 2, r.description)
+            let lines = r.stderr.split(separator: "\n")
+            XCTAssertEqual(lines.count, 1, r.description)
+            XCTAssertTrue(r.stderr.contains(needle), "\(args): \(r.description)")
+        }
+    }
+
     // MARK: Happy paths
 
     func testBuildVerifyStats() throws {

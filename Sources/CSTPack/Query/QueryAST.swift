@@ -4,6 +4,9 @@ public struct Query: Sendable {
     public var patterns: [Pattern]
     /// Capture names, indexed by capture id.
     public var captureNames: [String]
+    /// Predicates tree-sitter's query cursor does not apply either (`#is-not? local`, ...):
+    /// accepted, and left to the application, as tree-sitter does.
+    var unappliedPredicates: [String] = []
 
     public struct Pattern: Sendable {
         /// Top-level items: one node pattern, or several siblings (a group).
@@ -44,6 +47,15 @@ public struct Query: Sendable {
     public struct Predicate: Sendable {
         public enum Kind: String, Sendable {
             case eq = "eq?", notEq = "not-eq?", match = "match?", notMatch = "not-match?", anyOf = "any-of?"
+            case notAnyOf = "not-any-of?", anyEq = "any-eq?", anyNotEq = "any-not-eq?", anyMatch = "any-match?"
+            case anyNotMatch = "any-not-match?"
+
+            /// `#any-…?` holds when some node of a quantified capture passes; the others,
+            /// when every node does.
+            var someNode: Bool { [.anyEq, .anyNotEq, .anyMatch, .anyNotMatch].contains(self) }
+            var positive: Bool { [.eq, .match, .anyOf, .anyEq, .anyMatch].contains(self) }
+            var isEquality: Bool { [.eq, .notEq, .anyEq, .anyNotEq].contains(self) }
+            var isMatch: Bool { [.match, .notMatch, .anyMatch, .anyNotMatch].contains(self) }
         }
         public var kind: Kind
         public var capture: Int

@@ -220,7 +220,13 @@ public final class QueryMatcher {
                     results.removeAll(keepingCapacity: true)
                     run.matchItem(Int(item), node: node, depth: 0) { results.append(run.captures(0, $0)) }
                     if run.exhausted { budgetExceeded += 1 }
-                    if !results.isEmpty { try emit(p, node, results, text, &out) }
+                    if results.count > 1 {
+                        // Ways of matching that end together at the same step keep only the
+                        // one whose captures hold the others' (tree-sitter merges such states).
+                        try emitUndominated(results.map { (p, node, $0) }, text, &out)
+                    } else if !results.isEmpty {
+                        try emit(p, node, results, text, &out)
+                    }
                 case .siblings(let seq):
                     // Sibling sequences start at this node among its parent's children.
                     let parent = Int(parents[node])
@@ -307,16 +313,22 @@ public final class QueryMatcher {
         let preds = predicates[pattern]
         guard !preds.isEmpty else { return true }
         for pred in preds {
-            for c in caps where c.id == pred.capture {
-                guard let t = text[c.node] else { throw Self.noSource }
-                var other: UnsafeBufferPointer<UInt8>? = nil
-                if let oc = pred.otherCapture {
-                    guard let o = caps.first(where: { $0.id == oc }) else { continue }
-                    other = text[o.node]
-                    if other == nil { throw Self.noSource }
+            var passed = 0, failed = 0
+            if let oc = pred.otherCapture {
+                // Pairwise: the k-th node of one capture with the k-th of the other.
+                let left = caps.filter { $0.id == pred.capture }, right = caps.filter { $0.id == oc }
+                for (l, r) in zip(left, right) {
+                    guard let a = text[l.node], let b = text[r.node] else { throw Self.noSource }
+                    if pred.holds(a, other: b) { passed += 1 } else { failed += 1 }
                 }
-                if !pred.holds(t, other: other) { return false }
+            } else {
+                for c in caps where c.id == pred.capture {
+                    guard let t = text[c.node] else { throw Self.noSource }
+                    if pred.holds(t, other: nil) { passed += 1 } else { failed += 1 }
+                }
             }
+            if passed + failed == 0 { continue }
+            if pred.kind.someNode ? passed == 0 : failed > 0 { return false }
         }
         return true
     }
@@ -358,56 +370,46 @@ struct NodeText {
     }
 }
 
-/// `#eq?`, `#not-eq?`, `#match?`, `#not-match?`, `#any-of?`, comparing bytes.
+/// A text predicate, comparing bytes. As tree-sitter's Rust binding applies them (its C
+/// library leaves them to the client): on a quantified capture, `#eq?` `#not-eq?`
+/// `#match?` `#not-match?` `#any-of?` `#not-any-of?` need every node to pass, the
+/// `#any-…?` forms some node; a capture with no node passes; `#eq? @a @b` compares the two
+/// captures' nodes pairwise. Regular expressions are Rust's `regex` syntax (ByteRegex).
 final class TextPredicate {
     let kind: Query.Predicate.Kind
     let capture: Int
     let otherCapture: Int?
     let strings: [[UInt8]]
     let regex: ByteRegex?
-    let icu: NSRegularExpression?
-    /// ICU's answers by text, for the patterns ByteRegex leaves to it (bounded).
-    private var memo: [[UInt8]: Bool] = [:]
 
     init(_ p: Query.Predicate) throws {
         kind = p.kind
         capture = p.capture
         otherCapture = p.otherCapture
         strings = p.strings.map { Array($0.utf8) }
-        if p.kind == .match || p.kind == .notMatch {
+        if p.kind.isMatch {
             do {
-                icu = try NSRegularExpression(pattern: p.strings[0])
+                regex = try ByteRegex(p.strings[0])
             } catch {
                 let shown = p.strings[0].count > 60 ? p.strings[0].prefix(59) + "…" : p.strings[0][...]
-                throw CSTPackError("invalid regular expression \"\(shown)\" in #\(p.kind.rawValue)")
+                throw CSTPackError("invalid regular expression \"\(shown)\" in #\(p.kind.rawValue): \(error)")
             }
-            regex = ByteRegex(p.strings[0])
         } else {
-            icu = nil
             regex = nil
         }
     }
 
+    /// One node's test (with the other capture's node for `#eq? @a @b`).
     func holds(_ t: UnsafeBufferPointer<UInt8>, other: UnsafeBufferPointer<UInt8>?) -> Bool {
-        switch kind {
-        case .eq, .notEq:
-            let equal = other.map { t.elementsEqual($0) } ?? t.elementsEqual(strings[0])
-            return equal == (kind == .eq)
-        case .anyOf:
-            return strings.contains { t.elementsEqual($0) }
-        case .match, .notMatch:
-            return found(t) == (kind == .match)
+        let passed: Bool
+        if kind.isEquality {
+            passed = other.map { t.elementsEqual($0) } ?? t.elementsEqual(strings[0])
+        } else if kind.isMatch {
+            passed = regex!.firstMatch(in: t)
+        } else {
+            passed = strings.contains { t.elementsEqual($0) }
         }
-    }
-
-    private func found(_ t: UnsafeBufferPointer<UInt8>) -> Bool {
-        if let r = regex, let answer = r.firstMatch(in: t) { return answer }
-        let key = Array(t)
-        if let known = memo[key] { return known }
-        let s = String(decoding: t, as: UTF8.self)
-        let answer = icu!.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
-        if memo.count < 100_000 { memo[key] = answer }
-        return answer
+        return passed == kind.positive
     }
 }
 
@@ -430,7 +432,8 @@ struct MatchRun {
     let offsets: UnsafeBufferPointer<Int32>
     let childIDs: UnsafeBufferPointer<Int32>
     let errorKind: UInt16
-    /// steps[0]: steps taken for the current root; steps[1]: frames in use.
+    /// steps[0]: steps taken for the current root; steps[1]: frames in use; steps[2]: the
+    /// list index of the last sibling a sequence matched, when it hands over to `k`.
     private let counters: UnsafeMutablePointer<Int>
     /// The rest of a sequence to continue with once a spliced group or alternation ends.
     struct Frame { var end: Int32; var idx: Int32; var rest: Int32; var tailEmpty: Bool }
@@ -448,8 +451,8 @@ struct MatchRun {
         q = t.pointers
         kinds = view.kinds; fields = view.fields; flags = view.flags; self.offsets = offsets; self.childIDs = childIDs
         errorKind = view.errorKind
-        counters = .allocate(capacity: 2)
-        counters.initialize(repeating: 0, count: 2)
+        counters = .allocate(capacity: 3)
+        counters.initialize(repeating: 0, count: 3)
         // A frame is live only while its splice is on the call stack, one per spliced
         // item along the path: the item count bounds them.
         frameCapacity = q.items.count + 16
@@ -575,7 +578,7 @@ struct MatchRun {
             let f = frames[rest]
             end = Int(f.end); idx = Int(f.idx); rest = Int(f.rest)
         }
-        guard idx < end else { k(depth); return }
+        guard idx < end else { counters[2] = previous; k(depth); return }
         let item = q.items[idx]
         let tailEmpty = idx + 1 == end && (rest < 0 || frames[rest].tailEmpty)
 
@@ -591,6 +594,37 @@ struct MatchRun {
                 matchSequence(end: Int(r.start + r.count), idx: Int(r.start), rest: slot, list: list, from: from,
                               previous: previous, pinned: pinned, inParent: inParent, depth: depth, k)
             }
+            return
+        }
+
+        // A quantified group of several siblings, `("," (_))*`: every number of repetitions
+        // is explored (tree-sitter splits its state at each), and matches whose captures
+        // another match of the same root holds are dropped afterwards, as tree-sitter does.
+        if item.quantifier != .one, q.exprs[Int(item.expr)].tag == .group, q.exprs[Int(item.expr)].count > 1 {
+            let x = q.exprs[Int(item.expr)]
+            let least = item.quantifier == .oneOrMore ? 1 : 0
+            let most = item.quantifier == .optional ? 1 : Int.max
+            func iterate(_ from: Int, _ prev: Int, _ d: Int, _ times: Int) {
+                guard !exhausted else { return }
+                let pin = times == 0 ? pinned : -1
+                if times >= least {
+                    matchSequence(end: end, idx: idx + 1, rest: rest, list: list, from: from, previous: prev, pinned: pin,
+                                  inParent: inParent, depth: d, k)
+                }
+                guard times < most else { return }
+                // Under `*` and `+` each repetition takes the group's earliest match (as a
+                // quantified single item takes its first run): the alternatives would only add
+                // dominated matches, in a number exponential in the siblings.
+                var taken = false
+                matchSequence(end: Int(x.first + x.count), idx: Int(x.first), rest: -1, list: list, from: from, previous: prev,
+                              pinned: pin, inParent: inParent, depth: d) { c in
+                    let last = counters[2]
+                    guard !taken, last >= from else { return } // an iteration that matched nothing ends the loop
+                    taken = most > 1 // `?`: each way is a match of its own
+                    iterate(last + 1, last, c, times + 1)
+                }
+            }
+            iterate(from, previous, depth, 0)
             return
         }
 
@@ -664,8 +698,11 @@ struct MatchRun {
                     last += 1
                 }
                 restore(run, at: depth)
+                // tree-sitter takes the first run, unless it must end the parent's children
+                // (`(comment)* @c .`) and does not: then a later run.
+                if !endsRight(last) { j = last; continue }
                 continueAfter(last, depth + run.count)
-                break // tree-sitter takes the first run only
+                break
             }
             if item.quantifier == .zeroOrMore && !matchedSomewhere {
                 matchSequence(end: end, idx: idx + 1, rest: rest, list: list, from: from, previous: previous,

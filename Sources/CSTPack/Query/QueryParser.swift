@@ -1,15 +1,20 @@
+import CTreeSitter
+import Foundation
+
 /// Parses tree-sitter query text against one language. Supported: node patterns, fields
 /// `name:`, negated fields `!name`, anonymous `"tokens"`, wildcards `(_)` and `_`,
 /// captures `@name`, quantifiers `? * +`, alternations `[ ]`, groups, anchors `.`, and
-/// the predicates `#eq?`, `#not-eq?`, `#match?`, `#not-match?`, `#any-of?`. Directives
-/// ending in `!` (`#set!`, `#strip!`, ...) carry data for editors and are accepted and
-/// ignored, as tree-sitter's own query engine does. Anything else is an error with its
-/// position.
+/// the text predicates `#eq?`, `#not-eq?`, `#match?`, `#not-match?`, `#any-of?`,
+/// `#not-any-of?` and their `#any-…?` forms (see TextPredicate). Directives ending in `!`
+/// (`#set!`, `#strip!`, ...) and other predicates (`#is-not? local`) carry data for the
+/// application: accepted and not applied, as tree-sitter's query cursor does. Anything
+/// else is an error with its position.
 public struct QueryParser {
     let text: [UInt8]
     let table: LanguageTable
     var i = 0
     var captureNames: [String] = []
+    var unapplied: [String] = []
     /// Nesting is recursion in this parser and in matching: bounded, with an error.
     var depth = 0
     static let maxDepth = 256
@@ -116,7 +121,9 @@ public struct QueryParser {
             guard !items.isEmpty else { throw error("empty pattern", at: start) }
             patterns.append(Query.Pattern(items: items, predicates: predicates, offset: start))
         }
-        return Query(patterns: patterns, captureNames: captureNames)
+        var q = Query(patterns: patterns, captureNames: captureNames)
+        q.unappliedPredicates = unapplied
+        return q
     }
 
     /// An expression with its quantifier and captures.
@@ -306,22 +313,30 @@ public struct QueryParser {
         }
         if op.hasSuffix("!") { return } // directives: data for editors, no effect on matching
         guard let kind = Query.Predicate.Kind(rawValue: op) else {
-            throw error("unsupported predicate #\(op) (supported: #eq? #not-eq? #match? #not-match? #any-of?)", at: nameStart)
+            // As tree-sitter's bindings: other predicates are the application's to apply.
+            if !unapplied.contains("#" + op) { unapplied.append("#" + op) }
+            return
         }
         guard let first = args.first, first.isCapture, let capture = captures.first else {
             throw error("#\(op) takes a capture first", at: nameStart)
         }
         switch kind {
-        case .eq, .notEq:
+        case .eq, .notEq, .anyEq, .anyNotEq:
             guard args.count == 2 else { throw error("#\(op) takes two arguments", at: nameStart) }
             predicates.append(.init(kind: kind, capture: capture, otherCapture: args[1].isCapture ? captures[1] : nil,
                                     strings: args[1].isCapture ? [] : [args[1].value]))
-        case .match, .notMatch:
+        case .match, .notMatch, .anyMatch, .anyNotMatch:
             guard args.count == 2, !args[1].isCapture else { throw error("#\(op) takes a capture and a regular expression", at: nameStart) }
+            do {
+                _ = try ByteRegex(args[1].value)
+            } catch {
+                let shown = args[1].value.count > 60 ? args[1].value.prefix(59) + "…" : args[1].value[...]
+                throw self.error("invalid regular expression \"\(shown)\" in #\(op): \(error)", at: nameStart)
+            }
             predicates.append(.init(kind: kind, capture: capture, otherCapture: nil, strings: [args[1].value]))
-        case .anyOf:
+        case .anyOf, .notAnyOf:
             guard args.count >= 2, !args.dropFirst().contains(where: { $0.isCapture }) else {
-                throw error("#any-of? takes a capture and strings", at: nameStart)
+                throw error("#\(op) takes a capture and strings", at: nameStart)
             }
             predicates.append(.init(kind: kind, capture: capture, otherCapture: nil, strings: strings))
         }
@@ -351,4 +366,44 @@ func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
         swap(&prev, &cur)
     }
     return prev[b.count]
+}
+
+/// tree-sitter's own verdict on a query (ts_query_new), for what only its analysis of the
+/// grammar decides: a pattern no tree can match ("impossible pattern") is an error there,
+/// so it is one here. Uses the installed grammar whose vocabulary is the archive's.
+enum TreeSitterQueryCheck {
+    /// Loaded once per process, on the first query that needs it.
+    nonisolated(unsafe) private static var registry: GrammarRegistry? = nil
+    private static let lock = NSLock()
+
+    static func grammar(for table: LanguageTable) -> Grammar? {
+        lock.lock()
+        defer { lock.unlock() }
+        if registry == nil { registry = GrammarRegistry(directories: GrammarRegistry.searchDirectories(explicit: nil)) }
+        guard let g = registry?.grammars[table.name], g.table.grammarHash == table.grammarHash else { return nil }
+        return g
+    }
+
+    /// Throws tree-sitter's error, at its position, when it rejects `text`.
+    static func check(_ text: String, table: LanguageTable) throws(QueryError) {
+        guard let g = grammar(for: table) else { return }
+        _ = TreeSitterParser.installCountingAllocator
+        var offset: UInt32 = 0
+        var error = TSQueryErrorNone
+        let bytes = Array(text.utf8)
+        let q = bytes.withUnsafeBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { ts_query_new(g.language, $0.baseAddress, UInt32($0.count), &offset, &error) }
+        }
+        if let q { ts_query_delete(q); return }
+        let what: String
+        switch error {
+        case TSQueryErrorStructure: what = "impossible pattern: no \(table.name) tree has this structure (tree-sitter's analysis of the grammar)"
+        case TSQueryErrorNodeType: what = "invalid node type for \(table.name)"
+        case TSQueryErrorField: what = "invalid field for \(table.name)"
+        case TSQueryErrorCapture: what = "invalid capture"
+        default: what = "invalid syntax"
+        }
+        let parser = QueryParser(text: bytes, table: table)
+        throw parser.error("tree-sitter rejects the query: \(what)", at: Int(offset))
+    }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// `cstpack query`: selects nodes in stored trees and renders them, over one file or many
 /// (in parallel, printed in path order).
 public enum NodeSelector: Sendable, Equatable {
@@ -75,6 +77,23 @@ public enum NodeSelector: Sendable, Equatable {
     }
 }
 
+extension NodeSelector {
+    /// `--query-file FILE`: the query in FILE (whatever its text looks like, a query).
+    package static func queryFile(_ path: String) throws -> NodeSelector {
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let bytes: [UInt8]
+        do {
+            bytes = try readFile(Array(resolved.utf8), limit: 64 << 20)
+        } catch {
+            throw CSTPackError("cannot read query file '\(path)': \(error)")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw CSTPackError("query file '\(path)' is not UTF-8 text")
+        }
+        return .query(text)
+    }
+}
+
 public struct QueryOptions: Sendable {
     public enum Mode: Sendable, Equatable { case lines, text, tree(depth: Int?), json, count(byFile: Bool), vimgrep }
     public var mode: Mode = .lines
@@ -121,10 +140,14 @@ public enum QueryRunner {
             case .query(let text):
                 do {
                     let q = try QueryParser.parse(text, table: table)
+                    try TreeSitterQueryCheck.check(text, table: table)
                     // Compiles the predicates' regular expressions too: a bad one is one
                     // error before any file is read, not a warning per file.
                     _ = try QueryMatcher(q)
                     queries[l] = q
+                    for name in q.unappliedPredicates where !result.warnings.contains(where: { $0.hasPrefix(name + " ") }) {
+                        result.warnings.append("\(name) is not applied: tree-sitter's query cursor leaves it to the application")
+                    }
                 } catch {
                     // A kind this grammar lacks says less than an error any grammar would give
                     // (a bad regular expression): the latter is the one reported.
@@ -345,11 +368,12 @@ final class QueryWorker {
             var hits: [Hit] = []
             for index in 0..<ms.count {
                 let caps = ms.captures(of: index)
+                let pattern = Int(ms.entries[index].pattern)
                 if caps.isEmpty {
-                    hits.append(Hit(node: ms.root(of: index), match: index, capture: nil))
+                    hits.append(Hit(node: ms.root(of: index), match: index, pattern: pattern, capture: nil))
                 }
                 for c in caps {
-                    hits.append(Hit(node: c.node, match: index, capture: matcher.query.captureNames[c.id]))
+                    hits.append(Hit(node: c.node, match: index, pattern: pattern, capture: matcher.query.captureNames[c.id]))
                 }
             }
             return hits
@@ -360,6 +384,8 @@ final class QueryWorker {
 struct Hit {
     var node: Int
     var match: Int? = nil
+    /// The query pattern that matched (its index in the query).
+    var pattern: Int? = nil
     var capture: String? = nil
 }
 
@@ -487,6 +513,7 @@ enum NodeRender {
             ("text", ft.text(n).map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null),
         ]
         if let m = hit.match { pairs.append(("match", .int(m))) }
+        if let p = hit.pattern { pairs.append(("pattern", .int(p))) }
         if let c = hit.capture { pairs.append(("capture", .string(c))) }
         return JSONValue.object(pairs).serialized
     }
