@@ -1,0 +1,258 @@
+/// One file's tree as pattern matching walks it: children in order, text, names.
+struct SyntaxView {
+    let tree: TreeView
+    /// Per node, the index just past its subtree (preorder): children are found by hopping.
+    let ends: UnsafeBufferPointer<Int32>
+    /// Per kind code, whether its name contains "comment" (ast-grep's rule for comments).
+    let isComment: [Bool]
+
+    @inline(__always) func firstChild(_ i: Int) -> Int? { i + 1 < Int(ends[i]) ? i + 1 : nil }
+    @inline(__always) func nextSibling(_ c: Int, in parent: Int) -> Int? {
+        let n = Int(ends[c])
+        return n < Int(ends[parent]) ? n : nil
+    }
+    func children(_ i: Int) -> [Int] {
+        var out: [Int] = []
+        var c = firstChild(i)
+        while let k = c { out.append(k); c = nextSibling(k, in: i) }
+        return out
+    }
+    @inline(__always) func isNamed(_ i: Int) -> Bool { tree.flags[i].contains(.named) }
+    func namedChildCount(_ i: Int) -> Int {
+        var n = 0
+        var c = firstChild(i)
+        while let k = c { if isNamed(k) { n += 1 }; c = nextSibling(k, in: i) }
+        return n
+    }
+    func text(_ i: Int) -> UnsafeBufferPointer<UInt8> {
+        guard let s = tree.source, let base = s.baseAddress else { return UnsafeBufferPointer(start: nil, count: 0) }
+        let a = Int(tree.starts[i]), b = Int(tree.ends[i])
+        guard a <= b, b <= s.count else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: base + a, count: b - a)
+    }
+    func sameText(_ i: Int, _ bytes: [UInt8]) -> Bool {
+        let t = text(i)
+        return t.count == bytes.count && bytes.withUnsafeBufferPointer { b in t.elementsEqual(b) }
+    }
+    func sameText(_ i: Int, _ j: Int) -> Bool { text(i).elementsEqual(text(j)) }
+    /// ast-grep skips these candidates in relaxed and signature strictness.
+    func isCommentOrAnonymous(_ i: Int) -> Bool {
+        !isNamed(i) || (Int(tree.kinds[i]) < isComment.count && isComment[Int(tree.kinds[i])])
+    }
+
+    /// Per node, the index past its subtree (one pass with a stack of open nodes).
+    static func subtreeEnds(_ parents: UnsafeBufferPointer<Int32>, into out: inout [Int32]) {
+        let n = parents.count
+        out.removeAll(keepingCapacity: true)
+        out.append(contentsOf: repeatElement(Int32(n), count: n))
+        var stack: [Int32] = []
+        for i in 0..<n {
+            let p = parents[i]
+            while let top = stack.last, top != p {
+                out[Int(top)] = Int32(i)
+                stack.removeLast()
+            }
+            stack.append(Int32(i))
+        }
+    }
+}
+
+/// Metavariables bound during one match attempt.
+struct Bindings: Equatable {
+    var single: [Int32]
+    var multi: [[Int32]?]
+    init(count: Int) {
+        single = Array(repeating: -1, count: count)
+        multi = Array(repeating: nil, count: count)
+    }
+}
+
+/// ast-grep's match of one pattern node against one candidate node.
+enum MatchStep { case matchedBoth, skipBoth, skipGoal, skipCandidate, noMatch }
+
+struct PatternMatcher {
+    let pattern: CompiledPattern
+    let view: SyntaxView
+
+    /// Whether `node` matches the whole pattern; the bindings when it does.
+    func match(_ node: Int) -> Bindings? {
+        var b = Bindings(count: pattern.names.count)
+        return match(pattern.root.node, node, &b) == .matchedBoth ? b : nil
+    }
+
+    /// Whether `node` can start a match at all (kind, or a metavariable root's namedness).
+    @inline(__always) func isCandidate(_ kind: UInt16, named: Bool) -> Bool {
+        if let k = pattern.rootKind { return kind == k }
+        return named || !pattern.rootNamedOnly
+    }
+
+    func match(_ goal: PatternNode, _ c: Int, _ b: inout Bindings) -> MatchStep {
+        switch goal {
+        case .terminal(let kind, let named, let text):
+            let kindMatches = kind == view.tree.kinds[c] || kind == pattern.errorKind
+            if kindMatches && (!named || view.sameText(c, text)) { return .matchedBoth }
+            let candidateNamed = view.isNamed(c)
+            let skipGoal: Bool, skipCandidate: Bool
+            switch pattern.strictness {
+            case .cst: (skipGoal, skipCandidate) = (false, false)
+            case .smart: (skipGoal, skipCandidate) = (false, !candidateNamed)
+            case .ast: (skipGoal, skipCandidate) = (!named, !candidateNamed)
+            case .relaxed: (skipGoal, skipCandidate) = (!named, view.isCommentOrAnonymous(c))
+            case .signature:
+                if kindMatches { return .matchedBoth }
+                (skipGoal, skipCandidate) = (!named, view.isCommentOrAnonymous(c))
+            }
+            switch (skipGoal, skipCandidate) {
+            case (true, true): return .skipBoth
+            case (true, false): return .skipGoal
+            case (false, true): return .skipCandidate
+            case (false, false): return .noMatch
+            }
+        case .metaVariable(let m):
+            return bind(m, c, &b) ? .matchedBoth : .noMatch
+        case .inner(let kind, let children):
+            guard kind == view.tree.kinds[c] || kind == pattern.errorKind else { return .noMatch }
+            return matchChildren(children, view.children(c), &b) ? .matchedBoth : .noMatch
+        }
+    }
+
+    func bind(_ m: MetaVariable, _ c: Int, _ b: inout Bindings) -> Bool {
+        switch m {
+        case .single(let name, let named):
+            if named && !view.isNamed(c) { return false }
+            guard let n = name else { return true }
+            let previous = b.single[n]
+            if previous >= 0 { return sameNode(Int(previous), c) }
+            b.single[n] = Int32(c)
+            return true
+        case .multiple(let name):
+            guard let n = name else { return true }
+            return bindMultiple(n, [Int32(c)], &b)
+        }
+    }
+
+    func bindMultiple(_ n: Int, _ nodes: [Int32], _ b: inout Bindings) -> Bool {
+        if let previous = b.multi[n] {
+            guard previous.count == nodes.count else { return false }
+            for (x, y) in zip(previous, nodes) where !sameNode(Int(x), Int(y)) { return false }
+        }
+        b.multi[n] = nodes
+        return true
+    }
+
+    /// ast-grep's equality of two bindings of one name: the same text where either is a
+    /// leaf of named nodes, else the same kind and children, recursively.
+    func sameNode(_ a: Int, _ c: Int) -> Bool {
+        if a == c { return true }
+        if view.namedChildCount(a) == 0 || view.namedChildCount(c) == 0 { return view.sameText(a, c) }
+        guard view.tree.kinds[a] == view.tree.kinds[c] else { return false }
+        let x = view.children(a), y = view.children(c)
+        guard x.count == y.count else { return false }
+        for (p, q) in zip(x, y) where !sameNode(p, q) { return false }
+        return true
+    }
+
+    /// The children of a pattern node against a candidate's (ast-grep's sequence match:
+    /// ellipses take candidates lazily, up to the first that matches the next pattern node).
+    func matchChildren(_ goals: [PatternNode], _ cands: [Int], _ b: inout Bindings) -> Bool {
+        var g = 0, c = 0
+        guard !cands.isEmpty else { return false }
+        while true {
+            // An ellipsis here.
+            guard g < goals.count else { return true }
+            if let e = goals[g].ellipsis {
+                var taken: [Int32] = []
+                g += 1
+                if g == goals.count {
+                    taken += cands[c...].map { Int32($0) }
+                    return bindEllipsis(e, taken, skipped: 0, &b)
+                }
+                var skipped = 0
+                while goals[g].isTrivial {
+                    g += 1; skipped += 1
+                    if g == goals.count {
+                        taken += cands[c...].map { Int32($0) }
+                        return bindEllipsis(e, taken, skipped: skipped, &b)
+                    }
+                }
+                if goals[g].ellipsis != nil {
+                    taken.append(Int32(cands[c])); c += 1
+                    guard c < cands.count, bindEllipsis(e, taken, skipped: skipped, &b) else { return false }
+                    continue
+                }
+                while true {
+                    // A failed probe leaves no bindings behind.
+                    var probe = b
+                    if match(goals[g], cands[c], &probe) == .matchedBoth {
+                        guard bindEllipsis(e, taken, skipped: skipped, &b) else { return false }
+                        break
+                    }
+                    taken.append(Int32(cands[c])); c += 1
+                    guard c < cands.count else { return false }
+                }
+            }
+            // One pattern node, skipping what the strictness lets go.
+            single: while true {
+                guard c < cands.count else {
+                    guard skipRemainingGoals(goals, &g) else { return false }
+                    break single
+                }
+                switch match(goals[g], cands[c], &b) {
+                case .matchedBoth: break single
+                case .skipGoal:
+                    g += 1
+                    if g == goals.count { break single }
+                case .skipBoth:
+                    c += 1; g += 1
+                    if g == goals.count { break single }
+                case .skipCandidate:
+                    c += 1
+                case .noMatch:
+                    return false
+                }
+            }
+            if g < goals.count { g += 1; c += 1 }
+            if g == goals.count {
+                while c < cands.count {
+                    if !skipsTrailing(cands[c]) { return false }
+                    c += 1
+                }
+                return true
+            }
+            guard c < cands.count else { return false }
+        }
+    }
+
+    func bindEllipsis(_ e: MetaVariable, _ taken: [Int32], skipped: Int, _ b: inout Bindings) -> Bool {
+        guard case .multiple(let name?) = e else { return true }
+        // The separators before the pattern's skipped punctuation are not part of it.
+        return bindMultiple(name, Array(taken.prefix(max(0, taken.count - skipped))), &b)
+    }
+
+    /// When the candidate's children run out: whether the pattern nodes left may match nothing.
+    func skipRemainingGoals(_ goals: [PatternNode], _ g: inout Int) -> Bool {
+        while g < goals.count {
+            let skippable: Bool
+            switch (pattern.strictness, goals[g]) {
+            case (.cst, _): skippable = false
+            case (.smart, .metaVariable(let m)): skippable = m.isMultiple
+            case (.smart, _): skippable = false
+            case (_, .metaVariable(.multiple)): skippable = true
+            case (_, .metaVariable(.single(_, let named))): skippable = !named
+            case (_, .terminal(_, let named, _)): skippable = !named
+            case (_, .inner): skippable = false
+            }
+            if !skippable { return false }
+            g += 1
+        }
+        return true
+    }
+
+    func skipsTrailing(_ c: Int) -> Bool {
+        switch pattern.strictness {
+        case .cst, .ast: return false
+        case .smart: return true
+        case .relaxed, .signature: return view.isCommentOrAnonymous(c)
+        }
+    }
+}

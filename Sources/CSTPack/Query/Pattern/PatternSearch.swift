@@ -1,0 +1,172 @@
+/// What `query --pattern` (and `--rule`) looks for, compiled for the archive's languages
+/// before any file is read.
+package struct StructuralSearch: Sendable {
+    /// One compiled matcher per archive language index.
+    let rules: [Int: [SearchRule]]
+    /// Per archive language, which kind codes are comments (relaxed strictness).
+    let commentKinds: [Int: [Bool]]
+
+    /// The files the search reads: those of its languages.
+    package func files(_ files: [Int], in archive: Archive) throws -> [Int] {
+        try files.filter { rules[Int(try archive.file($0).language)] != nil }
+    }
+
+    /// `--pattern`: compiles `pattern` for the language `--lang` names, or the one language
+    /// of the selected files. Every error (no such language, the pattern does not parse,
+    /// unknown metavariable forms) is thrown here, once.
+    package static func pattern(_ pattern: String, language: String?, strictness: PatternStrictness,
+                                archive: Archive, files: [Int]) throws -> StructuralSearch {
+        let l = try resolveLanguage(language, archive: archive, files: files)
+        let grammar = try grammar(for: l, archive: archive)
+        let compiled = try PatternCompiler.compile(pattern, grammar: grammar, strictness: strictness)
+        return StructuralSearch(rules: [l: [SearchRule(id: nil, message: nil, severity: nil, matcher: .pattern(compiled))]],
+                                commentKinds: [l: commentTable(archive.languages[l])])
+    }
+
+    /// `--rule FILE.yml`.
+    package static func rules(file: String, language: String?, archive: Archive, files: [Int]) throws -> StructuralSearch {
+        throw CSTPackError("--rule is not available yet")
+    }
+
+    static func commentTable(_ t: LanguageTable) -> [Bool] { t.kindNames.map { $0.contains("comment") } }
+
+    /// The archive language (index) a search is for.
+    static func resolveLanguage(_ language: String?, archive: Archive, files: [Int]) throws -> Int {
+        var present = Set<Int>()
+        for i in files { present.insert(Int(try archive.file(i).language)) }
+        if let language {
+            let name = PatternLanguage.grammarName(language)
+            guard let l = archive.languages.firstIndex(where: { $0.name == name }) else {
+                let known = archive.languages.map(\.name).sorted().joined(separator: ", ")
+                throw CSTPackError("no \(name) files in the archive (--lang \(language); it holds: \(known))")
+            }
+            return l
+        }
+        if present.count == 1 { return present.first! }
+        let names = present.map { archive.languages[$0].name }.sorted()
+        throw CSTPackError("the files are in \(names.count) languages (\(names.joined(separator: ", "))): say which with --lang")
+    }
+
+    /// The grammar the archive's trees of language `l` were parsed with, to parse patterns.
+    static func grammar(for l: Int, archive: Archive) throws -> Grammar {
+        let table = archive.languages[l]
+        let registry = grammarRegistry
+        guard let g = registry.grammars[table.name] else {
+            throw CSTPackError("no \(table.name) grammar found to parse the pattern with (searched \(registry.searchedDirectories.joined(separator: ", ")))")
+        }
+        guard g.table == table else {
+            throw CSTPackError("the \(table.name) grammar in \(g.libraryPath) differs from the one the archive was built with: rebuild the archive")
+        }
+        return g
+    }
+
+    static let grammarRegistry = GrammarRegistry(directories: GrammarRegistry.searchDirectories(explicit: nil))
+}
+
+/// One rule of a search: a matcher and, for rule files, what to report with its matches.
+struct SearchRule: Sendable {
+    let id: String?
+    let message: String?
+    let severity: String?
+    let matcher: RuleMatcher
+}
+
+/// A node matcher: an ast-grep pattern, or a rule file's composition of matchers.
+indirect enum RuleMatcher: Sendable {
+    case pattern(CompiledPattern)
+}
+
+extension RuleMatcher {
+    /// Metavariable names, by index, of what matched.
+    var names: [String] {
+        switch self {
+        case .pattern(let p): return p.names
+        }
+    }
+
+    /// Whether a node of this kind (named or not) can match; false skips it cheaply.
+    @inline(__always) func isCandidate(_ kind: UInt16, named: Bool) -> Bool {
+        switch self {
+        case .pattern(let p):
+            if let k = p.rootKind { return kind == k }
+            return named || !p.rootNamedOnly
+        }
+    }
+
+    var needsText: Bool {
+        switch self {
+        case .pattern(let p): return p.needsText
+        }
+    }
+
+    func match(_ node: Int, in view: SyntaxView) -> Bindings? {
+        switch self {
+        case .pattern(let p): return PatternMatcher(pattern: p, view: view).match(node)
+        }
+    }
+}
+
+/// A match's metavariables, for `--json`: each name's node, or nodes for `$$$NAME`.
+struct MatchVariables {
+    var entries: [(name: String, nodes: [Int], multiple: Bool)]
+
+    init(_ b: Bindings, names: [String]) {
+        entries = []
+        for (k, name) in names.enumerated() {
+            if b.single[k] >= 0 { entries.append((name, [Int(b.single[k])], false)) }
+            if let m = b.multi[k] { entries.append((name, m.map(Int.init), true)) }
+        }
+    }
+}
+
+extension QueryWorker {
+    /// One file's matches of a structural search, rendered as the options say.
+    func processStructural(_ i: Int, _ search: StructuralSearch, _ o: inout FileOutcome) throws {
+        let language = Int(try work.archive.file(i).language)
+        guard let rules = search.rules[language] else { return }
+        buffers = try reader.decode(file: i, reusing: buffers)
+        let n = buffers.count
+        // Only nodes of the pattern's root kind can match: most files have few or none.
+        var any = false
+        let kinds = UnsafeBufferPointer(start: buffers.kinds, count: n)
+        let flags = UnsafeBufferPointer(start: buffers.flags, count: n)
+        for j in 0..<n where rules.contains(where: { $0.matcher.isCandidate(kinds[j], named: flags[j].contains(.named)) }) {
+            any = true
+            break
+        }
+        guard any else { return }
+        let source = try reader.source(ofFile: i)
+        if source == nil && rules.contains(where: { $0.matcher.needsText }) {
+            throw CSTPackError("the archive does not store this file's text (built with --no-source): patterns compare it")
+        }
+        var hits: [(node: Int, rule: Int, vars: MatchVariables)] = []
+        let errorKind = work.archive.languages[language].errorKind
+        (source ?? []).withUnsafeBufferPointer { text in
+            let tree = TreeView(buffers, source: source == nil ? nil : text, errorKind: errorKind)
+            SyntaxView.subtreeEnds(tree.parents, into: &subtreeEnds)
+            subtreeEnds.withUnsafeBufferPointer { ends in
+                let view = SyntaxView(tree: tree, ends: ends, isComment: search.commentKinds[language] ?? [])
+                for j in 0..<n {
+                    for (r, rule) in rules.enumerated() where rule.matcher.isCandidate(kinds[j], named: flags[j].contains(.named)) {
+                        if let b = rule.matcher.match(j, in: view) {
+                            hits.append((j, r, MatchVariables(b, names: rule.matcher.names)))
+                        }
+                    }
+                }
+            }
+        }
+        o.hits = hits.count
+        guard !hits.isEmpty else { return }
+        if case .count(let byFile) = work.options.mode {
+            if byFile { o.text = Array("\(o.path)\t\(hits.count)\n".utf8) }
+            return
+        }
+        let ft = FileTree(path: try work.archive.path(ofFile: i), table: work.archive.languages[language], tree: buffers.tree(),
+                          source: source, lineStarts: try reader.lineStarts(ofFile: i, source: source))
+        let rendered = hits.map { h in
+            let rule = rules[h.rule]
+            return Hit(node: h.node, match: nil, capture: nil, vars: h.vars, rule: rule.id.map { ($0, rule.message, rule.severity) })
+        }
+        o.text = try render(ft, hits: rendered)
+    }
+}
