@@ -75,6 +75,17 @@ enum PatternLanguage {
         }
     }
 
+    /// Where a pattern that does not parse at the top level is read again: the text
+    /// around it (a function body), for grammars whose top level takes declarations only.
+    static func statementContexts(_ language: String) -> [(String, String)] {
+        switch language {
+        case "go": return [("package _\nfunc _() {\n", "\n}\n")]
+        case "rust": return [("fn _() {\n", "\n}\n"), ("fn _() {\n", ";\n}\n")]
+        case "c", "cpp": return [("void _() {\n", "\n}\n"), ("void _() {\n", ";\n}\n")]
+        default: return []
+        }
+    }
+
     /// ast-grep's language names and aliases, as our grammar names.
     static func grammarName(_ s: String) -> String {
         let aliases: [String: String] = [
@@ -133,12 +144,16 @@ enum PatternCompiler {
         let expando = PatternLanguage.expando(lang)
         try checkSigils(pattern, expando: expando)
         let processed = substituteExpando(pattern, expando)
-        let bytes = Array(processed.utf8)
-        let tree = try bytes.withUnsafeBytes { raw in
-            try TreeSitterParser(reader: .cursor).parse(raw, grammar: grammar, timeoutMicros: 1_000_000).tree
-        }
+        let text = Array(processed.utf8)
         let table = grammar.table
-        let ends = tree.subtreeEnds()
+        func parse(_ source: [UInt8]) throws -> (tree: CSTTree, ends: [Int32]) {
+            let t = try source.withUnsafeBytes { raw in
+                try TreeSitterParser(reader: .cursor).parse(raw, grammar: grammar, timeoutMicros: 1_000_000).tree
+            }
+            return (t, t.subtreeEnds())
+        }
+        var (tree, ends) = try parse(text)
+        var bytes = text
         func children(_ i: Int) -> [Int] {
             var out: [Int] = []
             var c = i + 1
@@ -147,18 +162,12 @@ enum PatternCompiler {
         }
         func column(_ byte: UInt32) -> Int {
             // Characters, not bytes: the expando character is wider than `$`.
-            String(decoding: bytes[..<Int(min(byte, UInt32(bytes.count)))], as: UTF8.self).count + 1
+            String(decoding: text[..<Int(min(byte, UInt32(text.count)))], as: UTF8.self).count + 1
         }
         func shown(_ i: Int) -> String {
             let t = String(decoding: bytes[Int(tree.starts[i])..<Int(tree.ends[i])], as: UTF8.self)
             let original = t.replacingOccurrences(of: String(expando), with: "$")
             return original.count > 30 ? String(original.prefix(29)) + "…" : original
-        }
-        for i in 0..<tree.count where tree.kinds[i] == table.errorKind || tree.flags[i].contains(.missing) {
-            let what = tree.kinds[i] == table.errorKind
-                ? "a syntax error at column \(column(tree.starts[i])) ('\(shown(i))')"
-                : "a missing '\(table.kindNames[Int(tree.kinds[i])])' at column \(column(tree.starts[i]))"
-            throw CSTPackError("the pattern does not parse as \(lang): \(what)")
         }
         func isSingle(_ i: Int) -> Bool {
             let c = children(i)
@@ -166,12 +175,45 @@ enum PatternCompiler {
             if c.count == 2 { return tree.flags[c[1]].contains(.missing) || table.kindNames[Int(tree.kinds[c[1]])].isEmpty }
             return false
         }
-        let rootChildren = children(0)
-        if rootChildren.isEmpty { throw CSTPackError("the pattern is empty (no \(lang) syntax in it)") }
-        if !isSingle(0) {
-            throw CSTPackError("the pattern is \(rootChildren.count) \(lang) nodes ('\(shown(rootChildren[0]))' at column 1, then '\(shown(rootChildren[1]))' at column \(column(tree.starts[rootChildren[1]]))); a pattern is one node")
-        }
         var top = 0
+        // MISSING nodes are fine (`malloc($N)` in C lacks its `;`): ast-grep leaves them out.
+        // So is an ERROR whose text, or an enclosing node's, is a metavariable (`{ $$$ }`
+        // where a grammar wants items): the metavariable stands for the whole of it.
+        func isMetaVariable(_ i: Int) -> Bool {
+            metaVariable(String(decoding: bytes[Int(tree.starts[i])..<Int(tree.ends[i])], as: UTF8.self)[...],
+                         sigil: expando, intern: { _ in 0 }) != nil
+        }
+        func firstError(_ t: CSTTree) -> Int? {
+            (0..<t.count).first { i in
+                guard t.kinds[i] == table.errorKind else { return false }
+                var a = i
+                while a > 0 { if isMetaVariable(a) { return false }; a = Int(t.parents[a]) }
+                return true
+            }
+        }
+        if let e = firstError(tree) {
+            let error = CSTPackError("the pattern does not parse as \(lang): a syntax error at column \(column(tree.starts[e])) ('\(shown(e))')")
+            // Newer grammars (ast-grep's) take statements and expressions at the top level
+            // where these take only declarations: such a pattern is read inside a function.
+            var found: Int? = nil
+            for (prefix, suffix) in PatternLanguage.statementContexts(lang) where found == nil {
+                bytes = Array(prefix.utf8) + text + Array(suffix.utf8)
+                (tree, ends) = try parse(bytes)
+                guard firstError(tree) == nil else { continue }
+                let space: Set<UInt8> = [0x20, 0x0A, 0x09, 0x0D]
+                let lead = text.prefix { space.contains($0) }.count, trail = text.reversed().prefix { space.contains($0) }.count
+                let from = UInt32(prefix.utf8.count + lead), to = UInt32(prefix.utf8.count + text.count - trail)
+                found = (0..<tree.count).first { tree.starts[$0] == from && tree.ends[$0] == to }
+            }
+            guard let found else { throw error }
+            top = found
+        } else {
+            let rootChildren = children(0)
+            if rootChildren.isEmpty { throw CSTPackError("the pattern is empty (no \(lang) syntax in it)") }
+            if !isSingle(0) {
+                throw CSTPackError("the pattern is \(rootChildren.count) \(lang) nodes ('\(shown(rootChildren[0]))' at column 1, then '\(shown(rootChildren[1]))' at column \(column(tree.starts[rootChildren[1]]))); a pattern is one node")
+            }
+        }
         while isSingle(top) { top = children(top)[0] }
 
         var names: [String] = []

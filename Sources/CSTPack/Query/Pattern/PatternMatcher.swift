@@ -3,8 +3,6 @@ struct SyntaxView {
     let tree: TreeView
     /// Per node, the index just past its subtree (preorder): children are found by hopping.
     let ends: UnsafeBufferPointer<Int32>
-    /// Per kind code, whether its name contains "comment" (ast-grep's rule for comments).
-    let isComment: [Bool]
 
     @inline(__always) func firstChild(_ i: Int) -> Int? { i + 1 < Int(ends[i]) ? i + 1 : nil }
     @inline(__always) func nextSibling(_ c: Int, in parent: Int) -> Int? {
@@ -35,10 +33,8 @@ struct SyntaxView {
         return t.count == bytes.count && bytes.withUnsafeBufferPointer { b in t.elementsEqual(b) }
     }
     func sameText(_ i: Int, _ j: Int) -> Bool { text(i).elementsEqual(text(j)) }
-    /// ast-grep skips these candidates in relaxed and signature strictness.
-    func isCommentOrAnonymous(_ i: Int) -> Bool {
-        !isNamed(i) || (Int(tree.kinds[i]) < isComment.count && isComment[Int(tree.kinds[i])])
-    }
+    /// Comments and the like: tree-sitter's extras.
+    @inline(__always) func isExtra(_ i: Int) -> Bool { tree.flags[i].contains(.extra) }
 
     /// Per node, the index past its subtree (one pass with a stack of open nodes).
     static func subtreeEnds(_ parents: UnsafeBufferPointer<Int32>, into out: inout [Int32]) {
@@ -86,21 +82,24 @@ struct PatternMatcher {
         return named || !pattern.rootNamedOnly
     }
 
+    /// Whether comments (extras) in the candidate are passed over (all but cst and ast).
+    var skipsComments: Bool { pattern.strictness != .cst && pattern.strictness != .ast }
+
     func match(_ goal: PatternNode, _ c: Int, _ b: inout Bindings) -> MatchStep {
         switch goal {
         case .terminal(let kind, let named, let text):
             let kindMatches = kind == view.tree.kinds[c] || kind == pattern.errorKind
             if kindMatches && (!named || view.sameText(c, text)) { return .matchedBoth }
+            if skipsComments && view.isExtra(c) { return .skipCandidate }
             let candidateNamed = view.isNamed(c)
             let skipGoal: Bool, skipCandidate: Bool
             switch pattern.strictness {
             case .cst: (skipGoal, skipCandidate) = (false, false)
             case .smart: (skipGoal, skipCandidate) = (false, !candidateNamed)
-            case .ast: (skipGoal, skipCandidate) = (!named, !candidateNamed)
-            case .relaxed: (skipGoal, skipCandidate) = (!named, view.isCommentOrAnonymous(c))
+            case .ast, .relaxed: (skipGoal, skipCandidate) = (!named, !candidateNamed)
             case .signature:
                 if kindMatches { return .matchedBoth }
-                (skipGoal, skipCandidate) = (!named, view.isCommentOrAnonymous(c))
+                (skipGoal, skipCandidate) = (!named, !candidateNamed)
             }
             switch (skipGoal, skipCandidate) {
             case (true, true): return .skipBoth
@@ -109,6 +108,7 @@ struct PatternMatcher {
             case (false, false): return .noMatch
             }
         case .metaVariable(let m):
+            if skipsComments && view.isExtra(c) { return .skipCandidate }
             return bind(m, c, &b) ? .matchedBoth : .noMatch
         case .inner(let kind, let children):
             guard kind == view.tree.kinds[c] || kind == pattern.errorKind else { return .noMatch }
@@ -252,7 +252,7 @@ struct PatternMatcher {
         switch pattern.strictness {
         case .cst, .ast: return false
         case .smart: return true
-        case .relaxed, .signature: return view.isCommentOrAnonymous(c)
+        case .relaxed, .signature: return !view.isNamed(c) || view.isExtra(c)
         }
     }
 }

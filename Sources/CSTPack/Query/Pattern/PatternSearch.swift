@@ -3,8 +3,6 @@
 package struct StructuralSearch: Sendable {
     /// One compiled matcher per archive language index.
     let rules: [Int: [SearchRule]]
-    /// Per archive language, which kind codes are comments (relaxed strictness).
-    let commentKinds: [Int: [Bool]]
 
     /// The files the search reads: those of its languages.
     package func files(_ files: [Int], in archive: Archive) throws -> [Int] {
@@ -19,16 +17,13 @@ package struct StructuralSearch: Sendable {
         let l = try resolveLanguage(language, archive: archive, files: files)
         let grammar = try grammar(for: l, archive: archive)
         let compiled = try PatternCompiler.compile(pattern, grammar: grammar, strictness: strictness)
-        return StructuralSearch(rules: [l: [SearchRule(id: nil, message: nil, severity: nil, matcher: .pattern(compiled))]],
-                                commentKinds: [l: commentTable(archive.languages[l])])
+        return StructuralSearch(rules: [l: [SearchRule(id: nil, message: nil, severity: nil, matcher: .pattern(compiled))]])
     }
 
     /// `--rule FILE.yml`.
     package static func rules(file: String, language: String?, archive: Archive, files: [Int]) throws -> StructuralSearch {
         throw CSTPackError("--rule is not available yet")
     }
-
-    static func commentTable(_ t: LanguageTable) -> [Bool] { t.kindNames.map { $0.contains("comment") } }
 
     /// The archive language (index) a search is for.
     static func resolveLanguage(_ language: String?, archive: Archive, files: [Int]) throws -> Int {
@@ -145,7 +140,7 @@ extension QueryWorker {
             let tree = TreeView(buffers, source: source == nil ? nil : text, errorKind: errorKind)
             SyntaxView.subtreeEnds(tree.parents, into: &subtreeEnds)
             subtreeEnds.withUnsafeBufferPointer { ends in
-                let view = SyntaxView(tree: tree, ends: ends, isComment: search.commentKinds[language] ?? [])
+                let view = SyntaxView(tree: tree, ends: ends)
                 for j in 0..<n {
                     for (r, rule) in rules.enumerated() where rule.matcher.isCandidate(kinds[j], named: flags[j].contains(.named)) {
                         if let b = rule.matcher.match(j, in: view) {
