@@ -36,6 +36,18 @@ struct SyntaxView {
     /// Comments and the like: tree-sitter's extras.
     @inline(__always) func isExtra(_ i: Int) -> Bool { tree.flags[i].contains(.extra) }
 
+    /// ast-grep's equality of two bindings of one name: the same text where either is a
+    /// leaf of named nodes, else the same kind and children, recursively.
+    func sameNode(_ a: Int, _ c: Int) -> Bool {
+        if a == c { return true }
+        if namedChildCount(a) == 0 || namedChildCount(c) == 0 { return sameText(a, c) }
+        guard tree.kinds[a] == tree.kinds[c] else { return false }
+        let x = children(a), y = children(c)
+        guard x.count == y.count else { return false }
+        for (p, q) in zip(x, y) where !sameNode(p, q) { return false }
+        return true
+    }
+
     /// Per node, the index past its subtree (one pass with a stack of open nodes).
     static func subtreeEnds(_ parents: UnsafeBufferPointer<Int32>, into out: inout [Int32]) {
         let n = parents.count
@@ -122,7 +134,7 @@ struct PatternMatcher {
             if named && !view.isNamed(c) { return false }
             guard let n = name else { return true }
             let previous = b.single[n]
-            if previous >= 0 { return sameNode(Int(previous), c) }
+            if previous >= 0 { return view.sameNode(Int(previous), c) }
             b.single[n] = Int32(c)
             return true
         case .multiple(let name):
@@ -134,21 +146,9 @@ struct PatternMatcher {
     func bindMultiple(_ n: Int, _ nodes: [Int32], _ b: inout Bindings) -> Bool {
         if let previous = b.multi[n] {
             guard previous.count == nodes.count else { return false }
-            for (x, y) in zip(previous, nodes) where !sameNode(Int(x), Int(y)) { return false }
+            for (x, y) in zip(previous, nodes) where !view.sameNode(Int(x), Int(y)) { return false }
         }
         b.multi[n] = nodes
-        return true
-    }
-
-    /// ast-grep's equality of two bindings of one name: the same text where either is a
-    /// leaf of named nodes, else the same kind and children, recursively.
-    func sameNode(_ a: Int, _ c: Int) -> Bool {
-        if a == c { return true }
-        if view.namedChildCount(a) == 0 || view.namedChildCount(c) == 0 { return view.sameText(a, c) }
-        guard view.tree.kinds[a] == view.tree.kinds[c] else { return false }
-        let x = view.children(a), y = view.children(c)
-        guard x.count == y.count else { return false }
-        for (p, q) in zip(x, y) where !sameNode(p, q) { return false }
         return true
     }
 

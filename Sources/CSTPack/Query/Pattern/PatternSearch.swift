@@ -17,7 +17,7 @@ package struct StructuralSearch: Sendable {
         let l = try resolveLanguage(language, archive: archive, files: files)
         let grammar = try grammar(for: l, archive: archive)
         let compiled = try PatternCompiler.compile(pattern, grammar: grammar, strictness: strictness)
-        return StructuralSearch(rules: [l: [SearchRule(id: nil, message: nil, severity: nil, matcher: .pattern(compiled))]])
+        return StructuralSearch(rules: [l: [SearchRule(id: nil, message: nil, severity: nil, rule: CompiledRule(.pattern(compiled)))]])
     }
 
     /// `--rule FILE.yml`.
@@ -63,55 +63,13 @@ struct SearchRule: Sendable {
     let id: String?
     let message: String?
     let severity: String?
-    let matcher: RuleMatcher
-}
-
-/// A node matcher: an ast-grep pattern, or a rule file's composition of matchers.
-indirect enum RuleMatcher: Sendable {
-    case pattern(CompiledPattern)
-}
-
-extension RuleMatcher {
-    /// Metavariable names, by index, of what matched.
-    var names: [String] {
-        switch self {
-        case .pattern(let p): return p.names
-        }
-    }
-
-    /// Whether a node of this kind (named or not) can match; false skips it cheaply.
-    @inline(__always) func isCandidate(_ kind: UInt16, named: Bool) -> Bool {
-        switch self {
-        case .pattern(let p):
-            if let k = p.rootKind { return kind == k }
-            return named || !p.rootNamedOnly
-        }
-    }
-
-    var needsText: Bool {
-        switch self {
-        case .pattern(let p): return p.needsText
-        }
-    }
-
-    func match(_ node: Int, in view: SyntaxView) -> Bindings? {
-        switch self {
-        case .pattern(let p): return PatternMatcher(pattern: p, view: view).match(node)
-        }
-    }
+    let rule: CompiledRule
 }
 
 /// A match's metavariables, for `--json`: each name's node, or nodes for `$$$NAME`.
 struct MatchVariables {
     var entries: [(name: String, nodes: [Int], multiple: Bool)]
 
-    init(_ b: Bindings, names: [String]) {
-        entries = []
-        for (k, name) in names.enumerated() {
-            if b.single[k] >= 0 { entries.append((name, [Int(b.single[k])], false)) }
-            if let m = b.multi[k] { entries.append((name, m.map(Int.init), true)) }
-        }
-    }
 }
 
 extension QueryWorker {
@@ -124,14 +82,13 @@ extension QueryWorker {
         // Only nodes of the pattern's root kind can match: most files have few or none.
         var any = false
         let kinds = UnsafeBufferPointer(start: buffers.kinds, count: n)
-        let flags = UnsafeBufferPointer(start: buffers.flags, count: n)
-        for j in 0..<n where rules.contains(where: { $0.matcher.isCandidate(kinds[j], named: flags[j].contains(.named)) }) {
+        for j in 0..<n where rules.contains(where: { $0.rule.isCandidate(kinds[j]) }) {
             any = true
             break
         }
         guard any else { return }
         let source = try reader.source(ofFile: i)
-        if source == nil && rules.contains(where: { $0.matcher.needsText }) {
+        if source == nil && rules.contains(where: { $0.rule.needsText }) {
             throw CSTPackError("the archive does not store this file's text (built with --no-source): patterns compare it")
         }
         var hits: [(node: Int, rule: Int, vars: MatchVariables)] = []
@@ -140,12 +97,10 @@ extension QueryWorker {
             let tree = TreeView(buffers, source: source == nil ? nil : text, errorKind: errorKind)
             SyntaxView.subtreeEnds(tree.parents, into: &subtreeEnds)
             subtreeEnds.withUnsafeBufferPointer { ends in
-                let view = SyntaxView(tree: tree, ends: ends)
+                let evaluator = RuleEvaluator(view: SyntaxView(tree: tree, ends: ends))
                 for j in 0..<n {
-                    for (r, rule) in rules.enumerated() where rule.matcher.isCandidate(kinds[j], named: flags[j].contains(.named)) {
-                        if let b = rule.matcher.match(j, in: view) {
-                            hits.append((j, r, MatchVariables(b, names: rule.matcher.names)))
-                        }
+                    for (r, rule) in rules.enumerated() where rule.rule.isCandidate(kinds[j]) {
+                        if let env = evaluator.match(rule.rule, j) { hits.append((j, r, env.variables)) }
                     }
                 }
             }
