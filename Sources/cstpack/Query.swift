@@ -39,7 +39,8 @@ struct QueryCommand: ParsableCommand {
     @Option(name: [.customShort("p"), .long], help: ArgumentHelp("An ast-grep pattern to match instead of NODE.", valueName: "PATTERN"))
     var pattern: String?
 
-    var rule: String? { nil }
+    @Option(help: ArgumentHelp("An ast-grep rule file (YAML: id, language, rule, message, severity, constraints; '---' between rules) to run instead of NODE.", valueName: "FILE.yml"))
+    var rule: String?
 
     @Option(help: ArgumentHelp("The pattern's language (ast-grep's names: python, rust, go, c, javascript, typescript, tsx, ...); with --all, only its files.", valueName: "LANG"))
     var lang: String?

@@ -47,8 +47,6 @@ package struct CompiledPattern: Sendable {
     let root: PatternNodeBox
     /// The root's kind when it is not a metavariable: only nodes of that kind can match.
     let rootKind: UInt16?
-    /// A metavariable root: named nodes only, or any node.
-    let rootNamedOnly: Bool
     /// Metavariable names, by index.
     let names: [String]
     let strictness: PatternStrictness
@@ -139,7 +137,9 @@ enum PatternCompiler {
 
     /// Parses `pattern` with `grammar` and keeps the node ast-grep matches with: the
     /// innermost node with more than one child, or the leaf. Errors say where.
-    static func compile(_ pattern: String, grammar: Grammar, strictness: PatternStrictness) throws -> CompiledPattern {
+    /// With `selector` (a rule's pattern object), `pattern` is the context and the pattern is
+    /// its first node of that kind, which candidates must have too.
+    static func compile(_ pattern: String, grammar: Grammar, strictness: PatternStrictness, selector: String? = nil) throws -> CompiledPattern {
         let lang = grammar.name
         let expando = PatternLanguage.expando(lang)
         try checkSigils(pattern, expando: expando)
@@ -207,14 +207,24 @@ enum PatternCompiler {
             }
             guard let found else { throw error }
             top = found
-        } else {
+        } else if selector == nil {
             let rootChildren = children(0)
             if rootChildren.isEmpty { throw CSTPackError("the pattern is empty (no \(lang) syntax in it)") }
             if !isSingle(0) {
                 throw CSTPackError("the pattern is \(rootChildren.count) \(lang) nodes ('\(shown(rootChildren[0]))' at column 1, then '\(shown(rootChildren[1]))' at column \(column(tree.starts[rootChildren[1]]))); a pattern is one node")
             }
         }
-        while isSingle(top) { top = children(top)[0] }
+        var selectedKind: UInt16? = nil
+        if let selector {
+            guard let s = (0..<tree.count).first(where: { table.kindNames[Int(tree.kinds[$0])] == selector && tree.flags[$0].contains(.named) })
+                    ?? (0..<tree.count).first(where: { table.kindNames[Int(tree.kinds[$0])] == selector }) else {
+                throw CSTPackError("the selector '\(selector)' matches no node of the context")
+            }
+            top = s
+            selectedKind = tree.kinds[s]
+        } else {
+            while isSingle(top) { top = children(top)[0] }
+        }
 
         var names: [String] = []
         func intern(_ n: String) -> Int {
@@ -239,14 +249,12 @@ enum PatternCompiler {
             return .inner(kind: tree.kinds[i], children: try kids.filter { !tree.flags[$0].contains(.missing) }.map(convert))
         }
         let root = try convert(top)
-        var rootKind: UInt16? = nil
-        var namedOnly = false
+        var rootKind: UInt16? = selectedKind
         switch root {
-        case .terminal(let k, _, _), .inner(let k, _): rootKind = k
-        case .metaVariable(.single(_, let named)): namedOnly = named
-        case .metaVariable(.multiple): break
+        case .terminal(let k, _, _), .inner(let k, _): rootKind = rootKind ?? k
+        case .metaVariable: break
         }
-        return CompiledPattern(root: PatternNodeBox(root), rootKind: rootKind, rootNamedOnly: namedOnly, names: names,
+        return CompiledPattern(root: PatternNodeBox(root), rootKind: rootKind, names: names,
                                strictness: strictness, errorKind: table.errorKind, needsText: needsText)
     }
 

@@ -84,14 +84,9 @@ struct PatternMatcher {
 
     /// Whether `node` matches the whole pattern; the bindings when it does.
     func match(_ node: Int) -> Bindings? {
+        if let k = pattern.rootKind, view.tree.kinds[node] != k { return nil }
         var b = Bindings(count: pattern.names.count)
         return match(pattern.root.node, node, &b) == .matchedBoth ? b : nil
-    }
-
-    /// Whether `node` can start a match at all (kind, or a metavariable root's namedness).
-    @inline(__always) func isCandidate(_ kind: UInt16, named: Bool) -> Bool {
-        if let k = pattern.rootKind { return kind == k }
-        return named || !pattern.rootNamedOnly
     }
 
     /// Whether comments (extras) in the candidate are passed over (all but cst and ast).

@@ -20,11 +20,6 @@ package struct StructuralSearch: Sendable {
         return StructuralSearch(rules: [l: [SearchRule(id: nil, message: nil, severity: nil, rule: CompiledRule(.pattern(compiled)))]])
     }
 
-    /// `--rule FILE.yml`.
-    package static func rules(file: String, language: String?, archive: Archive, files: [Int]) throws -> StructuralSearch {
-        throw CSTPackError("--rule is not available yet")
-    }
-
     /// The archive language (index) a search is for.
     static func resolveLanguage(_ language: String?, archive: Archive, files: [Int]) throws -> Int {
         var present = Set<Int>()
