@@ -185,7 +185,7 @@ final class PatternTests: XCTestCase {
         ("javascript", "require($M)", nil), ("javascript", "console.log($$$)", nil), ("javascript", "$A === $B", nil),
         ("javascript", "if ($C) { $$$ } else { $$$ }", nil), ("javascript", "($X) => $$$", nil),
         ("javascript", "console.log($A, $B)", "cst"), ("javascript", "console.log($A, $B)", "ast"),
-        ("c", "malloc($S)", nil), ("c", "if ($C) return $X;", nil), ("c", "sizeof($T)", nil), ("c", "free($P)", nil),
+        ("c", "if ($C) return $X;", nil), ("c", "sizeof($T)", nil), ("c", "free($P);", nil), ("c", "$X = malloc($S)", nil),
     ]
 
     func testAgreesWithAstGrep() throws {

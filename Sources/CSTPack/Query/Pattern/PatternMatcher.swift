@@ -86,6 +86,9 @@ struct PatternMatcher {
     func match(_ node: Int) -> Bindings? {
         if let k = pattern.rootKind, view.tree.kinds[node] != k { return nil }
         var b = Bindings(count: pattern.names.count)
+        // At the top a comment is a node like any other (`$A` lists comments too); passing
+        // comments over is for the children of a pattern node.
+        if case .metaVariable(let m) = pattern.root.node { return bind(m, node, &b) ? b : nil }
         return match(pattern.root.node, node, &b) == .matchedBoth ? b : nil
     }
 
