@@ -248,8 +248,8 @@ final class QueryWorker {
     let reader: ArchiveReader
     var matchers: [Int: QueryMatcher] = [:]
     var buffers = TreeDecoder.Buffers(capacity: 1 << 12)
-    /// Structural searches' per-node subtree ends, reused from file to file.
-    var subtreeEnds: [Int32] = []
+    /// Structural searches' child lists, reused from file to file.
+    var childOffsets: [Int32] = [], childList: [Int32] = []
 
     init(_ work: QueryWork) {
         self.work = work

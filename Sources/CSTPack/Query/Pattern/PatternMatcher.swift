@@ -1,25 +1,17 @@
-/// One file's tree as pattern matching walks it: children in order, text, names.
+/// One file's tree as pattern matching walks it: children in order, text.
 struct SyntaxView {
     let tree: TreeView
-    /// Per node, the index just past its subtree (preorder): children are found by hopping.
-    let ends: UnsafeBufferPointer<Int32>
+    /// Children of node i: `kids[offsets[i]..<offsets[i+1]]` (CSTTree.childLists).
+    let offsets: UnsafeBufferPointer<Int32>
+    let kids: UnsafeBufferPointer<Int32>
 
-    @inline(__always) func firstChild(_ i: Int) -> Int? { i + 1 < Int(ends[i]) ? i + 1 : nil }
-    @inline(__always) func nextSibling(_ c: Int, in parent: Int) -> Int? {
-        let n = Int(ends[c])
-        return n < Int(ends[parent]) ? n : nil
-    }
-    func children(_ i: Int) -> [Int] {
-        var out: [Int] = []
-        var c = firstChild(i)
-        while let k = c { out.append(k); c = nextSibling(k, in: i) }
-        return out
+    @inline(__always) func children(_ i: Int) -> UnsafeBufferPointer<Int32> {
+        UnsafeBufferPointer(rebasing: kids[Int(offsets[i])..<Int(offsets[i + 1])])
     }
     @inline(__always) func isNamed(_ i: Int) -> Bool { tree.flags[i].contains(.named) }
     func namedChildCount(_ i: Int) -> Int {
         var n = 0
-        var c = firstChild(i)
-        while let k = c { if isNamed(k) { n += 1 }; c = nextSibling(k, in: i) }
+        for k in children(i) where isNamed(Int(k)) { n += 1 }
         return n
     }
     func text(_ i: Int) -> UnsafeBufferPointer<UInt8> {
@@ -44,24 +36,8 @@ struct SyntaxView {
         guard tree.kinds[a] == tree.kinds[c] else { return false }
         let x = children(a), y = children(c)
         guard x.count == y.count else { return false }
-        for (p, q) in zip(x, y) where !sameNode(p, q) { return false }
+        for (p, q) in zip(x, y) where !sameNode(Int(p), Int(q)) { return false }
         return true
-    }
-
-    /// Per node, the index past its subtree (one pass with a stack of open nodes).
-    static func subtreeEnds(_ parents: UnsafeBufferPointer<Int32>, into out: inout [Int32]) {
-        let n = parents.count
-        out.removeAll(keepingCapacity: true)
-        out.append(contentsOf: repeatElement(Int32(n), count: n))
-        var stack: [Int32] = []
-        for i in 0..<n {
-            let p = parents[i]
-            while let top = stack.last, top != p {
-                out[Int(top)] = Int32(i)
-                stack.removeLast()
-            }
-            stack.append(Int32(i))
-        }
     }
 }
 
@@ -152,7 +128,7 @@ struct PatternMatcher {
 
     /// The children of a pattern node against a candidate's (ast-grep's sequence match:
     /// ellipses take candidates lazily, up to the first that matches the next pattern node).
-    func matchChildren(_ goals: [PatternNode], _ cands: [Int], _ b: inout Bindings) -> Bool {
+    func matchChildren(_ goals: [PatternNode], _ cands: UnsafeBufferPointer<Int32>, _ b: inout Bindings) -> Bool {
         var g = 0, c = 0
         guard !cands.isEmpty else { return false }
         while true {
@@ -162,30 +138,30 @@ struct PatternMatcher {
                 var taken: [Int32] = []
                 g += 1
                 if g == goals.count {
-                    taken += cands[c...].map { Int32($0) }
+                    taken += cands[c...]
                     return bindEllipsis(e, taken, skipped: 0, &b)
                 }
                 var skipped = 0
                 while goals[g].isTrivial {
                     g += 1; skipped += 1
                     if g == goals.count {
-                        taken += cands[c...].map { Int32($0) }
+                        taken += cands[c...]
                         return bindEllipsis(e, taken, skipped: skipped, &b)
                     }
                 }
                 if goals[g].ellipsis != nil {
-                    taken.append(Int32(cands[c])); c += 1
+                    taken.append(cands[c]); c += 1
                     guard c < cands.count, bindEllipsis(e, taken, skipped: skipped, &b) else { return false }
                     continue
                 }
                 while true {
                     // A failed probe leaves no bindings behind.
                     var probe = b
-                    if match(goals[g], cands[c], &probe) == .matchedBoth {
+                    if match(goals[g], Int(cands[c]), &probe) == .matchedBoth {
                         guard bindEllipsis(e, taken, skipped: skipped, &b) else { return false }
                         break
                     }
-                    taken.append(Int32(cands[c])); c += 1
+                    taken.append(cands[c]); c += 1
                     guard c < cands.count else { return false }
                 }
             }
@@ -195,7 +171,7 @@ struct PatternMatcher {
                     guard skipRemainingGoals(goals, &g) else { return false }
                     break single
                 }
-                switch match(goals[g], cands[c], &b) {
+                switch match(goals[g], Int(cands[c]), &b) {
                 case .matchedBoth: break single
                 case .skipGoal:
                     g += 1
@@ -212,7 +188,7 @@ struct PatternMatcher {
             if g < goals.count { g += 1; c += 1 }
             if g == goals.count {
                 while c < cands.count {
-                    if !skipsTrailing(cands[c]) { return false }
+                    if !skipsTrailing(Int(cands[c])) { return false }
                     c += 1
                 }
                 return true

@@ -40,7 +40,7 @@ package struct StructuralSearch: Sendable {
     /// The grammar the archive's trees of language `l` were parsed with, to parse patterns.
     static func grammar(for l: Int, archive: Archive) throws -> Grammar {
         let table = archive.languages[l]
-        let registry = grammarRegistry
+        let registry = GrammarRegistry(directories: GrammarRegistry.searchDirectories(explicit: nil), only: [table.name])
         guard let g = registry.grammars[table.name] else {
             throw CSTPackError("no \(table.name) grammar found to parse the pattern with (searched \(registry.searchedDirectories.joined(separator: ", ")))")
         }
@@ -49,8 +49,6 @@ package struct StructuralSearch: Sendable {
         }
         return g
     }
-
-    static let grammarRegistry = GrammarRegistry(directories: GrammarRegistry.searchDirectories(explicit: nil))
 }
 
 /// One rule of a search: a matcher and, for rule files, what to report with its matches.
@@ -90,15 +88,15 @@ extension QueryWorker {
         let errorKind = work.archive.languages[language].errorKind
         (source ?? []).withUnsafeBufferPointer { text in
             let tree = TreeView(buffers, source: source == nil ? nil : text, errorKind: errorKind)
-            SyntaxView.subtreeEnds(tree.parents, into: &subtreeEnds)
-            subtreeEnds.withUnsafeBufferPointer { ends in
-                let evaluator = RuleEvaluator(view: SyntaxView(tree: tree, ends: ends))
+            CSTTree.childLists(parents: tree.parents, offsets: &childOffsets, children: &childList)
+            childOffsets.withUnsafeBufferPointer { offsets in childList.withUnsafeBufferPointer { kids in
+                let evaluator = RuleEvaluator(view: SyntaxView(tree: tree, offsets: offsets, kids: kids))
                 for j in 0..<n {
                     for (r, rule) in rules.enumerated() where rule.rule.isCandidate(kinds[j]) {
                         if let env = evaluator.match(rule.rule, j) { hits.append((j, r, env.variables)) }
                     }
                 }
-            }
+            } }
         }
         o.hits = hits.count
         guard !hits.isEmpty else { return }

@@ -110,10 +110,10 @@ struct RuleEvaluator {
         return p >= 0 ? p : nil
     }
 
-    func siblings(_ i: Int) -> (list: [Int], index: Int)? {
+    func siblings(_ i: Int) -> (list: UnsafeBufferPointer<Int32>, index: Int)? {
         guard let p = parent(i) else { return nil }
         let list = view.children(p)
-        guard let k = list.firstIndex(of: i) else { return nil }
+        guard let k = list.firstIndex(of: Int32(i)) else { return nil }
         return (list, k)
     }
 
@@ -175,21 +175,21 @@ struct RuleEvaluator {
             return false
         case .has:
             // Breadth-first below the node: children, then theirs (stopBy end).
-            var level = view.children(node).filter { field == nil || view.tree.fields[$0] == field! }
+            var level = view.children(node).map(Int.init).filter { field == nil || view.tree.fields[$0] == field! }
             while !level.isEmpty {
                 var next: [Int] = []
                 for c in level {
                     if attempt(c) { return true }
                     if case .neighbor = stopBy { continue }
                     if stops(c) { continue }
-                    next += view.children(c)
+                    next += view.children(c).map(Int.init)
                 }
                 level = next
             }
             return false
         case .follows, .precedes:
             guard let (list, k) = siblings(node) else { return false }
-            let order = relation == .follows ? Array(list[..<k].reversed()) : Array(list[(k + 1)...])
+            let order = relation == .follows ? list[..<k].reversed().map(Int.init) : list[(k + 1)...].map(Int.init)
             for s in order {
                 if attempt(s) { return true }
                 if stops(s) { return false }
