@@ -141,6 +141,141 @@ final class PatternTests: XCTestCase {
         }
     }
 
+    func testDeepPatternIsAnError() throws {
+        let deep = String(repeating: "(", count: 300) + "x" + String(repeating: ")", count: 300)
+        XCTAssertThrowsError(try search(["a.py": "f(1)\n"], deep)) { e in
+            XCTAssertTrue("\(e)".contains("levels deep"), "\(e)")
+        }
+    }
+
+    // MARK: Rule files
+
+    func runRules(_ files: [String: String], _ yaml: String) throws -> [Match] {
+        let archive = try archive(files)
+        let path = try makeTempDir("cstpack-rules") + "/r.yml"
+        try writeBytes(Array(yaml.utf8), to: path)
+        let all = Array(0..<archive.fileCount)
+        let s = try StructuralSearch.rules(file: path, language: nil, archive: archive, files: all)
+        var options = QueryOptions()
+        options.mode = .json
+        var out: [UInt8] = []
+        _ = try QueryRunner.run(archive, files: try s.files(all, in: archive), search: s, options: options) { out += $0 }
+        return try String(decoding: out, as: UTF8.self).split(separator: "\n").map { line in
+            let d = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            return Match(path: d["path"] as! String, text: "\(d["rule"] as! String): \(d["text"] as? String ?? "")",
+                         start: d["start_byte"] as! Int, end: d["end_byte"] as! Int, vars: [:])
+        }
+    }
+
+    static let ruleSource = ["r.py": """
+        import os
+        def f(x):
+            print(x)
+            if x:
+                return 1
+            return isinstance(x, str)
+        def g():
+            try:
+                pass
+            except:
+                pass
+        print(0)
+        """]
+
+    static let ruleFile = """
+        id: print-in-def
+        language: python
+        message: a print in a function
+        severity: warning
+        rule:
+          pattern: print($$$)
+          inside:
+            kind: function_definition
+            stopBy: end
+        ---
+        id: return-after-if
+        language: python
+        rule:
+          kind: return_statement
+          follows:
+            kind: if_statement
+        ---
+        id: isinstance-str
+        language: python
+        rule:
+          pattern: isinstance($X, $T)
+        constraints:
+          T:
+            regex: ^str$
+        ---
+        id: bare-except-pass
+        language: python
+        rule:
+          kind: except_clause
+          has:
+            kind: block
+            has:
+              kind: pass_statement
+        ---
+        id: call-not-in-def
+        language: python
+        rule:
+          all:
+            - kind: call
+            - not:
+                inside:
+                  kind: function_definition
+                  stopBy: end
+            - has:
+                field: function
+                regex: ^print$
+        """
+
+    func testRuleFileHandChecked() throws {
+        let ms = try runRules(Self.ruleSource, Self.ruleFile)
+        XCTAssertEqual(ms.map(\.text).sorted(), [
+            "bare-except-pass: except:\n        pass",
+            "call-not-in-def: print(0)",
+            "isinstance-str: isinstance(x, str)",
+            "print-in-def: print(x)",
+            "return-after-if: return isinstance(x, str)",
+        ].sorted())
+    }
+
+    func testBadRuleFilesNameTheKeyAndPosition() throws {
+        func message(_ yaml: String) -> String {
+            do { _ = try runRules(["a.py": "f(1)\n"], yaml); return "no error" } catch { return "\(error)" }
+        }
+        XCTAssertTrue(message("id: x\nlanguage: python\nfix: y\nrule:\n  kind: call\n").contains(":3:1: rule 'x': unsupported key 'fix'"),
+                      message("id: x\nlanguage: python\nfix: y\nrule:\n  kind: call\n"))
+        XCTAssertTrue(message("id: x\nlanguage: python\nrule:\n  nthChild: 1\n").contains(":4:3: rule 'x': unsupported rule key 'nthChild'"))
+        XCTAssertTrue(message("id: x\nlanguage: python\nrule:\n  kind: [call]\n").contains(":4:9: rule 'x': 'kind' must be a string"))
+        XCTAssertTrue(message("id: x\nlanguage: python\nrule:\n  kind: calll\n").contains("no node kind 'calll'"))
+        XCTAssertTrue(message("id: x\nlanguage: python\nrule:\n  has: {kind: call, field: nope}\n").contains("no field 'nope'"))
+        XCTAssertTrue(message("id: x\nlanguage: python\nrule:\n  pattern: $Foo\n").contains("unknown metavariable form '$Foo'"))
+        XCTAssertTrue(message("id: x\nlanguage: klingon\nrule:\n  kind: call\n").contains("unknown language 'klingon'"))
+        XCTAssertTrue(message("id: [x\n").contains("parser"), message("id: [x\n"))
+        XCTAssertTrue(message("language: python\nrule:\n  kind: call\n").contains("needs 'id'"))
+    }
+
+    func testRulesAgreeWithAstGrepScan() throws {
+        guard let sg = findExecutable("ast-grep") else {
+            throw XCTSkip("ast-grep is not on PATH (pip install ast-grep-cli==0.51.1): the comparison is skipped")
+        }
+        let root = try makeTempDir("cstpack-rules-sg")
+        for (name, text) in Self.ruleSource { try writeBytes(Array(text.utf8), to: root + "/" + name) }
+        try writeBytes(Array(Self.ruleFile.utf8), to: root + "/rules.yml")
+        let out = try runProcess(sg, ["scan", "-r", "rules.yml", "--json=stream", "."], cwd: root)
+        let theirs = out.split(separator: "\n").map { line -> String in
+            let d = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let b = (d["range"] as! [String: Any])["byteOffset"] as! [String: Int]
+            return "\(d["ruleId"] as! String)@\(b["start"]!)-\(b["end"]!)"
+        }.sorted()
+        let ours = try runRules(Self.ruleSource, Self.ruleFile).map { "\($0.text.prefix { $0 != ":" })@\($0.start)-\($0.end)" }.sorted()
+        XCTAssertEqual(ours, theirs)
+        XCTAssertEqual(theirs.count, 5)
+    }
+
     // MARK: Against ast-grep itself
 
     static let fixtures: [String: String] = [

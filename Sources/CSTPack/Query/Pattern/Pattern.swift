@@ -214,6 +214,9 @@ enum PatternCompiler {
                 throw CSTPackError("the pattern is \(rootChildren.count) \(lang) nodes ('\(shown(rootChildren[0]))' at column 1, then '\(shown(rootChildren[1]))' at column \(column(tree.starts[rootChildren[1]]))); a pattern is one node")
             }
         }
+        // Matching recurses along the pattern's nesting: a bound no real pattern reaches.
+        let depth = tree.depth()
+        if depth > Self.maxDepth { throw CSTPackError("the pattern nests \(depth) levels deep; at most \(Self.maxDepth)") }
         var selectedKind: UInt16? = nil
         if let selector {
             guard let s = (0..<tree.count).first(where: { table.kindNames[Int(tree.kinds[$0])] == selector && tree.flags[$0].contains(.named) })
@@ -257,6 +260,8 @@ enum PatternCompiler {
         return CompiledPattern(root: PatternNodeBox(root), rootKind: rootKind, names: names,
                                strictness: strictness, errorKind: table.errorKind, needsText: needsText)
     }
+
+    static let maxDepth = 256
 
     /// `$` runs that are no metavariable: four or more, and, in languages where `$` is no
     /// identifier character, `$` before a word that is not a metavariable name (`$name`,

@@ -29,14 +29,21 @@ struct SyntaxView {
     @inline(__always) func isExtra(_ i: Int) -> Bool { tree.flags[i].contains(.extra) }
 
     /// ast-grep's equality of two bindings of one name: the same text where either is a
-    /// leaf of named nodes, else the same kind and children, recursively.
+    /// leaf of named nodes, else the same kind and children, recursively (an explicit
+    /// stack: a file's nesting is unbounded).
     func sameNode(_ a: Int, _ c: Int) -> Bool {
-        if a == c { return true }
-        if namedChildCount(a) == 0 || namedChildCount(c) == 0 { return sameText(a, c) }
-        guard tree.kinds[a] == tree.kinds[c] else { return false }
-        let x = children(a), y = children(c)
-        guard x.count == y.count else { return false }
-        for (p, q) in zip(x, y) where !sameNode(Int(p), Int(q)) { return false }
+        var pending = [(a, c)]
+        while let (x, y) = pending.popLast() {
+            if x == y { continue }
+            if namedChildCount(x) == 0 || namedChildCount(y) == 0 {
+                if !sameText(x, y) { return false }
+                continue
+            }
+            guard tree.kinds[x] == tree.kinds[y] else { return false }
+            let p = children(x), q = children(y)
+            guard p.count == q.count else { return false }
+            for (u, v) in zip(p, q) { pending.append((Int(u), Int(v))) }
+        }
         return true
     }
 }

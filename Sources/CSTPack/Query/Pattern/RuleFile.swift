@@ -85,7 +85,11 @@ enum RuleFileCompiler {
     }
 
     /// One rule object: all of its keys must hold.
-    static func compileRule(_ node: Node, _ c: Context) throws -> Rule {
+    /// Rules nest at most this deep (matching recurses along the nesting).
+    static let maxDepth = 64
+
+    static func compileRule(_ node: Node, _ c: Context, depth: Int = 0) throws -> Rule {
+        guard depth < maxDepth else { throw c.error(node, "rules nest more than \(maxDepth) levels deep") }
         guard let map = node.mapping else { throw c.error(node, "a rule is a mapping (pattern, kind, regex, inside, has, ...)") }
         var parts: [Rule] = []
         for (k, value) in map {
@@ -106,13 +110,13 @@ enum RuleFileCompiler {
                 let r = try text()
                 do { parts.append(.regex(try RuleRegex(r))) } catch { throw c.error(value, "invalid regular expression '\(r)'") }
             case "inside", "has", "follows", "precedes":
-                parts.append(try compileRelation(Rule.Relation(rawValue: key)!, value, c))
+                parts.append(try compileRelation(Rule.Relation(rawValue: key)!, value, c, depth: depth + 1))
             case "all", "any":
                 guard let seq = value.sequence else { throw c.error(value, "'\(key)' is a list of rules") }
-                let rules = try seq.map { try compileRule($0, c) }
+                let rules = try seq.map { try compileRule($0, c, depth: depth + 1) }
                 parts.append(key == "all" ? .all(rules) : .any(rules))
             case "not":
-                parts.append(.not(try compileRule(value, c)))
+                parts.append(.not(try compileRule(value, c, depth: depth + 1)))
             case "stopBy", "field":
                 throw c.error(k, "'\(key)' goes in inside, has, follows or precedes")
             default:
@@ -123,7 +127,7 @@ enum RuleFileCompiler {
         return parts.count == 1 ? parts[0] : .all(parts)
     }
 
-    static func compileRelation(_ relation: Rule.Relation, _ node: Node, _ c: Context) throws -> Rule {
+    static func compileRelation(_ relation: Rule.Relation, _ node: Node, _ c: Context, depth: Int) throws -> Rule {
         guard let map = node.mapping else { throw c.error(node, "'\(relation.rawValue)' is a rule (a mapping)") }
         var stopBy = Rule.StopBy.neighbor
         var field: UInt16? = nil
@@ -134,7 +138,7 @@ enum RuleFileCompiler {
                 switch value.scalar?.string {
                 case "neighbor"?: stopBy = .neighbor
                 case "end"?: stopBy = .end
-                case nil where value.mapping != nil: stopBy = .rule(try compileRule(value, c))
+                case nil where value.mapping != nil: stopBy = .rule(try compileRule(value, c, depth: depth + 1))
                 default: throw c.error(value, "stopBy is neighbor, end or a rule")
                 }
             case "field":
@@ -148,7 +152,7 @@ enum RuleFileCompiler {
                 rest[k] = value
             }
         }
-        return .relation(relation, try compileRule(.mapping(rest), c), stopBy: stopBy, field: field)
+        return .relation(relation, try compileRule(.mapping(rest), c, depth: depth), stopBy: stopBy, field: field)
     }
 
     /// `pattern: CODE`, or `pattern: {context: CODE, selector: KIND, strictness: LEVEL}`.
