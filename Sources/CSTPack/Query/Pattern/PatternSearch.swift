@@ -63,6 +63,16 @@ struct SearchRule: Sendable {
 struct MatchVariables {
     var entries: [(name: String, nodes: [Int], multiple: Bool)]
 
+    init(entries: [(name: String, nodes: [Int], multiple: Bool)]) { self.entries = entries }
+
+    /// A pattern's bindings, by its names.
+    init(_ b: Bindings, names: [String]) {
+        entries = []
+        for (k, name) in names.enumerated() {
+            if b.single[k] >= 0 { entries.append((name, [Int(b.single[k])], false)) }
+            if let m = b.multi[k] { entries.append((name, m.map(Int.init), true)) }
+        }
+    }
 }
 
 extension QueryWorker {
@@ -84,16 +94,27 @@ extension QueryWorker {
         if source == nil && rules.contains(where: { $0.rule.needsText }) {
             throw CSTPackError("the archive does not store this file's text (built with --no-source): patterns compare it")
         }
-        var hits: [(node: Int, rule: Int, vars: MatchVariables)] = []
+        var hits: [(node: Int, rule: Int, vars: MatchVariables?)] = []
+        // Only JSON prints metavariables.
+        let wantVars = work.options.mode == .json
         let errorKind = work.archive.languages[language].errorKind
         (source ?? []).withUnsafeBufferPointer { text in
             let tree = TreeView(buffers, source: source == nil ? nil : text, errorKind: errorKind)
             CSTTree.childLists(parents: tree.parents, offsets: &childOffsets, children: &childList)
             childOffsets.withUnsafeBufferPointer { offsets in childList.withUnsafeBufferPointer { kids in
-                let evaluator = RuleEvaluator(view: SyntaxView(tree: tree, offsets: offsets, kids: kids))
+                let view = SyntaxView(tree: tree, offsets: offsets, kids: kids)
+                // A bare pattern (`--pattern`) is matched directly, without a rule's named bindings.
+                if rules.count == 1, case .pattern(let p) = rules[0].rule.rule, rules[0].rule.constraints.isEmpty {
+                    let matcher = PatternMatcher(pattern: p, view: view)
+                    for j in 0..<n where rules[0].rule.isCandidate(kinds[j]) {
+                        if let b = matcher.match(j) { hits.append((j, 0, wantVars ? MatchVariables(b, names: p.names) : nil)) }
+                    }
+                    return
+                }
+                let evaluator = RuleEvaluator(view: view)
                 for j in 0..<n {
                     for (r, rule) in rules.enumerated() where rule.rule.isCandidate(kinds[j]) {
-                        if let env = evaluator.match(rule.rule, j) { hits.append((j, r, env.variables)) }
+                        if let env = evaluator.match(rule.rule, j) { hits.append((j, r, wantVars ? env.variables : nil)) }
                     }
                 }
             } }
