@@ -443,6 +443,7 @@ enum NodeRender {
             var s = (style.path ? style.paint(ft.displayPath, Style.pathColor) + ":" : "") + style.paint(range(ft, n), Style.lineColor)
             s += "  " + style.paint(ft.kindName(n), Style.kindColor) + "  #\(n + ft.firstID)"
             if let c = hit.capture { s += "  " + style.paint("@\(c)", Style.captureColor) }
+            if let r = hit.rule { s += "  " + style.paint("[\(r.id)]", Style.captureColor) }
             if let t = ft.text(n) { s += "  " + shortText(t) }
             return s + "\n"
         }
