@@ -114,24 +114,27 @@ enum PatternCompiler {
         return out
     }
 
+    /// Metavariable names: A-Z and _ first, then A-Z, 0-9 and _.
+    static func isNameCharacter(_ c: Character) -> Bool { ("A"..."Z").contains(c) || ("0"..."9").contains(c) || c == "_" }
+    static func isName<S: Collection<Character>>(_ s: S) -> Bool {
+        guard let f = s.first, ("A"..."Z").contains(f) || f == "_" else { return false }
+        return s.allSatisfy(isNameCharacter)
+    }
+
     /// The metavariable a node's whole text spells, if any (`sigil` is the expando).
     static func metaVariable(_ text: Substring, sigil: Character, intern: (String) -> Int) -> MetaVariable? {
         let three = String(repeating: sigil, count: 3)
-        func valid(_ s: Substring, first: Bool) -> Bool {
-            guard let f = s.first, ("A"..."Z").contains(f) || f == "_" else { return false }
-            return s.allSatisfy { ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
-        }
         if text == three { return .multiple(name: nil) }
         if text.hasPrefix(three) {
             let rest = text.dropFirst(3)
-            guard rest.allSatisfy({ ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }) else { return nil }
+            guard rest.allSatisfy(isNameCharacter) else { return nil }
             return .multiple(name: rest.first == "_" ? nil : intern(String(rest)))
         }
         guard text.first == sigil else { return nil }
         var rest = text.dropFirst()
         var named = true
         if rest.first == sigil { rest = rest.dropFirst(); named = false }
-        guard valid(rest, first: true) else { return nil }
+        guard isName(rest) else { return nil }
         return .single(name: rest.first == "_" ? nil : intern(String(rest)), named: named)
     }
 
@@ -270,10 +273,6 @@ enum PatternCompiler {
         let chars = Array(pattern)
         var i = 0
         func isWord(_ c: Character) -> Bool { c.isLetter || c.isNumber || c == "_" }
-        func isName(_ w: ArraySlice<Character>) -> Bool {
-            guard let f = w.first, ("A"..."Z").contains(f) || f == "_" else { return false }
-            return w.allSatisfy { ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
-        }
         while i < chars.count {
             guard chars[i] == "$" else { i += 1; continue }
             var j = i
