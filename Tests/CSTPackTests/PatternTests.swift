@@ -148,6 +148,31 @@ final class PatternTests: XCTestCase {
         }
     }
 
+    /// The command line: a bad pattern or rule file is one `cstpack: error:` line, exit 2.
+    func testCommandLineErrorsAreOneLineExit2() throws {
+        guard let exe = CLITests.executable else { throw XCTSkip("the cstpack executable is not built") }
+        let root = try makeTempDir("cstpack-pattern-cli")
+        try writeBytes(Array("print(1)\n".utf8), to: root + "/a.py")
+        let rules = try makeTempDir("cstpack-pattern-cli-rules") + "/r.yml"
+        try writeBytes(Array("id: x\nlanguage: python\nrule:\n  kind: call\n  fix: y\n".utf8), to: rules)
+        let archive = try makeTempDir("cstpack-pattern-cli-archive") + "/a.cstpack"
+        try buildArchive(root: root, output: archive, grammars: try TestGrammars.require()) { $0.noIgnore = true }
+        for (args, expected) in [(["-p", "print("], "does not parse as python"), (["-p", "$Foo"], "unknown metavariable form"),
+                                 (["-p", "f($A)", "--strictness", "loose"], "--strictness"), (["--rule", rules], "r.yml:5:3:")] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: exe)
+            p.arguments = ["query", "--all", "-a", archive, "--as-built"] + args
+            let err = Pipe()
+            p.standardError = err
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 2, "\(args)")
+            XCTAssertTrue(text.hasPrefix("cstpack: error: ") && text.contains(expected) && text.split(separator: "\n").count == 1, "\(args): \(text)")
+        }
+    }
+
     // MARK: Rule files
 
     func runRules(_ files: [String: String], _ yaml: String) throws -> [Match] {
