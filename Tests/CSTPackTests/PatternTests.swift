@@ -95,6 +95,11 @@ final class PatternTests: XCTestCase {
         XCTAssertEqual(try search(files, "foo($A)", strictness: .cst).map { $0.vars["A"] ?? [] }, [["/*c*/"]])
         XCTAssertEqual(texts(try search(files, "[1]")), ["[/*c*/ 1]"])
         XCTAssertEqual(texts(try search(files, "[1]", strictness: .cst)), [])
+        // Trailing separators: left over in every strictness but cst.
+        let trailing = ["tr.py": "x.append(a,)\nf(a, b,)\n"]
+        XCTAssertEqual(texts(try search(trailing, "$X.append($Y)", strictness: .ast)), ["x.append(a,)"])
+        XCTAssertEqual(texts(try search(trailing, "f($A, $B)", strictness: .relaxed)), ["f(a, b,)"])
+        XCTAssertEqual(texts(try search(trailing, "f($A, $B)", strictness: .cst)), [])
         // Signature compares leaves by kind: `foo($A)` matches any one-argument call.
         XCTAssertEqual(texts(try search(files, "foo($A)", strictness: .signature)),
                        ["foo(/*c*/ bar(1))", "bar(1)", "foo(bar(1) /*c*/)", "bar(1)"])

@@ -231,8 +231,10 @@ struct PatternMatcher {
 
     func skipsTrailing(_ c: Int) -> Bool {
         switch pattern.strictness {
-        case .cst, .ast: return false
+        case .cst: return false
         case .smart: return true
+        // `x.append(a,)` is `$X.append($Y)` in ast strictness: the `,` and `)` are left over.
+        case .ast: return !view.isNamed(c)
         case .relaxed, .signature: return !view.isNamed(c) || view.isExtra(c)
         }
     }
