@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // `swift package generate-documentation --target CSTPack` (the DocC catalog).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // YAML for ast-grep rule files (`query --rule`).
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(name: "CTreeSitter", pkgConfig: "tree-sitter", providers: [.apt(["libtree-sitter-dev"])]),
@@ -24,7 +26,7 @@ let package = Package(
         .target(name: "CTreeSitterSupport", dependencies: ["CTreeSitter"], linkerSettings: [.linkedLibrary("dl")]),
         .target(
             name: "CSTPack",
-            dependencies: ["CTreeSitter", "CTreeSitterSupport", "CZstd", "CLZ4", "CXXHash"],
+            dependencies: ["CTreeSitter", "CTreeSitterSupport", "CZstd", "CLZ4", "CXXHash", .product(name: "Yams", package: "Yams")],
             // Release builds skip the run-time exclusivity checks of class properties and
             // captured variables (measured: ~4% of a query's time); debug builds, which the
             // tests run, keep them.

@@ -24,6 +24,11 @@ struct QueryCommand: ParsableCommand {
                        Rust's regex syntax); #set!, #is-not? and other
                        predicates are accepted and not applied, as
                        tree-sitter's query cursor; -f FILE.scm reads it
+        With --pattern (-p), an ast-grep pattern replaces NODE: code with metavariables \
+        ($VAR one named node, $$VAR any node, $$$ and $$$ARGS zero or more nodes, $_ not \
+        captured; one name twice means the same text), matched as ast-grep 0.51 does, with \
+        --strictness; --json adds each match's metavariables (vars). --rule FILE.yml runs \
+        ast-grep rule files instead. --lang names the language when the files have several.
         Output: one line per node or capture: path:line:col-line:col, kind, #id, \
         @capture, text. Files changed since the archive was built are read fresh \
         (--as-built: the archive alone). Exit status: 0 when something matched, 1 when \
@@ -31,11 +36,23 @@ struct QueryCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "FILE NODE, or just NODE with --all (with --query-file: FILE, or nothing with --all).")
+    @Argument(help: "FILE NODE, or just NODE with --all (with --query-file, --pattern or --rule: FILE, or nothing with --all).")
     var arguments: [String] = []
 
     @Option(name: [.customShort("f"), .customLong("query-file")], help: ArgumentHelp("Read the tree-sitter query (NODE) from this file.", valueName: "FILE.scm"))
     var queryFile: String?
+
+    @Option(name: [.customShort("p"), .long], help: ArgumentHelp("An ast-grep pattern to match instead of NODE.", valueName: "PATTERN"))
+    var pattern: String?
+
+    @Option(help: ArgumentHelp("An ast-grep rule file (YAML: id, language, rule, message, severity, constraints; '---' between rules) to run instead of NODE.", valueName: "FILE.yml"))
+    var rule: String?
+
+    @Option(help: ArgumentHelp("The pattern's language (ast-grep's names: python, rust, go, c, javascript, typescript, tsx, ...); with --all, only its files.", valueName: "LANG"))
+    var lang: String?
+
+    @Option(help: ArgumentHelp("How closely --pattern matches: cst, smart, ast, relaxed or signature.", valueName: "LEVEL"))
+    var strictness: String = "smart"
 
     @Flag(help: "Search every file of the archive.")
     var all = false
@@ -87,7 +104,15 @@ struct QueryCommand: ParsableCommand {
     @Option(name: .short, help: ArgumentHelp("Parallel workers for many files (default: all cores).", valueName: "N"), transform: saturatingInt)
     var jobs: Int?
 
+    var structural: Bool { pattern != nil || rule != nil }
+
     func validate() throws {
+        if pattern != nil && rule != nil { throw ValidationError("choose one of --pattern and --rule") }
+        if structural && queryFile != nil { throw ValidationError("--query-file goes with tree-sitter queries, not --pattern or --rule") }
+        if !structural && (lang != nil || strictness != "smart") { throw ValidationError("--lang and --strictness go with --pattern or --rule") }
+        if structural && arguments.count != (all ? 0 : 1) { throw ValidationError(all ? "with --all and --pattern or --rule, give no FILE" : "give FILE (or --all) with --pattern or --rule") }
+        if structural && any { throw ValidationError("--any goes with node locators, not --pattern or --rule") }
+        if structural { return try validateOutput() }
         if queryFile != nil {
             if all && !arguments.isEmpty { throw ValidationError("with --all and --query-file, give no other argument") }
             if !all && arguments.count != 1 { throw ValidationError("with --query-file, give FILE (or --all)") }
@@ -95,6 +120,10 @@ struct QueryCommand: ParsableCommand {
         if queryFile == nil && !all && arguments.count != 2 && !(arguments.count == 1 && NodeSelector.splitLocation(arguments[0]) != nil) {
             throw ValidationError("give FILE and NODE, FILE:LINE:COL, or --all NODE")
         }
+        try validateOutput()
+    }
+
+    func validateOutput() throws {
         if [tree, text, json, count, vimgrep].filter({ $0 }).count > 1 { throw ValidationError("choose one of --tree, --text, --json, --count, --vimgrep") }
         if !["auto", "always", "never"].contains(color) { throw ValidationError("--color must be auto, always or never (got '\(color)')") }
         if (afterContext ?? beforeContext ?? context) != nil && (tree || text || json || count || vimgrep) {
@@ -111,6 +140,7 @@ struct QueryCommand: ParsableCommand {
             try checkRange(depth, 0...Int(Int32.max), "--depth")
             try checkRange(jobs, 1...256, "-j")
             for (n, name) in [(afterContext, "-A"), (beforeContext, "-B"), (context, "-C")] { try checkRange(n, 0...10_000, name) }
+            if structural { return try runStructural(&found) }
             // FILE:LINE:COL as one argument, as compilers print it.
             let (fileArgument, nodeArgument) = queryFile != nil ? (arguments.first ?? "", "")
                 : !all && arguments.count == 1 ? NodeSelector.splitLocation(arguments[0])! : (arguments.first!, arguments.last!)
@@ -118,25 +148,53 @@ struct QueryCommand: ParsableCommand {
             let archive = try archiveOption.open(file: all ? nil : fileArgument)
             let files = try Locate.select(archive, all ? [] : archiveOption.storedPatterns([fileArgument], archive), excludes: exclude)
             if files.isEmpty { throw CSTPackError("no stored file matches '\(fileArgument)'") }
-            var options = QueryOptions()
-            options.anonymous = any
-            options.jobs = jobs ?? defaultJobs()
-            options.mode = tree ? .tree(depth: depth) : text ? .text : json ? .json : count ? .count(byFile: byFile) : vimgrep ? .vimgrep : .lines
-            options.heading = heading
-            options.before = beforeContext ?? context ?? 0
-            options.after = afterContext ?? context ?? 0
-            options.color = color == "always" || (color == "auto" && isTerminal(1) && getenv("NO_COLOR").map { String(cString: $0).isEmpty } ?? true)
             let result = try QueryRunner.run(archive, files: files, selector: selector, options: options) { chunk in
                 writeStdout(chunk)
             }
-            for w in result.warnings { writeStderr("cstpack: warning: \(w)\n") }
-            found = result.hits
-            if result.failedFiles > 0 {
-                fail(CSTPackError("\(result.failedFiles) of \(files.count) files could not be read (see the warnings above); the others' results are printed"))
-            }
+            found = report(result, files: files.count)
         } catch {
             fail(error)
         }
         if found == 0 { throw ExitCode(1) }
+    }
+
+    var options: QueryOptions {
+        var options = QueryOptions()
+        options.anonymous = any
+        options.jobs = jobs ?? defaultJobs()
+        options.mode = tree ? .tree(depth: depth) : text ? .text : json ? .json : count ? .count(byFile: byFile) : vimgrep ? .vimgrep : .lines
+        options.heading = heading
+        options.before = beforeContext ?? context ?? 0
+        options.after = afterContext ?? context ?? 0
+        options.color = colorWanted(color)
+        return options
+    }
+
+    /// Warnings, and a failure when files could not be read; the number of hits.
+    func report(_ result: QueryResult, files: Int) -> Int {
+        for w in result.warnings { writeStderr("cstpack: warning: \(w)\n") }
+        if result.failedFiles > 0 {
+            fail(CSTPackError("\(result.failedFiles) of \(files) files could not be read (see the warnings above); the others' results are printed"))
+        }
+        return result.hits
+    }
+
+    /// `--pattern` and `--rule`: compiled once (every error before any file is read).
+    func runStructural(_ found: inout Int) throws {
+        guard let level = PatternStrictness(rawValue: strictness) else {
+            throw CSTPackError("--strictness must be cst, smart, ast, relaxed or signature (got '\(strictness)')")
+        }
+        let archive = try archiveOption.open(file: all ? nil : arguments.first)
+        var files = try Locate.select(archive, all ? [] : archiveOption.storedPatterns(arguments, archive), excludes: exclude)
+        if files.isEmpty { throw CSTPackError("no stored file matches '\(arguments.first ?? "")'") }
+        let search: StructuralSearch
+        if let pattern {
+            search = try StructuralSearch.pattern(pattern, language: lang, strictness: level, archive: archive, files: files)
+        } else {
+            search = try StructuralSearch.rules(file: rule!, language: lang, archive: archive, files: files)
+        }
+        files = try search.files(files, in: archive)
+        let result = try QueryRunner.run(archive, files: files, search: search, options: options) { writeStdout($0) }
+        found = report(result, files: files.count)
     }
 }

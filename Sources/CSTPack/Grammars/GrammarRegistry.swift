@@ -57,10 +57,11 @@ public final class GrammarRegistry: @unchecked Sendable {
     }
 
     /// Loads every `*.so` in the directories. `extraNames` are grammar names (from
-    /// `--lang EXT=NAME`) to look for beyond the built-in list.
-    public init(directories: [String], extraNames: [String] = []) {
+    /// `--lang EXT=NAME`) to look for beyond the built-in list; `only`, when given, is the
+    /// whole list (a pattern needs one grammar, not the tables of all of them).
+    public init(directories: [String], extraNames: [String] = [], only: Set<String>? = nil) {
         searchedDirectories = directories
-        let wanted = Set(LanguageSpecs.all.map(\.name) + extraNames)
+        let wanted = only ?? Set(LanguageSpecs.all.map(\.name) + extraNames)
         for dir in directories {
             guard let entries = try? listDirectory(dir) else { continue }
             for file in entries.sorted() where file.hasSuffix(".so") || file.contains(".so.") {

@@ -175,6 +175,24 @@ public enum QueryRunner {
 
         let work = QueryWork(archive: archive, files: files, selector: selector, options: options,
                              queries: queries, kindCodes: kindCodes)
+        return try execute(work, result: result, output: output)
+    }
+
+    /// Runs a structural search (`--pattern`, `--rule`) over `files`, as `run` does.
+    package static func run(_ archive: Archive, files: [Int], search: StructuralSearch, options: QueryOptions,
+                            output: ([UInt8]) -> Void) throws -> QueryResult {
+        if case .text = options.mode, !archive.flags.contains(.sources) {
+            throw CSTPackError("\(archive.path) does not store source text (built with --no-source): --text has nothing to print")
+        }
+        let work = QueryWork(archive: archive, files: files, selector: nil, options: options, queries: [:], kindCodes: [:],
+                             structural: search)
+        return try execute(work, result: QueryResult(), output: output)
+    }
+
+    /// The files' outcomes, worked out in parallel and handed to `output` in file order.
+    static func execute(_ work: QueryWork, result: QueryResult, output: ([UInt8]) -> Void) throws -> QueryResult {
+        var result = result
+        let files = work.files, options = work.options
         let jobs = max(1, min(options.jobs, files.count))
         // Runs of consecutive files, whose records share segments (a 256 KiB segment holds
         // the trees of dozens of files): alternating files between threads made each
@@ -224,17 +242,20 @@ struct FileOutcome: Sendable {
 final class QueryWork: @unchecked Sendable {
     let archive: Archive
     let files: [Int]
-    let selector: NodeSelector
+    /// nil for a structural search.
+    let selector: NodeSelector?
     let options: QueryOptions
     let queries: [Int: Query]
+    let structural: StructuralSearch?
     /// Per language, whether each kind code is a selected kind (a table: hashing each
     /// node's kind cost 15% of a scan).
     let isKind: [Int: [Bool]]
 
-    init(archive: Archive, files: [Int], selector: NodeSelector, options: QueryOptions,
-         queries: [Int: Query], kindCodes: [Int: Set<UInt16>]) {
+    init(archive: Archive, files: [Int], selector: NodeSelector?, options: QueryOptions,
+         queries: [Int: Query], kindCodes: [Int: Set<UInt16>], structural: StructuralSearch? = nil) {
         self.archive = archive; self.files = files; self.selector = selector; self.options = options
         self.queries = queries
+        self.structural = structural
         isKind = kindCodes.mapValues { codes in
             let n = Int(codes.max() ?? 0) + 1
             return (0..<n).map { codes.contains(UInt16($0)) }
@@ -250,6 +271,8 @@ final class QueryWorker {
     let reader: ArchiveReader
     var matchers: [Int: QueryMatcher] = [:]
     var buffers = TreeDecoder.Buffers(capacity: 1 << 12)
+    /// Structural searches' child lists, reused from file to file.
+    var childOffsets: [Int32] = [], childList: [Int32] = []
 
     init(_ work: QueryWork) {
         self.work = work
@@ -263,6 +286,10 @@ final class QueryWorker {
             let entry = try work.archive.file(i)
             let language = Int(entry.language)
             o.path = String(decoding: try work.archive.path(ofFile: i), as: UTF8.self)
+            if let search = work.structural {
+                try processStructural(i, search, &o)
+                return o
+            }
             // Counting kinds needs neither text nor rows: decode into reused buffers.
             if case .count(let byFile) = work.options.mode, case .kind = work.selector {
                 guard let table = work.isKind[language] else { return o }
@@ -306,26 +333,31 @@ final class QueryWorker {
             let ft = try located?.tree ?? reader.fileTree(i)
             let hits = try located.map { [Hit(node: $0.node)] } ?? select(ft, language: language, outcome: &o)
             o.hits = hits.count
-            var out: [UInt8] = []
-            switch work.options.mode {
-            case .count(let byFile):
-                if byFile && !hits.isEmpty { out = Array("\(o.path)\t\(hits.count)\n".utf8) }
-            case .lines where work.options.before > 0 || work.options.after > 0:
-                out = Array(NodeRender.context(ft, hits: hits, options: work.options).utf8)
-            default:
-                let style = NodeRender.Style(color: work.options.color, path: !work.options.heading)
-                for h in hits { out += try NodeRender.render(ft, hit: h, mode: work.options.mode, anonymous: work.options.anonymous, style: style) }
-                if work.options.heading && !out.isEmpty {
-                    out = Array((style.paint(ft.displayPath, NodeRender.Style.pathColor, on: work.options.color) + "\n").utf8) + out + [0x0A]
-                }
-            }
-            o.text = out
+            o.text = try render(ft, hits: hits)
         } catch let e as CSTPackError {
             o.error = CSTPackError(o.path.isEmpty ? e.description : "\(o.path): \(e.description)")
         } catch {
             o.error = CSTPackError(o.path.isEmpty ? "\(error)" : "\(o.path): \(error)")
         }
         return o
+    }
+
+    /// Hits rendered as the options say.
+    func render(_ ft: FileTree, hits: [Hit]) throws -> [UInt8] {
+        var out: [UInt8] = []
+        switch work.options.mode {
+        case .count(let byFile):
+            if byFile && !hits.isEmpty { out = Array("\(ft.displayPath)\t\(hits.count)\n".utf8) }
+        case .lines where work.options.before > 0 || work.options.after > 0:
+            out = Array(NodeRender.context(ft, hits: hits, options: work.options).utf8)
+        default:
+            let style = NodeRender.Style(color: work.options.color, path: !work.options.heading)
+            for h in hits { out += try NodeRender.render(ft, hit: h, mode: work.options.mode, anonymous: work.options.anonymous, style: style) }
+            if work.options.heading && !out.isEmpty {
+                out = Array((style.paint(ft.displayPath, NodeRender.Style.pathColor, on: work.options.color) + "\n").utf8) + out + [0x0A]
+            }
+        }
+        return out
     }
 
     /// This thread's compiled matcher for a language (its scratch is per thread).
@@ -337,7 +369,8 @@ final class QueryWorker {
     }
 
     func select(_ ft: FileTree, language: Int, outcome: inout FileOutcome) throws -> [Hit] {
-        switch work.selector {
+        guard let selector = work.selector else { return [] }
+        switch selector {
         case .id(let n):
             guard n < ft.count else { throw CSTPackError("node #\(n) does not exist (the file has \(ft.count) nodes, #0 to #\(ft.count - 1))") }
             return [Hit(node: n)]
@@ -387,6 +420,10 @@ struct Hit {
     /// The query pattern that matched (its index in the query).
     var pattern: Int? = nil
     var capture: String? = nil
+    /// A structural match's metavariables.
+    var vars: MatchVariables? = nil
+    /// The rule (of a rule file) that matched: id, message, severity.
+    var rule: (id: String, message: String?, severity: String?)? = nil
 }
 
 /// Renders nodes as lines, text, S-expressions or JSON.
@@ -432,6 +469,7 @@ enum NodeRender {
             var s = (style.path ? style.paint(ft.displayPath, Style.pathColor) + ":" : "") + style.paint(range(ft, n), Style.lineColor)
             s += "  " + style.paint(ft.kindName(n), Style.kindColor) + "  #\(n + ft.firstID)"
             if let c = hit.capture { s += "  " + style.paint("@\(c)", Style.captureColor) }
+            if let r = hit.rule { s += "  " + style.paint("[\(r.id)]", Style.captureColor) }
             if let t = ft.text(n) { s += "  " + shortText(t) }
             return s + "\n"
         }
@@ -515,6 +553,21 @@ enum NodeRender {
         if let m = hit.match { pairs.append(("match", .int(m))) }
         if let p = hit.pattern { pairs.append(("pattern", .int(p))) }
         if let c = hit.capture { pairs.append(("capture", .string(c))) }
+        if let r = hit.rule {
+            pairs.append(("rule", .string(r.id)))
+            if let m = r.message { pairs.append(("message", .string(m))) }
+            if let s = r.severity { pairs.append(("severity", .string(s))) }
+        }
+        if let vars = hit.vars {
+            func node(_ k: Int) -> JSONValue {
+                .object([("text", ft.text(k).map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null),
+                         ("start_byte", .int(Int(ft.tree.starts[k]))), ("end_byte", .int(Int(ft.tree.ends[k]))),
+                         ("start", point(ft.tree.starts[k])), ("end", point(ft.tree.ends[k]))])
+            }
+            pairs.append(("vars", .object(vars.entries.map { e in
+                (e.name, e.multiple ? .array(e.nodes.map(node)) : node(e.nodes[0]))
+            })))
+        }
         return JSONValue.object(pairs).serialized
     }
 

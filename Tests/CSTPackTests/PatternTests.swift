@@ -1,0 +1,400 @@
+import Foundation
+import XCTest
+@testable import CSTPack
+
+/// `query --pattern`: ast-grep's pattern language over stored trees. Hand-checked
+/// expectations on small fixtures (each was also confirmed with ast-grep 0.51.1), and, when
+/// `ast-grep` is on PATH, the same fixtures compared with its answers directly.
+final class PatternTests: XCTestCase {
+    struct Match: Equatable, CustomStringConvertible {
+        var path: String
+        var text: String
+        var start: Int, end: Int
+        var vars: [String: [String]]
+        var description: String { "\(path)@\(start)-\(end) \(text.debugDescription) \(vars)" }
+    }
+
+    /// Builds `files` into an archive (cached per test) and runs a pattern over all of them.
+    func search(_ files: [String: String], _ pattern: String, lang: String? = nil, strictness: PatternStrictness = .smart,
+                storeSource: Bool = true) throws -> [Match] {
+        let archive = try archive(files, storeSource: storeSource)
+        let all = Array(0..<archive.fileCount)
+        let s = try StructuralSearch.pattern(pattern, language: lang, strictness: strictness, archive: archive, files: all)
+        var options = QueryOptions()
+        options.mode = .json
+        options.jobs = 2
+        var out: [UInt8] = []
+        _ = try QueryRunner.run(archive, files: try s.files(all, in: archive), search: s, options: options) { out += $0 }
+        return try String(decoding: out, as: UTF8.self).split(separator: "\n").map { line in
+            let d = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            var vars: [String: [String]] = [:]
+            for (k, v) in d["vars"] as? [String: Any] ?? [:] {
+                if let one = v as? [String: Any] { vars[k] = [one["text"] as! String] }
+                if let many = v as? [[String: Any]] { vars[k] = many.map { $0["text"] as! String } }
+            }
+            return Match(path: d["path"] as! String, text: d["text"] as? String ?? "", start: d["start_byte"] as! Int,
+                         end: d["end_byte"] as! Int, vars: vars)
+        }
+    }
+
+    private var built: [String: Archive] = [:]
+
+    func archive(_ files: [String: String], storeSource: Bool = true) throws -> Archive {
+        let key = files.sorted { $0.key < $1.key }.map { "\($0.key)\u{0}\($0.value)" }.joined(separator: "\u{1}") + "\(storeSource)"
+        if let a = built[key] { return a }
+        let root = try makeTempDir("cstpack-pattern")
+        for (name, text) in files { try writeBytes(Array(text.utf8), to: root + "/" + name) }
+        let out = try makeTempDir("cstpack-pattern-archive") + "/a.cstpack"
+        try buildArchive(root: root, output: out, grammars: try TestGrammars.require()) { $0.noIgnore = true; $0.storeSource = storeSource }
+        let a = try Archive(path: out)
+        built[key] = a
+        return a
+    }
+
+    func texts(_ ms: [Match]) -> [String] { ms.map(\.text) }
+
+    // MARK: Hand-checked
+
+    func testSingleMetavariableNestedMatchesAndVars() throws {
+        let ms = try search(["a.py": "x = foo(foo(1))\nbar(2)\n"], "foo($A)")
+        XCTAssertEqual(texts(ms), ["foo(foo(1))", "foo(1)"])
+        XCTAssertEqual(ms.map { $0.vars["A"] ?? [] }, [["foo(1)"], ["1"]])
+        XCTAssertEqual(ms.first.map { [$0.start, $0.end] }, [4, 15])
+    }
+
+    func testSameNameMeansSameText() throws {
+        let files = ["a.js": "test(test);\nfoo(bar);\nf(a, a);\nf(a, b);\n"]
+        XCTAssertEqual(texts(try search(files, "$A($A)")), ["test(test)"])
+        XCTAssertEqual(texts(try search(files, "f($X, $X)")), ["f(a, a)"])
+        // `$_` binds nothing: any two arguments.
+        XCTAssertEqual(texts(try search(files, "f($_, $_)")), ["f(a, a)", "f(a, b)"])
+    }
+
+    func testEllipsisIsLazyAndCapturesSeparators() throws {
+        let files = ["m.py": "print(a, b)\nprint()\n"]
+        let all = try search(files, "print($$$ARGS)")
+        XCTAssertEqual(all.map { $0.vars["ARGS"] ?? [] }, [["a", ",", "b"], []])
+        let rest = try search(files, "print($X, $$$R)")
+        XCTAssertEqual(texts(rest), ["print(a, b)"])
+        XCTAssertEqual(rest.first?.vars["R"], ["b"])
+        XCTAssertEqual(texts(try search(["c.js": "foo(a, b, c);\nfoo(b, c);\n"], "foo($$$, a, b, c)")), ["foo(a, b, c)"])
+    }
+
+    func testDoubleDollarMatchesUnnamedNodes() throws {
+        let files = ["r.js": "function f() { return; }\nfunction g() { return 1; }\n"]
+        XCTAssertEqual(texts(try search(files, "return $A")), ["return 1;"])
+        XCTAssertEqual(texts(try search(files, "return $$A")), ["return;", "return 1;"])
+    }
+
+    func testStrictnessAndComments() throws {
+        let files = ["t.js": "foo(/*c*/ bar(1));\nfoo(bar(1) /*c*/);\nfoo(/*c*/);\nx = [/*c*/ 1];\n"]
+        // Checked against ast-grep 0.51.1 level by level.
+        XCTAssertEqual(texts(try search(files, "foo(bar(1))")), ["foo(bar(1) /*c*/)"])
+        XCTAssertEqual(texts(try search(files, "foo(bar(1))", strictness: .ast)), [])
+        XCTAssertEqual(try search(files, "foo($A)").map { $0.vars["A"] ?? [] }, [["bar(1)"], ["bar(1)"]])
+        XCTAssertEqual(try search(files, "foo($A)", strictness: .cst).map { $0.vars["A"] ?? [] }, [["/*c*/"]])
+        XCTAssertEqual(texts(try search(files, "[1]")), ["[/*c*/ 1]"])
+        XCTAssertEqual(texts(try search(files, "[1]", strictness: .cst)), [])
+        // Trailing separators: left over in every strictness but cst.
+        let trailing = ["tr.py": "x.append(a,)\nf(a, b,)\n"]
+        XCTAssertEqual(texts(try search(trailing, "$X.append($Y)", strictness: .ast)), ["x.append(a,)"])
+        XCTAssertEqual(texts(try search(trailing, "f($A, $B)", strictness: .relaxed)), ["f(a, b,)"])
+        XCTAssertEqual(texts(try search(trailing, "f($A, $B)", strictness: .cst)), [])
+        // Signature compares leaves by kind: `foo($A)` matches any one-argument call.
+        XCTAssertEqual(texts(try search(files, "foo($A)", strictness: .signature)),
+                       ["foo(/*c*/ bar(1))", "bar(1)", "foo(bar(1) /*c*/)", "bar(1)"])
+    }
+
+    func testPatternRootIsInnermostNodeWithSeveralChildren() throws {
+        // `$X.unwrap()` parses as a statement in a function body; the match is the call.
+        let ms = try search(["a.rs": "fn main() { let v = Some(1).unwrap(); }\n"], "$X.unwrap()")
+        XCTAssertEqual(texts(ms), ["Some(1).unwrap()"])
+        // A statement-level Go pattern is read inside a function (the older grammar's top
+        // level takes declarations only).
+        let go = try search(["m.go": "package m\nfunc f() {\n\tx := 1\n\t_ = x\n}\n"], "$A := $B")
+        XCTAssertEqual(texts(go), ["x := 1"])
+    }
+
+    func testLanguageChoice() throws {
+        let files = ["a.py": "f(1)\n", "b.js": "f(1);\n"]
+        XCTAssertThrowsError(try search(files, "f($A)")) { e in
+            XCTAssertTrue("\(e)".contains("--lang"), "\(e)")
+        }
+        XCTAssertEqual(try search(files, "f($A)", lang: "py").map(\.path), ["a.py"])
+        XCTAssertEqual(try search(files, "f($A)", lang: "javascript").map(\.path), ["b.js"])
+        XCTAssertThrowsError(try search(files, "f($A)", lang: "rust")) { e in
+            XCTAssertTrue("\(e)".contains("no rust files"), "\(e)")
+        }
+    }
+
+    func testBadPatternsAreErrorsWithPositions() throws {
+        let files = ["a.py": "f(1)\n"]
+        func message(_ p: String) -> String {
+            do { _ = try search(files, p); return "no error" } catch { return "\(error)" }
+        }
+        XCTAssertTrue(message("foo(").contains("does not parse as python"), message("foo("))
+        XCTAssertTrue(message("$Foo").contains("unknown metavariable form '$Foo' at column 1"), message("$Foo"))
+        XCTAssertTrue(message("f($$$$)").contains("'$$$$' at column 3"), message("f($$$$)"))
+        XCTAssertTrue(message("x = $name").contains("'$name' at column 5"), message("x = $name"))
+        XCTAssertTrue(message("a\nb").contains("a pattern is one node"), message("a\nb"))
+        XCTAssertTrue(message("").contains("empty"), message(""))
+    }
+
+    func testNoStoredSourceIsAnError() throws {
+        XCTAssertThrowsError(try search(["a.py": "f(1)\n"], "f($A)", storeSource: false)) { e in
+            XCTAssertTrue("\(e)".contains("--no-source"), "\(e)")
+        }
+    }
+
+    func testDeepPatternIsAnError() throws {
+        let deep = String(repeating: "(", count: 300) + "x" + String(repeating: ")", count: 300)
+        XCTAssertThrowsError(try search(["a.py": "f(1)\n"], deep)) { e in
+            XCTAssertTrue("\(e)".contains("levels deep"), "\(e)")
+        }
+    }
+
+    /// The command line: a bad pattern or rule file is one `cstpack: error:` line, exit 2.
+    func testCommandLineErrorsAreOneLineExit2() throws {
+        guard let exe = CLITests.executable else { throw XCTSkip("the cstpack executable is not built") }
+        let root = try makeTempDir("cstpack-pattern-cli")
+        try writeBytes(Array("print(1)\n".utf8), to: root + "/a.py")
+        let rules = try makeTempDir("cstpack-pattern-cli-rules") + "/r.yml"
+        try writeBytes(Array("id: x\nlanguage: python\nrule:\n  kind: call\n  fix: y\n".utf8), to: rules)
+        let archive = try makeTempDir("cstpack-pattern-cli-archive") + "/a.cstpack"
+        try buildArchive(root: root, output: archive, grammars: try TestGrammars.require()) { $0.noIgnore = true }
+        for (args, expected) in [(["-p", "print("], "does not parse as python"), (["-p", "$Foo"], "unknown metavariable form"),
+                                 (["-p", "f($A)", "--strictness", "loose"], "--strictness"), (["--rule", rules], "r.yml:5:3:")] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: exe)
+            p.arguments = ["query", "--all", "-a", archive, "--as-built"] + args
+            let err = Pipe()
+            p.standardError = err
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 2, "\(args)")
+            XCTAssertTrue(text.hasPrefix("cstpack: error: ") && text.contains(expected) && text.split(separator: "\n").count == 1, "\(args): \(text)")
+        }
+    }
+
+    // MARK: Rule files
+
+    func runRules(_ files: [String: String], _ yaml: String) throws -> [Match] {
+        let archive = try archive(files)
+        let path = try makeTempDir("cstpack-rules") + "/r.yml"
+        try writeBytes(Array(yaml.utf8), to: path)
+        let all = Array(0..<archive.fileCount)
+        let s = try StructuralSearch.rules(file: path, language: nil, archive: archive, files: all)
+        var options = QueryOptions()
+        options.mode = .json
+        var out: [UInt8] = []
+        _ = try QueryRunner.run(archive, files: try s.files(all, in: archive), search: s, options: options) { out += $0 }
+        return try String(decoding: out, as: UTF8.self).split(separator: "\n").map { line in
+            let d = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            return Match(path: d["path"] as! String, text: "\(d["rule"] as! String): \(d["text"] as? String ?? "")",
+                         start: d["start_byte"] as! Int, end: d["end_byte"] as! Int, vars: [:])
+        }
+    }
+
+    static let ruleSource = ["r.py": """
+        import os
+        def f(x):
+            print(x)
+            if x:
+                return 1
+            return isinstance(x, str)
+        def g():
+            try:
+                pass
+            except:
+                pass
+        print(0)
+        """]
+
+    static let ruleFile = """
+        id: print-in-def
+        language: python
+        message: a print in a function
+        severity: warning
+        rule:
+          pattern: print($$$)
+          inside:
+            kind: function_definition
+            stopBy: end
+        ---
+        id: return-after-if
+        language: python
+        rule:
+          kind: return_statement
+          follows:
+            kind: if_statement
+        ---
+        id: isinstance-str
+        language: python
+        rule:
+          pattern: isinstance($X, $T)
+        constraints:
+          T:
+            regex: ^str$
+        ---
+        id: bare-except-pass
+        language: python
+        rule:
+          kind: except_clause
+          has:
+            kind: block
+            has:
+              kind: pass_statement
+        ---
+        id: call-not-in-def
+        language: python
+        rule:
+          all:
+            - kind: call
+            - not:
+                inside:
+                  kind: function_definition
+                  stopBy: end
+            - has:
+                field: function
+                regex: ^print$
+        """
+
+    func testRuleFileHandChecked() throws {
+        let ms = try runRules(Self.ruleSource, Self.ruleFile)
+        XCTAssertEqual(ms.map(\.text).sorted(), [
+            "bare-except-pass: except:\n        pass",
+            "call-not-in-def: print(0)",
+            "isinstance-str: isinstance(x, str)",
+            "print-in-def: print(x)",
+            "return-after-if: return isinstance(x, str)",
+        ].sorted())
+    }
+
+    func testBadRuleFilesNameTheKeyAndPosition() throws {
+        func message(_ yaml: String) -> String {
+            do { _ = try runRules(["a.py": "f(1)\n"], yaml); return "no error" } catch { return "\(error)" }
+        }
+        XCTAssertTrue(message("id: x\nlanguage: python\nfix: y\nrule:\n  kind: call\n").contains(":3:1: rule 'x': unsupported key 'fix'"),
+                      message("id: x\nlanguage: python\nfix: y\nrule:\n  kind: call\n"))
+        XCTAssertTrue(message("id: x\nlanguage: python\nrule:\n  nthChild: 1\n").contains(":4:3: rule 'x': unsupported rule key 'nthChild'"))
+        XCTAssertTrue(message("id: x\nlanguage: python\nrule:\n  kind: [call]\n").contains(":4:9: rule 'x': 'kind' must be a string"))
+        XCTAssertTrue(message("id: x\nlanguage: python\nrule:\n  kind: calll\n").contains("no node kind 'calll'"))
+        XCTAssertTrue(message("id: x\nlanguage: python\nrule:\n  has: {kind: call, field: nope}\n").contains("no field 'nope'"))
+        XCTAssertTrue(message("id: x\nlanguage: python\nrule:\n  pattern: $Foo\n").contains("unknown metavariable form '$Foo'"))
+        XCTAssertTrue(message("id: x\nlanguage: klingon\nrule:\n  kind: call\n").contains("unknown language 'klingon'"))
+        XCTAssertTrue(message("id: [x\n").contains("parser"), message("id: [x\n"))
+        XCTAssertTrue(message("language: python\nrule:\n  kind: call\n").contains("needs 'id'"))
+    }
+
+    func testRulesAgreeWithAstGrepScan() throws {
+        guard let sg = findExecutable("ast-grep") else {
+            throw XCTSkip("ast-grep is not on PATH (pip install ast-grep-cli==0.51.1): the comparison is skipped")
+        }
+        let root = try makeTempDir("cstpack-rules-sg")
+        for (name, text) in Self.ruleSource { try writeBytes(Array(text.utf8), to: root + "/" + name) }
+        try writeBytes(Array(Self.ruleFile.utf8), to: root + "/rules.yml")
+        let out = try runProcess(sg, ["scan", "-r", "rules.yml", "--json=stream", "."], cwd: root)
+        let theirs = out.split(separator: "\n").map { line -> String in
+            let d = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let b = (d["range"] as! [String: Any])["byteOffset"] as! [String: Int]
+            return "\(d["ruleId"] as! String)@\(b["start"]!)-\(b["end"]!)"
+        }.sorted()
+        let ours = try runRules(Self.ruleSource, Self.ruleFile).map { "\($0.text.prefix { $0 != ":" })@\($0.start)-\($0.end)" }.sorted()
+        XCTAssertEqual(ours, theirs)
+        XCTAssertEqual(theirs.count, 5)
+    }
+
+    // MARK: Against ast-grep itself
+
+    static let fixtures: [String: String] = [
+        "p.py": """
+        import os
+        from a import (b, c)
+        def f(a, b=1, *args, **kw):
+            # comment
+            if a == None:
+                return len(a) == 0
+            self.x = self.x
+            print("x", a, sep="")
+            return [y for y in a if y]
+        class C(Base):
+            @property
+            def p(self): return self._p
+        try:
+            g()
+        except ValueError as e:
+            raise RuntimeError(e) from e
+        """,
+        "q.js": """
+        const fs = require('fs');
+        function f(a, b) { return a === b; }
+        const g = async (x) => { await x; console.log(x, /* c */ 1); };
+        if (a) { b(); } else { c(); }
+        new Promise((resolve) => resolve(1));
+        """,
+        "r.c": """
+        #include <stdlib.h>
+        #define N 10
+        int f(int *p) { if (!p) return -1; p = malloc(sizeof(int) * N); free(p); return 0; }
+        struct s { int a; };
+        """,
+    ]
+
+    static let comparisons: [(String, String, String?)] = [
+        ("python", "print($$$)", nil), ("python", "$A == None", nil), ("python", "len($X) == 0", nil),
+        ("python", "self.$A = self.$A", nil), ("python", "def $F($$$): $$$", nil), ("python", "$$A", nil),
+        ("python", "$A", nil), ("python", "import $M", nil), ("python", "raise $E($$$) from $X", nil),
+        ("python", "[$E for $X in $Y if $C]", nil), ("python", "def $F($$$ARGS): $$$", "relaxed"),
+        ("javascript", "require($M)", nil), ("javascript", "console.log($$$)", nil), ("javascript", "$A === $B", nil),
+        ("javascript", "if ($C) { $$$ } else { $$$ }", nil), ("javascript", "($X) => $$$", nil),
+        ("javascript", "console.log($A, $B)", "cst"), ("javascript", "console.log($A, $B)", "ast"),
+        ("c", "if ($C) return $X;", nil), ("c", "sizeof($T)", nil), ("c", "free($P);", nil), ("c", "$X = malloc($S)", nil),
+    ]
+
+    func testAgreesWithAstGrep() throws {
+        guard let sg = findExecutable("ast-grep") else {
+            throw XCTSkip("ast-grep is not on PATH (pip install ast-grep-cli==0.51.1): the comparison is skipped")
+        }
+        let root = try makeTempDir("cstpack-pattern-sg")
+        for (name, text) in Self.fixtures { try writeBytes(Array(text.utf8), to: root + "/" + name) }
+        var compared = 0
+        for (lang, pattern, strictness) in Self.comparisons {
+            let ours = try search(Self.fixtures, pattern, lang: lang, strictness: strictness.flatMap(PatternStrictness.init) ?? .smart)
+            var args = ["run", "-p", pattern, "-l", lang, "--json=stream"]
+            if let s = strictness { args += ["--strictness", s] }
+            let out = try runProcess(sg, args + ["."], cwd: root)
+            let theirs = out.split(separator: "\n").map { line -> String in
+                let d = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+                let b = (d["range"] as! [String: Any])["byteOffset"] as! [String: Int]
+                return "\((d["file"] as! String).replacingOccurrences(of: "./", with: ""))@\(b["start"]!)-\(b["end"]!)"
+            }.sorted()
+            XCTAssertEqual(ours.map { "\($0.path)@\($0.start)-\($0.end)" }.sorted(), theirs, "\(lang) \(pattern) \(strictness ?? "smart")")
+            compared += 1
+        }
+        XCTAssertEqual(compared, Self.comparisons.count)
+    }
+
+    func findExecutable(_ name: String) -> String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            let p = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return nil
+    }
+
+    func runProcess(_ exe: String, _ args: [String], cwd: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: cwd)
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
