@@ -3,31 +3,31 @@ import Glibc
 /// A `.cstpack` archive opened read-only through mmap. Opening checks the header, the
 /// section table and the checksums of every section but the segments (each segment is
 /// checked when it is read). All later reads go through bounds-checked readers.
-public final class Archive: @unchecked Sendable {
-    public let path: String
-    public let size: Int
+package final class Archive: @unchecked Sendable {
+    package let path: String
+    package let size: Int
     /// The archive file's mtime (ns since 1970) when opened; Int64.max for one in memory.
     /// File stamps recorded close to it cannot vouch for their files (FileStamp.isRacy).
-    public let modifiedAt: Int64
+    package let modifiedAt: Int64
     private let base: UnsafeMutableRawPointer
-    public let version: UInt32
-    public let flags: Format.HeaderFlags
-    public let maxSegmentRaw: Int
-    public let sections: [Format.SectionID: SectionEntry]
-    public let strings: StringTable
-    public let languages: [LanguageTable]
-    public let bases: [BaseEntry]
+    package let version: UInt32
+    package let flags: Format.HeaderFlags
+    package let maxSegmentRaw: Int
+    package let sections: [Format.SectionID: SectionEntry]
+    package let strings: StringTable
+    package let languages: [LanguageTable]
+    package let bases: [BaseEntry]
     /// Index of each language's tag-model base, if it has one.
-    public let modelBase: [Int?]
+    package let modelBase: [Int?]
     private let modelLock = Mutex()
     private var models: [Int: TagModel] = [:]
-    public let segmentCount: Int
-    public let recordCount: Int
-    public let fileCount: Int
-    public let buildInfo: BuildInfo
+    package let segmentCount: Int
+    package let recordCount: Int
+    package let fileCount: Int
+    package let buildInfo: BuildInfo
     /// The directory the archive was built from, its options and file stamps (nil in a
     /// version 2 archive, written before cstpack recorded them).
-    public let treeState: TreeState?
+    package let treeState: TreeState?
     /// Decompressed metadata sections, which the readers above point into.
     private let ownedSections: [UnsafeMutableRawBufferPointer]
     /// The BASES section's content (decompressed when stored compressed).
@@ -36,17 +36,17 @@ public final class Archive: @unchecked Sendable {
     private let recordTable: ByteReader
     private let fileTable: ByteReader
 
-    public struct BaseEntry: Sendable {
-        public var kind: UInt8
-        public var stream: UInt8
-        public var language: UInt16
-        public var offset: UInt64
-        public var length: UInt64
-        public var checksum: UInt64
+    package struct BaseEntry: Sendable {
+        package var kind: UInt8
+        package var stream: UInt8
+        package var language: UInt16
+        package var offset: UInt64
+        package var length: UInt64
+        package var checksum: UInt64
     }
 
     /// The archive the reading commands use when none is named.
-    public static let defaultPath = "index.cstpack"
+    package static let defaultPath = "index.cstpack"
 
     /// How the archive's bytes are held, and so how they are released.
     private enum Storage {
@@ -58,7 +58,7 @@ public final class Archive: @unchecked Sendable {
     }
     private let storage: Storage
 
-    public convenience init(path: String) throws {
+    package convenience init(path: String) throws {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw CSTPackError("\(path): cannot open archive: \(errnoText())")
@@ -222,7 +222,7 @@ public final class Archive: @unchecked Sendable {
 
     /// Opens `explicit`, else `$CSTPACK_ARCHIVE`, else ./index.cstpack, with a message that
     /// says what was looked for.
-    public static func open(explicit: String?) throws -> Archive {
+    package static func open(explicit: String?) throws -> Archive {
         let path = try resolvePath(explicit: explicit)
         do {
             return try Archive(path: path)
@@ -238,7 +238,7 @@ public final class Archive: @unchecked Sendable {
     /// The archive path `open(explicit:)` reads: `explicit`, else `$CSTPACK_ARCHIVE`, else
     /// `index.cstpack` in the current directory or the nearest parent that has one (as git
     /// finds `.git`).
-    public static func resolvePath(explicit: String?) throws -> String {
+    package static func resolvePath(explicit: String?) throws -> String {
         if let e = explicit { return e }
         if let env = fromEnvironment { return env }
         var looked: [String] = []
@@ -349,7 +349,7 @@ public final class Archive: @unchecked Sendable {
 
     // MARK: Entries
 
-    public func segment(_ i: Int) throws(FormatError) -> SegmentEntry {
+    package func segment(_ i: Int) throws(FormatError) -> SegmentEntry {
         guard i >= 0, i < segmentCount else { throw FormatError("segment \(i) outside the \(segmentCount) segments") }
         var r = segmentTable
         try r.seek(to: i * Format.segmentEntrySize)
@@ -378,11 +378,11 @@ public final class Archive: @unchecked Sendable {
     }
 
     /// A copy of segment `i`'s stored bytes (its entry checked against the file).
-    public func storedSegment(_ i: Int) throws(FormatError) -> [UInt8] { Array(try storedBytes(segment: i)) }
+    package func storedSegment(_ i: Int) throws(FormatError) -> [UInt8] { Array(try storedBytes(segment: i)) }
 
     /// Language `language`'s tag model, or nil when it has none. Parsed and validated on
     /// first use (its checksum too), then shared by every reader of this archive.
-    public func tagModel(language: Int) throws(FormatError) -> TagModel? {
+    package func tagModel(language: Int) throws(FormatError) -> TagModel? {
         guard language >= 0, language < modelBase.count, let b = modelBase[language] else { return nil }
         return try modelLock.locked { () throws(FormatError) -> TagModel in
             if let m = models[b] { return m }
@@ -403,9 +403,9 @@ public final class Archive: @unchecked Sendable {
     }
 
     /// A copy of base `i`'s bytes.
-    public func base(_ i: Int) throws(FormatError) -> [UInt8] { Array(try baseBytes(i)) }
+    package func base(_ i: Int) throws(FormatError) -> [UInt8] { Array(try baseBytes(i)) }
 
-    public func record(_ i: Int) throws(FormatError) -> RecordEntry {
+    package func record(_ i: Int) throws(FormatError) -> RecordEntry {
         guard i >= 0, i < recordCount else { throw FormatError("record \(i) outside the \(recordCount) records") }
         var r = recordTable
         try r.seek(to: i * Format.recordEntrySize)
@@ -415,7 +415,7 @@ public final class Archive: @unchecked Sendable {
         return e
     }
 
-    public func file(_ i: Int) throws(FormatError) -> FileEntry {
+    package func file(_ i: Int) throws(FormatError) -> FileEntry {
         guard i >= 0, i < fileCount else { throw FormatError("file \(i) outside the \(fileCount) files") }
         var r = try fileTable.slice(at: i * Format.fileEntrySize, length: Format.fileEntrySize, context: "file \(i)")
         let e = try FileEntry.read(&r)
@@ -433,12 +433,12 @@ public final class Archive: @unchecked Sendable {
         return e
     }
 
-    public func path(ofFile i: Int) throws(FormatError) -> [UInt8] {
+    package func path(ofFile i: Int) throws(FormatError) -> [UInt8] {
         try strings.byteArray(try file(i).pathID)
     }
 
     /// Binary search of the path-sorted file index.
-    public func fileIndex(path: [UInt8]) throws(FormatError) -> Int? {
+    package func fileIndex(path: [UInt8]) throws(FormatError) -> Int? {
         var lo = 0, hi = fileCount
         while lo < hi {
             let mid = (lo + hi) / 2

@@ -1,15 +1,15 @@
 /// Reads files out of an Archive for one thread: decompresses segments (checking their
 /// checksums and sizes), keeps recently used ones in a size-bounded LRU cache, and decodes
 /// CSTs, source text and line tables. Not shared between threads: make one per thread.
-public final class ArchiveReader {
-    public let archive: Archive
+package final class ArchiveReader {
+    package let archive: Archive
     private let decompressor = Decompressor()
     private var cache: [Int: (bytes: [UInt8], lastUse: Int, complete: Bool)] = [:]
     /// Bytes of decompressed segments the cache holds now.
     private(set) var cachedBytes = 0
     private var clock = 0
-    public let cacheLimit: Int
-    public private(set) var segmentsDecompressed = 0
+    package let cacheLimit: Int
+    package private(set) var segmentsDecompressed = 0
     /// Segment reads, and those the cache answered (the public API reports the hit rate).
     private(set) var segmentRequests = 0, segmentHits = 0
 
@@ -17,7 +17,7 @@ public final class ArchiveReader {
     /// Decode buffers that point lookups reuse (their trees are copied out of them).
     var lookupBuffers: TreeDecoder.Buffers? = nil
     /// Decoded files kept for repeated lookups (0 turns the cache off).
-    public var treeCacheLimit = 8
+    package var treeCacheLimit = 8
 
     func cachedTree(_ i: Int) -> FileTree? {
         guard let k = trees.firstIndex(where: { $0.file == i }) else { return nil }
@@ -35,9 +35,9 @@ public final class ArchiveReader {
     /// Whether record reads decompress a segment only up to the record (a lookup), or
     /// whole (a scan over many files: a prefix read later extended would decompress the
     /// segment's start again).
-    public let readsPrefixes: Bool
+    package let readsPrefixes: Bool
 
-    public init(_ archive: Archive, cacheLimit: Int = 64 << 20, scanning: Bool = false) {
+    package init(_ archive: Archive, cacheLimit: Int = 64 << 20, scanning: Bool = false) {
         self.archive = archive
         self.cacheLimit = cacheLimit
         readsPrefixes = !scanning
@@ -46,7 +46,7 @@ public final class ArchiveReader {
     /// The decompressed bytes of segment `i` (checksum and length verified), or with
     /// `prefix`, at least its first `prefix` bytes (the whole segment's length is then
     /// checked only if it is all decompressed).
-    public func segmentBytes(_ i: Int, prefix: Int? = nil) throws -> [UInt8] {
+    package func segmentBytes(_ i: Int, prefix: Int? = nil) throws -> [UInt8] {
         clock += 1
         segmentRequests += 1
         if let hit = cache[i], hit.bytes.count >= (prefix ?? Int.max) || hit.complete {
@@ -85,7 +85,7 @@ public final class ArchiveReader {
     }
 
     /// The bytes of record `i`, checked to lie inside its segment of the expected stream.
-    public func recordBytes(_ i: Int, stream: Format.Stream) throws -> ArraySlice<UInt8> {
+    package func recordBytes(_ i: Int, stream: Format.Stream) throws -> ArraySlice<UInt8> {
         let r = try archive.record(i)
         let s = try archive.segment(Int(r.segment))
         guard s.stream == stream else { throw FormatError("record \(i) points into a \(s.stream) segment, expected \(stream)") }
@@ -97,13 +97,13 @@ public final class ArchiveReader {
     }
 
     /// Decodes file `i`'s whole CST.
-    public func tree(ofFile i: Int) throws -> CSTTree {
+    package func tree(ofFile i: Int) throws -> CSTTree {
         try decode(file: i, reusing: nil).tree()
     }
 
     /// Decodes file `i`'s whole CST into `reusing` when given (scans over many files then
     /// allocate once; the buffers grow if needed), else into new buffers.
-    public func decode(file i: Int, reusing: TreeDecoder.Buffers?) throws -> TreeDecoder.Buffers {
+    package func decode(file i: Int, reusing: TreeDecoder.Buffers?) throws -> TreeDecoder.Buffers {
         let f = try archive.file(i)
         let table = archive.languages[Int(f.language)]
         let context = "file \(i)"
@@ -128,7 +128,7 @@ public final class ArchiveReader {
     }
 
     /// The stored source text of file `i`, or nil when the archive has none for it.
-    public func source(ofFile i: Int) throws -> [UInt8]? {
+    package func source(ofFile i: Int) throws -> [UInt8]? {
         let f = try archive.file(i)
         guard f.flags.contains(.source) else { return nil }
         // No reservation from `source_length`: it is an unchecked claim until the records
@@ -145,7 +145,7 @@ public final class ArchiveReader {
     }
 
     /// Row start offsets of file `i` (from the source, or from the stored line table).
-    public func lineStarts(ofFile i: Int, source: [UInt8]?) throws -> [UInt32]? {
+    package func lineStarts(ofFile i: Int, source: [UInt8]?) throws -> [UInt32]? {
         if let s = source { return s.withUnsafeBytes { Lines.starts($0) } }
         let f = try archive.file(i)
         guard f.flags.contains(.lineTable) else { return nil }
@@ -169,7 +169,7 @@ public final class ArchiveReader {
 
     /// One node of file `i`, decoded from the nearest checkpoint: only the segments of the
     /// records from that checkpoint to the node's end are read.
-    public func node(ofFile i: Int, id: Int) throws -> NodeRecord {
+    package func node(ofFile i: Int, id: Int) throws -> NodeRecord {
         let f = try archive.file(i)
         guard id >= 0, id < Int(f.nodeCount) else { throw FormatError("node \(id) outside the \(f.nodeCount) nodes of file \(i)") }
         var k = Int(f.cstRecordCount) - 1
@@ -194,12 +194,12 @@ public final class ArchiveReader {
 }
 
 /// One node's facts, as a reader returns them.
-public struct NodeRecord: Equatable, Sendable {
-    public var id: Int
-    public var kind: UInt16
-    public var field: UInt16
-    public var flags: CSTTree.Flags
-    public var start: UInt32
-    public var end: UInt32
-    public var parent: Int
+package struct NodeRecord: Equatable, Sendable {
+    package var id: Int
+    package var kind: UInt16
+    package var field: UInt16
+    package var flags: CSTTree.Flags
+    package var start: UInt32
+    package var end: UInt32
+    package var parent: Int
 }

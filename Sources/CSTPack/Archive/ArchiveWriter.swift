@@ -1,27 +1,27 @@
 import Glibc
 
 /// One file, encoded by a worker and ready to be appended in path order.
-public struct EncodedFile: Sendable {
-    public var path: [UInt8]
-    public var stamp: FileStamp
-    public var language: Int
-    public var contentHash: ContentHash
-    public var sourceLength: Int
-    public var lineCount: Int
-    public var nodeCount: Int
-    public var syntaxErrors: Bool
-    public var cst: TreeCodec.Encoded
+package struct EncodedFile: Sendable {
+    package var path: [UInt8]
+    package var stamp: FileStamp
+    package var language: Int
+    package var contentHash: ContentHash
+    package var sourceLength: Int
+    package var lineCount: Int
+    package var nodeCount: Int
+    package var syntaxErrors: Bool
+    package var cst: TreeCodec.Encoded
     /// What the source records hold: the text, or a line table, or nothing.
-    public var sourcePayload: [UInt8]
-    public var sourceFlags: Format.FileFlags
-    public var treeSitterBytes: Int
+    package var sourcePayload: [UInt8]
+    package var sourceFlags: Format.FileFlags
+    package var treeSitterBytes: Int
 }
 
 /// Writes an archive to a temporary file beside the destination and renames it into
 /// place only when complete (fsync before and after), so an interrupted build leaves the
 /// previous archive untouched.
-public final class ArchiveWriter {
-    public let destination: String
+package final class ArchiveWriter {
+    package let destination: String
     let tempPath: String
     private var fd: Int32
     private var offset: UInt64
@@ -39,7 +39,7 @@ public final class ArchiveWriter {
     private var byContent: [ContentHashKey: Int] = [:]
     private var pending: [Format.Stream: PendingSegment] = [.cst: PendingSegment(), .source: PendingSegment()]
     private var lastPath: [UInt8]? = nil
-    public private(set) var buildInfo: BuildInfo
+    package private(set) var buildInfo: BuildInfo
     private var maxRaw = 0
 
     struct ContentHashKey: Hashable { var hash: ContentHash; var language: Int }
@@ -63,15 +63,15 @@ public final class ArchiveWriter {
     private let shareIdentical: Bool
 
     /// The tag models the files were encoded with (set before `finish`).
-    public func setModels(_ m: [TagModel?]) {
+    package func setModels(_ m: [TagModel?]) {
         precondition(m.count == languages.count, "one model slot per language")
         models = m
     }
 
     /// The directory, options and skipped files for the TREE section (set before `finish`).
-    public func setTree(_ t: TreeState) { tree = t }
+    package func setTree(_ t: TreeState) { tree = t }
 
-    public init(destination: String, languages: [LanguageTable], phases: Format.Phases = .all,
+    package init(destination: String, languages: [LanguageTable], phases: Format.Phases = .all,
                 codec: Codec, level: Int, sourceLevel: Int, segmentSize: Int, durable: Bool = true) throws {
         self.destination = destination
         self.durable = durable
@@ -112,7 +112,7 @@ public final class ArchiveWriter {
     }
 
     /// Removes the temporary file (after a failure).
-    public func abort() {
+    package func abort() {
         finished = true
         if fd >= 0 { close(fd); fd = -1 }
         unlink(tempPath)
@@ -134,7 +134,7 @@ public final class ArchiveWriter {
     }
 
     /// Appends a file. Files must come in strictly increasing byte order of path.
-    public func add(_ file: EncodedFile) throws {
+    package func add(_ file: EncodedFile) throws {
         let state = StoredFileState(stamp: file.stamp, treeSitterBytes: UInt32(clamping: file.treeSitterBytes),
                                     phase1Bytes: UInt32(clamping: file.cst.phase1Bytes), unmodelledBytes: UInt32(clamping: file.cst.plainBytes))
         let entry = FileEntry(pathID: strings.intern(file.path), language: UInt16(file.language),
@@ -160,7 +160,7 @@ public final class ArchiveWriter {
 
     /// A record of a file taken from another archive: one left in a segment copied whole
     /// (`copySegment`), or its bytes, placed like a new record.
-    public enum CopiedRecord {
+    package enum CopiedRecord {
         case inCopiedSegment(RecordEntry)
         case bytes(ArraySlice<UInt8>, first: UInt32)
     }
@@ -168,7 +168,7 @@ public final class ArchiveWriter {
     /// Appends a file whose records come from another archive, unchanged (`update`,
     /// `build --reuse`). `entry` is that archive's entry (its language already this
     /// archive's index); its records are placed in the order given.
-    public func add(copied path: [UInt8], _ entry: FileEntry, state: StoredFileState,
+    package func add(copied path: [UInt8], _ entry: FileEntry, state: StoredFileState,
                     cst: () throws -> [CopiedRecord], source: () throws -> [CopiedRecord]) throws {
         var e = entry
         e.pathID = strings.intern(path)
@@ -231,7 +231,7 @@ public final class ArchiveWriter {
 
     /// Writes segment `i` of `archive` as it is stored there (no decompression); returns
     /// its index in this archive. Its checksum is verified first: a copy never hides damage.
-    public func copySegment(_ i: Int, of archive: Archive) throws -> UInt32 {
+    package func copySegment(_ i: Int, of archive: Archive) throws -> UInt32 {
         let s = try archive.segment(i)
         precondition(s.base == Format.none32, "segments that name a base are not copied")
         let stored = try archive.storedBytes(segment: i)
@@ -277,7 +277,7 @@ public final class ArchiveWriter {
     }
 
     /// Writes the remaining sections and the header, syncs and renames into place.
-    public func finish(skipped: SkipCounts) throws {
+    package func finish(skipped: SkipCounts) throws {
         do {
             try seal(.cst)
             try seal(.source)
@@ -351,8 +351,8 @@ public final class ArchiveWriter {
         }
     }
 
-    public var fileCount: Int { files.count }
-    public var archiveBytes: UInt64 { offset }
+    package var fileCount: Int { files.count }
+    package var archiveBytes: UInt64 { offset }
 
     private func serializeLanguages() -> [UInt8] {
         var w = ByteWriter()

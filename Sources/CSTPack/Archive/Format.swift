@@ -1,39 +1,39 @@
 /// Constants and fixed-size entries of the `.cstpack` layout (Spec/FORMAT.md).
 /// All integers are little-endian.
-public enum Format {
-    public static let magic: [UInt8] = [0x89, 0x43, 0x53, 0x54, 0x50, 0x4B, 0x0D, 0x0A] // \x89 C S T P K \r \n
+package enum Format {
+    package static let magic: [UInt8] = [0x89, 0x43, 0x53, 0x54, 0x50, 0x4B, 0x0D, 0x0A] // \x89 C S T P K \r \n
     /// The version this cstpack writes.
-    public static let version: UInt32 = 3
+    package static let version: UInt32 = 3
     /// The versions it reads: version 2 is version 3 without the TREE section (and with
     /// records that tile their segments exactly).
-    public static let readableVersions: ClosedRange<UInt32> = 2...3
-    public static let headerSize = 64
-    public static let sectionEntrySize = 32
-    public static let segmentEntrySize = 32
-    public static let recordEntrySize = 16
-    public static let fileEntrySize = 64
-    public static let baseEntrySize = 32
-    public static let none32: UInt32 = 0xFFFF_FFFF
+    package static let readableVersions: ClosedRange<UInt32> = 2...3
+    package static let headerSize = 64
+    package static let sectionEntrySize = 32
+    package static let segmentEntrySize = 32
+    package static let recordEntrySize = 16
+    package static let fileEntrySize = 64
+    package static let baseEntrySize = 32
+    package static let none32: UInt32 = 0xFFFF_FFFF
     /// The v2 writer starts a new CST record (a checkpoint, 11.4) once a record's
     /// instructions reach this many bytes, or the segment size if that is smaller: a
     /// lookup inside a large file then decodes from the nearest checkpoint, not the start.
-    public static let checkpointBytes = 8 << 10
+    package static let checkpointBytes = 8 << 10
     /// The record limit of a build with segments of `segmentSize` bytes.
-    public static func recordLimit(segmentSize: Int, checkpointBytes: Int = Format.checkpointBytes) -> Int {
+    package static func recordLimit(segmentSize: Int, checkpointBytes: Int = Format.checkpointBytes) -> Int {
         min(segmentSize, checkpointBytes)
     }
     /// A segment's raw length may never exceed this, whatever the header says.
-    public static let maxSegmentRaw = 1 << 30
+    package static let maxSegmentRaw = 1 << 30
 
-    public struct HeaderFlags: OptionSet, Sendable {
-        public let rawValue: UInt32
-        public init(rawValue: UInt32) { self.rawValue = rawValue }
+    package struct HeaderFlags: OptionSet, Sendable {
+        package let rawValue: UInt32
+        package init(rawValue: UInt32) { self.rawValue = rawValue }
         /// Source text is stored for the files (each file's own flag says whether it has it).
-        public static let sources = HeaderFlags(rawValue: 1)
-        public static let known: HeaderFlags = [.sources]
+        package static let sources = HeaderFlags(rawValue: 1)
+        package static let known: HeaderFlags = [.sources]
     }
 
-    public enum SectionID: UInt32, CaseIterable, Sendable {
+    package enum SectionID: UInt32, CaseIterable, Sendable {
         case strings = 1, languages = 2, bases = 3, segments = 4, segmentTable = 5, records = 6, files = 7, buildInfo = 8
         /// The built directory, build options and file stamps (version 3).
         case tree = 9
@@ -43,90 +43,90 @@ public enum Format {
     }
 
     /// How a section's bytes are stored (the section table entry's second field).
-    public enum SectionCodec: UInt32, Sendable {
+    package enum SectionCodec: UInt32, Sendable {
         case stored = 0
         /// u64 raw length, then one zstd frame.
         case zstd = 1
     }
 
     /// A compressed section may expand at most this much (bounds the allocation).
-    public static let maxSectionExpansion = 1024
+    package static let maxSectionExpansion = 1024
 
-    public enum Stream: UInt8, Sendable {
+    package enum Stream: UInt8, Sendable {
         case cst = 0
         case source = 1
     }
 
-    public enum BaseKind: UInt8, Sendable {
+    package enum BaseKind: UInt8, Sendable {
         case zstdDictionary = 1
         /// A language's tag model (phase 2): used by every CST record of that language.
         case tagModel = 2
     }
 
     /// The encoding phases a build applied (BUILD_INFO), as bits.
-    public struct Phases: OptionSet, Sendable, Equatable {
-        public let rawValue: UInt16
-        public init(rawValue: UInt16) { self.rawValue = rawValue }
-        public static let packing = Phases(rawValue: 1)
-        public static let delta = Phases(rawValue: 2)
-        public static let bytecode = Phases(rawValue: 4)
-        public static let all: Phases = [.packing, .delta, .bytecode]
+    package struct Phases: OptionSet, Sendable, Equatable {
+        package let rawValue: UInt16
+        package init(rawValue: UInt16) { self.rawValue = rawValue }
+        package static let packing = Phases(rawValue: 1)
+        package static let delta = Phases(rawValue: 2)
+        package static let bytecode = Phases(rawValue: 4)
+        package static let all: Phases = [.packing, .delta, .bytecode]
     }
 
-    public struct FileFlags: OptionSet, Sendable {
-        public let rawValue: UInt16
-        public init(rawValue: UInt16) { self.rawValue = rawValue }
+    package struct FileFlags: OptionSet, Sendable {
+        package let rawValue: UInt16
+        package init(rawValue: UInt16) { self.rawValue = rawValue }
         /// The source records hold the file's text.
-        public static let source = FileFlags(rawValue: 1)
+        package static let source = FileFlags(rawValue: 1)
         /// The source records hold a line table (varint line lengths) instead of text.
-        public static let lineTable = FileFlags(rawValue: 2)
+        package static let lineTable = FileFlags(rawValue: 2)
         /// The tree has ERROR or MISSING nodes.
-        public static let syntaxErrors = FileFlags(rawValue: 4)
-        public static let known: FileFlags = [.source, .lineTable, .syntaxErrors]
+        package static let syntaxErrors = FileFlags(rawValue: 4)
+        package static let known: FileFlags = [.source, .lineTable, .syntaxErrors]
     }
 }
 
-public struct SectionEntry: Sendable {
-    public var id: UInt32
-    public var codec: Format.SectionCodec
-    public var offset: UInt64
-    public var length: UInt64
-    public var checksum: UInt64
+package struct SectionEntry: Sendable {
+    package var id: UInt32
+    package var codec: Format.SectionCodec
+    package var offset: UInt64
+    package var length: UInt64
+    package var checksum: UInt64
 }
 
-public struct SegmentEntry: Sendable {
-    public var offset: UInt64
-    public var storedLength: UInt32
-    public var rawLength: UInt32
-    public var codec: Codec
-    public var stream: Format.Stream
-    public var base: UInt32
-    public var checksum: UInt64
+package struct SegmentEntry: Sendable {
+    package var offset: UInt64
+    package var storedLength: UInt32
+    package var rawLength: UInt32
+    package var codec: Codec
+    package var stream: Format.Stream
+    package var base: UInt32
+    package var checksum: UInt64
 }
 
-public struct RecordEntry: Sendable, Equatable {
-    public var segment: UInt32
-    public var offset: UInt32
-    public var length: UInt32
+package struct RecordEntry: Sendable, Equatable {
+    package var segment: UInt32
+    package var offset: UInt32
+    package var length: UInt32
     /// First node id (CST records) or first source byte / line (source records).
-    public var first: UInt32
+    package var first: UInt32
 }
 
-public struct FileEntry: Sendable {
-    public var pathID: UInt32
-    public var language: UInt16
-    public var flags: Format.FileFlags
-    public var contentHash: ContentHash
-    public var sourceLength: UInt32
-    public var lineCount: UInt32
-    public var nodeCount: UInt32
-    public var cstBytes: UInt32
-    public var firstCSTRecord: UInt32
-    public var cstRecordCount: UInt32
-    public var firstSourceRecord: UInt32
-    public var sourceRecordCount: UInt32
+package struct FileEntry: Sendable {
+    package var pathID: UInt32
+    package var language: UInt16
+    package var flags: Format.FileFlags
+    package var contentHash: ContentHash
+    package var sourceLength: UInt32
+    package var lineCount: UInt32
+    package var nodeCount: UInt32
+    package var cstBytes: UInt32
+    package var firstCSTRecord: UInt32
+    package var cstRecordCount: UInt32
+    package var firstSourceRecord: UInt32
+    package var sourceRecordCount: UInt32
     /// Index of the earlier file whose records this one shares (identical content), or none32.
-    public var sameAs: UInt32
+    package var sameAs: UInt32
 
     func write(to w: inout ByteWriter) {
         w.u32(pathID); w.u16(language); w.u16(flags.rawValue)
@@ -149,38 +149,38 @@ public struct FileEntry: Sendable {
 }
 
 /// Per-language figures recorded at build time, for `stats`.
-public struct LanguageBuildInfo: Sendable, Equatable {
-    public var language: UInt16
-    public var files: UInt32
+package struct LanguageBuildInfo: Sendable, Equatable {
+    package var language: UInt16
+    package var files: UInt32
     /// Bytes tree-sitter's own trees held (measured through its allocator).
-    public var treeSitterBytes: UInt64
+    package var treeSitterBytes: UInt64
     /// The same trees in the plain phase-1 record layout.
-    public var phase1Bytes: UInt64
+    package var phase1Bytes: UInt64
     /// Phase-3 bytecode of every file, before identical files are shared.
-    public var bytecodeBytes: UInt64
+    package var bytecodeBytes: UInt64
     /// The same bytecode without the tag model (equal to `bytecodeBytes` when there is none).
-    public var unmodelledBytes: UInt64 = 0
+    package var unmodelledBytes: UInt64 = 0
 }
 
-public struct BuildInfo: Sendable, Equatable {
-    public var languages: [LanguageBuildInfo] = []
-    public var codec: Codec = .zstd
-    public var level: Int = 0
-    public var segmentSize: UInt32 = 0
-    public var phases: Format.Phases = .all
-    public var skipped: SkipCounts = SkipCounts()
+package struct BuildInfo: Sendable, Equatable {
+    package var languages: [LanguageBuildInfo] = []
+    package var codec: Codec = .zstd
+    package var level: Int = 0
+    package var segmentSize: UInt32 = 0
+    package var phases: Format.Phases = .all
+    package var skipped: SkipCounts = SkipCounts()
 }
 
 /// Files a build passed over, by reason.
-public struct SkipCounts: Sendable, Equatable {
-    public var binary = 0
-    public var tooLarge = 0
-    public var unknownLanguage = 0
-    public var noGrammar = 0
-    public var unreadable = 0
-    public var parseFailed = 0
-    public var symlinks = 0
-    public var total: Int { binary + tooLarge + unknownLanguage + noGrammar + unreadable + parseFailed + symlinks }
+package struct SkipCounts: Sendable, Equatable {
+    package var binary = 0
+    package var tooLarge = 0
+    package var unknownLanguage = 0
+    package var noGrammar = 0
+    package var unreadable = 0
+    package var parseFailed = 0
+    package var symlinks = 0
+    package var total: Int { binary + tooLarge + unknownLanguage + noGrammar + unreadable + parseFailed + symlinks }
     static let fieldCount = 7
     var asArray: [Int] { [binary, tooLarge, unknownLanguage, noGrammar, unreadable, parseFailed, symlinks] }
     init() {}

@@ -1,12 +1,12 @@
 /// Interned byte strings: kind names, field names, language names and paths, each stored
 /// once and referred to by a 32-bit id (Spec/FORMAT.md, "STRINGS").
-public struct StringTableBuilder {
+package struct StringTableBuilder {
     private var ids: [[UInt8]: UInt32] = [:]
     private(set) var strings: [[UInt8]] = []
 
-    public init() {}
+    package init() {}
 
-    public mutating func intern(_ s: [UInt8]) -> UInt32 {
+    package mutating func intern(_ s: [UInt8]) -> UInt32 {
         if let id = ids[s] { return id }
         let id = UInt32(strings.count)
         ids[s] = id
@@ -14,7 +14,7 @@ public struct StringTableBuilder {
         return id
     }
 
-    public mutating func intern(_ s: String) -> UInt32 { intern(Array(s.utf8)) }
+    package mutating func intern(_ s: String) -> UInt32 { intern(Array(s.utf8)) }
 
     func serialize() -> [UInt8] {
         var w = ByteWriter()
@@ -31,9 +31,9 @@ public struct StringTableBuilder {
 }
 
 /// Read side of the string table: a checked view into the mapped section.
-public struct StringTable: @unchecked Sendable {
+package struct StringTable: @unchecked Sendable {
     let reader: ByteReader
-    public let count: Int
+    package let count: Int
     let blobStart: Int
 
     init(_ section: ByteReader) throws(FormatError) {
@@ -66,9 +66,9 @@ public struct StringTable: @unchecked Sendable {
         return try r.bytes(b - a)
     }
 
-    public func string(_ id: UInt32) throws(FormatError) -> String {
+    package func string(_ id: UInt32) throws(FormatError) -> String {
         String(decoding: try bytes(id), as: UTF8.self)
     }
 
-    public func byteArray(_ id: UInt32) throws(FormatError) -> [UInt8] { Array(try bytes(id)) }
+    package func byteArray(_ id: UInt32) throws(FormatError) -> [UInt8] { Array(try bytes(id)) }
 }

@@ -3,13 +3,13 @@ import Glibc
 /// What a file looked like on disk when it was read: enough to tell cheaply whether it may
 /// have changed since (as git's index does). Taken with lstat before the file is read, so a
 /// write after the stat always shows as a change.
-public struct FileStamp: Sendable, Equatable {
-    public var size: UInt64
-    public var mtimeNanos: Int64
-    public var ctimeNanos: Int64
-    public var inode: UInt64
+package struct FileStamp: Sendable, Equatable {
+    package var size: UInt64
+    package var mtimeNanos: Int64
+    package var ctimeNanos: Int64
+    package var inode: UInt64
 
-    public init(size: UInt64, mtimeNanos: Int64, ctimeNanos: Int64, inode: UInt64) {
+    package init(size: UInt64, mtimeNanos: Int64, ctimeNanos: Int64, inode: UInt64) {
         self.size = size; self.mtimeNanos = mtimeNanos; self.ctimeNanos = ctimeNanos; self.inode = inode
     }
 
@@ -37,21 +37,21 @@ public struct FileStamp: Sendable, Equatable {
 
 /// How `build` chose and encoded the files: what `update` and the staleness check must
 /// repeat to reach the same archive as a fresh build.
-public struct TreeOptions: Sendable, Equatable {
-    public var storeSource = true
-    public var noIgnore = false
-    public var usedGit = false
-    public var maxFileSize: UInt32 = 4 << 20
-    public var checkpointBytes: UInt32 = UInt32(Format.checkpointBytes)
-    public var sourceLevel: Int32 = 0
-    public var parseTimeoutMicros: UInt64 = 10_000_000
-    public var excludes: [String] = []
+package struct TreeOptions: Sendable, Equatable {
+    package var storeSource = true
+    package var noIgnore = false
+    package var usedGit = false
+    package var maxFileSize: UInt32 = 4 << 20
+    package var checkpointBytes: UInt32 = UInt32(Format.checkpointBytes)
+    package var sourceLevel: Int32 = 0
+    package var parseTimeoutMicros: UInt64 = 10_000_000
+    package var excludes: [String] = []
     /// `--lang EXT=NAME`, sorted by extension.
-    public var languageOverrides: [(String, String)] = []
+    package var languageOverrides: [(String, String)] = []
 
-    public init() {}
+    package init() {}
 
-    public static func == (a: TreeOptions, b: TreeOptions) -> Bool {
+    package static func == (a: TreeOptions, b: TreeOptions) -> Bool {
         a.storeSource == b.storeSource && a.noIgnore == b.noIgnore && a.usedGit == b.usedGit
             && a.maxFileSize == b.maxFileSize && a.checkpointBytes == b.checkpointBytes && a.sourceLevel == b.sourceLevel
             && a.parseTimeoutMicros == b.parseTimeoutMicros && a.excludes == b.excludes
@@ -61,35 +61,35 @@ public struct TreeOptions: Sendable, Equatable {
 
 /// Per stored file: its stamp and its build figures (kept so that an update, which does
 /// not parse the file again, can still report them in BUILD_INFO).
-public struct StoredFileState: Sendable, Equatable {
-    public var stamp: FileStamp
-    public var treeSitterBytes: UInt32
-    public var phase1Bytes: UInt32
-    public var unmodelledBytes: UInt32
+package struct StoredFileState: Sendable, Equatable {
+    package var stamp: FileStamp
+    package var treeSitterBytes: UInt32
+    package var phase1Bytes: UInt32
+    package var unmodelledBytes: UInt32
 }
 
 /// A file the build read and passed over (binary, or its parse failed): remembered so that a
 /// later check does not read it again while its stamp is unchanged.
-public struct PassedOverFile: Sendable, Equatable {
-    public enum Reason: UInt8, Sendable { case binary = 1, parseFailed = 2 }
-    public var path: [UInt8]
-    public var reason: Reason
-    public var stamp: FileStamp
+package struct PassedOverFile: Sendable, Equatable {
+    package enum Reason: UInt8, Sendable { case binary = 1, parseFailed = 2 }
+    package var path: [UInt8]
+    package var reason: Reason
+    package var stamp: FileStamp
 }
 
 /// The TREE section (Spec/FORMAT.md section 14a): the directory an archive was built from,
 /// the options that chose and encoded its files, and every file's stamp.
-public struct TreeState: Sendable, Equatable {
+package struct TreeState: Sendable, Equatable {
     /// Absolute path of the built directory, as `realpath` gave it.
-    public var root: [UInt8]
+    package var root: [UInt8]
     /// /etc/machine-id of the machine that built it (empty if unknown): a path on another
     /// machine names another tree.
-    public var machine: [UInt8]
-    public var options: TreeOptions
+    package var machine: [UInt8]
+    package var options: TreeOptions
     /// One per FILES entry, in the same order.
-    public var files: [StoredFileState]
+    package var files: [StoredFileState]
     /// In path order.
-    public var passedOver: [PassedOverFile]
+    package var passedOver: [PassedOverFile]
 
     static let fileEntrySize = 48
     static let passedOverEntrySize = 40
@@ -174,7 +174,7 @@ public struct TreeState: Sendable, Equatable {
     nonisolated(unsafe) static var machineIDPath = "/etc/machine-id"
 
     /// This machine's id (/etc/machine-id), or empty.
-    public static func machineID() -> [UInt8] {
+    package static func machineID() -> [UInt8] {
         guard let bytes = try? readFile(Array(machineIDPath.utf8), limit: 4096) else { return [] }
         return Array(bytes.prefix { $0 != UInt8(ascii: "\n") })
     }
@@ -218,5 +218,5 @@ extension TreeState {
         return b
     }
 
-    public var rootPath: String { String(decoding: root, as: UTF8.self) }
+    package var rootPath: String { String(decoding: root, as: UTF8.self) }
 }

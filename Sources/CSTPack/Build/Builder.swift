@@ -1,71 +1,71 @@
 import Glibc
 
-public struct BuildOptions: Sendable {
-    public var root: String
-    public var output: String
-    public var jobs: Int
-    public var codec: Codec = .zstd
-    public var level: Int? = nil
+package struct BuildOptions: Sendable {
+    package var root: String
+    package var output: String
+    package var jobs: Int
+    package var codec: Codec = .zstd
+    package var level: Int? = nil
     /// Compression level of stored source text (nil: the codec's source default).
-    public var sourceLevel: Int? = nil
-    public var segmentSize: Int = 256 * 1024
+    package var sourceLevel: Int? = nil
+    package var segmentSize: Int = 256 * 1024
     /// Instruction bytes between a file's checkpoints (see Format.checkpointBytes).
-    public var checkpointBytes = Format.checkpointBytes
+    package var checkpointBytes = Format.checkpointBytes
     /// Bytecode a record holds per open ancestor before a checkpoint (Spec 11.4); tests set
     /// 0 to make checkpoints under deep stacks.
     var checkpointBytesPerAncestor = TreeCodec.checkpointBytesPerAncestor
     /// Where the encoder cuts a file's CST records.
     var recordLimit: Int { Format.recordLimit(segmentSize: segmentSize, checkpointBytes: checkpointBytes) }
-    public var maxFileSize: Int = 4 << 20
-    public var storeSource = true
-    public var languageOverrides: [String: String] = [:]
-    public var parseTimeoutMicros: UInt64 = 10_000_000
-    public var noIgnore = false
-    public var excludes: [String] = []
+    package var maxFileSize: Int = 4 << 20
+    package var storeSource = true
+    package var languageOverrides: [String: String] = [:]
+    package var parseTimeoutMicros: UInt64 = 10_000_000
+    package var noIgnore = false
+    package var excludes: [String] = []
     /// Walk, read and parse only; write nothing (the reference for build-time benchmarks).
-    public var parseOnly = false
+    package var parseOnly = false
     /// Write an archive that holds no file. Off by default: a tree with nothing to pack
     /// (wrong directory, no grammar) must not silently replace a good archive.
-    public var allowEmpty = false
+    package var allowEmpty = false
     /// Encoding phases; without `.delta` there are no tag models and no shared files.
-    public var phases: Format.Phases = .all
+    package var phases: Format.Phases = .all
     /// Keep every trained tag model, even one that does not pay for itself (tests use it
     /// to exercise models on small trees).
-    public var keepEveryModel = false
+    package var keepEveryModel = false
     /// The cstpack executable that runs `parse-helper`; nil parses every file in process.
-    public var parseHelper: String? = nil
+    package var parseHelper: String? = nil
     /// Files of at least this many bytes are parsed in the helper: by default every file.
     /// tree-sitter 0.20.7 aborts on trees nested ~65,536 deep (32 KiB of `[` in JSON), and
     /// grammars' scanners crash on small files too: fixed-form Fortran's asks the lexer for
     /// a column where 0.20.7's lexer then reads before the file's start (the first 564
     /// bytes of our broken Rust fixture, read as a `.f` file).
     /// Isolating every file costs ~1% of a build (measured on the stdlib).
-    public var isolateAbove = BuildOptions.isolateAboveDefault
-    public static let isolateAboveDefault = 0
+    package var isolateAbove = BuildOptions.isolateAboveDefault
+    package static let isolateAboveDefault = 0
 
-    public init(root: String, output: String, jobs: Int) {
+    package init(root: String, output: String, jobs: Int) {
         self.root = root
         self.output = output
         self.jobs = jobs
     }
 }
 
-public struct BuildSummary: Sendable {
-    public var files = 0
-    public var uniqueFiles = 0
-    public var lines = 0
-    public var nodes = 0
-    public var sourceBytes = 0
-    public var archiveBytes: UInt64 = 0
-    public var seconds = 0.0
-    public var skipped = SkipCounts()
-    public var languages: [String] = []
-    public var usedGit = false
-    public var excluded = 0
+package struct BuildSummary: Sendable {
+    package var files = 0
+    package var uniqueFiles = 0
+    package var lines = 0
+    package var nodes = 0
+    package var sourceBytes = 0
+    package var archiveBytes: UInt64 = 0
+    package var seconds = 0.0
+    package var skipped = SkipCounts()
+    package var languages: [String] = []
+    package var usedGit = false
+    package var excluded = 0
 }
 
 /// What a build tells its caller while it runs.
-public enum BuildEvent {
+package enum BuildEvent {
     /// A file was passed over (reason, path); printed with --verbose.
     case skipped(String, String)
     /// A problem worth a warning (unreadable file, parse failure, missing grammar).
@@ -77,7 +77,7 @@ public enum BuildEvent {
 }
 
 /// `cstpack build`: walk, parse and encode in parallel, write in path order.
-public enum Builder {
+package enum Builder {
     enum Outcome {
         case encoded(EncodedFile)
         case skipped(reason: String, message: String?)
@@ -98,15 +98,15 @@ public enum Builder {
     /// The files a build of `options.root` packs, with their languages, and what it passes
     /// over without reading: the walk and the choice of grammar, shared by `build`,
     /// `update` and the staleness check.
-    public struct Selection: Sendable {
-        public var chosen: [(file: WalkedFile, language: String)] = []
-        public var skipped = SkipCounts()
-        public var usedGit = false
-        public var excluded = 0
-        public var walked = 0
+    package struct Selection: Sendable {
+        package var chosen: [(file: WalkedFile, language: String)] = []
+        package var skipped = SkipCounts()
+        package var usedGit = false
+        package var excluded = 0
+        package var walked = 0
     }
 
-    public static func select(_ options: BuildOptions, grammars: GrammarRegistry,
+    package static func select(_ options: BuildOptions, grammars: GrammarRegistry,
                               events: (BuildEvent) -> Void) throws -> Selection {
         let map = LanguageMap(overrides: options.languageOverrides)
         var walker = Walker(root: options.root)
@@ -155,7 +155,7 @@ public enum Builder {
         return selection
     }
 
-    public static func build(_ options: BuildOptions, grammars: GrammarRegistry,
+    package static func build(_ options: BuildOptions, grammars: GrammarRegistry,
                              events: (BuildEvent) -> Void) throws -> BuildSummary {
         let started = monotonicSeconds()
         let selection = try select(options, grammars: grammars, events: events)
@@ -492,8 +492,8 @@ extension WorkList {
 }
 
 /// Row starts stored instead of the text (`--no-source`): varint count, then varint deltas.
-public enum LineTable {
-    public static func encode(_ starts: [UInt32]) -> [UInt8] {
+package enum LineTable {
+    package static func encode(_ starts: [UInt32]) -> [UInt8] {
         var w = ByteWriter()
         w.varint(starts.count)
         var previous: UInt32 = 0
@@ -501,7 +501,7 @@ public enum LineTable {
         return w.bytes
     }
 
-    public static func decode(_ bytes: UnsafeRawBufferPointer, sourceLength: Int) throws(FormatError) -> [UInt32] {
+    package static func decode(_ bytes: UnsafeRawBufferPointer, sourceLength: Int) throws(FormatError) -> [UInt32] {
         var r = ByteReader(bytes, context: "line table")
         // Every row start takes at least one byte: the count is capped by the payload before
         // it sizes the reservation (source_length alone is an unchecked claim).

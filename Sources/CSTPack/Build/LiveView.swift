@@ -3,14 +3,14 @@ import Glibc
 /// The tree as it is now, read through an archive: files changed since the archive was
 /// built are parsed for this answer, deleted ones left out, new ones included, so that a
 /// reading command is never answered from a stale snapshot.
-public enum LiveView {
-    public struct Result {
+package enum LiveView {
+    package struct Result {
         /// The archive to answer from: the base itself when the tree is as it records, else
         /// a merged archive (written to a temporary file, already unlinked).
-        public let archive: Archive
+        package let archive: Archive
         /// Lines for the user (stderr): what was read fresh, or why the archive answers as built.
-        public let notes: [String]
-        public let summary: UpdateSummary?
+        package let notes: [String]
+        package let summary: UpdateSummary?
     }
 
     /// A parse for one answer is worth suggesting `update` from this many files on.
@@ -19,7 +19,7 @@ public enum LiveView {
     /// Like `open`, for an answer that reads only the stored files `paths`: when each is on
     /// disk with its recorded stamp, the archive answers without walking the tree (a point
     /// lookup in a large tree then costs a few lstat calls, not a walk).
-    public static func open(_ base: Archive, onlyPaths paths: [[UInt8]], grammars: GrammarRegistry, parseHelper: String?,
+    package static func open(_ base: Archive, onlyPaths paths: [[UInt8]], grammars: GrammarRegistry, parseHelper: String?,
                             jobs: Int) throws -> Result {
         if let state = base.treeState, !state.root.isEmpty, state.machine == TreeState.machineID(), !paths.isEmpty {
             let fresh = try paths.allSatisfy { path in
@@ -35,7 +35,7 @@ public enum LiveView {
         return try open(base, grammars: grammars, parseHelper: parseHelper, jobs: jobs)
     }
 
-    public static func open(_ base: Archive, grammars: GrammarRegistry, parseHelper: String?, jobs: Int) throws -> Result {
+    package static func open(_ base: Archive, grammars: GrammarRegistry, parseHelper: String?, jobs: Int) throws -> Result {
         guard let state = base.treeState, !state.root.isEmpty else { return Result(archive: base, notes: [], summary: nil) }
         let asBuilt = "answering from the archive as built (--as-built says so and skips this check)"
         guard state.machine == TreeState.machineID() else {

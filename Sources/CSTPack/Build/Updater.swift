@@ -1,61 +1,61 @@
 import Glibc
 
 /// What `update` (and `build --reuse`, and the staleness check) found and did.
-public struct UpdateSummary: Sendable {
+package struct UpdateSummary: Sendable {
     /// Files whose path and content are those of the base archive.
-    public var unchanged = 0
+    package var unchanged = 0
     /// Of those, files whose stamp had moved (touched, checked out again): read and hashed.
-    public var touched = 0
+    package var touched = 0
     /// Paths of the base whose content changed.
-    public var changed = 0
+    package var changed = 0
     /// Paths new to the base (renames not counted).
-    public var added = 0
+    package var added = 0
     /// Paths of the base that are gone (rename sources not counted).
-    public var deleted = 0
+    package var deleted = 0
     /// New paths holding the content of a path that is gone.
-    public var renamed = 0
+    package var renamed = 0
     /// Files parsed (changed, added, or new content under any name).
-    public var parsed = 0
+    package var parsed = 0
     /// Files whose records were taken from the base without parsing.
-    public var reused = 0
-    public var files = 0
-    public var skipped = SkipCounts()
-    public var segmentsCopied = 0
-    public var segmentsRepacked = 0
+    package var reused = 0
+    package var files = 0
+    package var skipped = SkipCounts()
+    package var segmentsCopied = 0
+    package var segmentsRepacked = 0
     /// Bytes of copied segments that no record names any more (decompressed sizes).
-    public var deadBytes = 0
-    public var archiveBytes: UInt64 = 0
-    public var seconds = 0.0
+    package var deadBytes = 0
+    package var archiveBytes: UInt64 = 0
+    package var seconds = 0.0
     /// Whether an archive was written (false: the base was already up to date).
-    public var wrote = false
+    package var wrote = false
 
     /// Whether the tree's content differs from the base's (a stamp alone does not count).
-    public var contentChanged: Bool { changed + added + deleted + renamed > 0 || parsed > 0 }
+    package var contentChanged: Bool { changed + added + deleted + renamed > 0 || parsed > 0 }
 }
 
 /// Brings an archive up to date with a tree: unchanged files keep their encoded records
 /// (whole compressed segments are copied as they are stored), only new content is parsed,
 /// and the result is written atomically like a build (Spec/FORMAT.md, "Updates").
-public enum Updater {
-    public struct Options: Sendable {
+package enum Updater {
+    package struct Options: Sendable {
         /// The tree; nil means the directory the base archive records.
-        public var root: String?
-        public var output: String
-        public var jobs = 1
-        public var parseHelper: String? = nil
+        package var root: String?
+        package var output: String
+        package var jobs = 1
+        package var parseHelper: String? = nil
         /// `build --reuse`: the tree is another one (another checkout); files are matched by
         /// content only, and no check that it is the same tree is made.
-        public var reuse = false
+        package var reuse = false
         /// Write without syncing to disk (an archive made for one answer and deleted after).
-        public var durable = true
+        package var durable = true
         /// For an archive made for one answer: copy every segment that holds a live record
         /// (no repacking), and store new segments uncompressed. Its size does not matter;
         /// the time to the answer does.
-        public var ephemeral = false
+        package var ephemeral = false
         /// The options that choose and encode files (`build --reuse`: the command line's,
         /// whose encoding must match the base's); nil: those the base recorded.
-        public var build: BuildOptions? = nil
-        public init(output: String) { self.output = output }
+        package var build: BuildOptions? = nil
+        package init(output: String) { self.output = output }
     }
 
     /// One file of the new tree: where its records come from.
@@ -89,7 +89,7 @@ public enum Updater {
 
     /// Why `build --reuse base` with `options` cannot take records from `base`, or nil:
     /// copied records must be encoded as this build would encode them.
-    public static func reuseMismatch(_ base: Archive, _ options: BuildOptions, grammars: GrammarRegistry) -> String? {
+    package static func reuseMismatch(_ base: Archive, _ options: BuildOptions, grammars: GrammarRegistry) -> String? {
         guard let state = base.treeState, !state.root.isEmpty else {
             return "\(base.path) was written by an older cstpack (archive format \(base.version)) and records no build figures"
         }
@@ -235,7 +235,7 @@ public enum Updater {
 
     /// Updates `base` from its tree (or `options.root`) into `options.output`. Nothing is
     /// written when the tree is as the base records it.
-    public static func update(_ base: Archive, options o: Options, grammars: GrammarRegistry,
+    package static func update(_ base: Archive, options o: Options, grammars: GrammarRegistry,
                               events: (BuildEvent) -> Void) throws -> UpdateSummary {
         let started = monotonicSeconds()
         // Trees of two versions of a grammar cannot share one archive: a grammar that

@@ -1,22 +1,22 @@
 /// Bounds-checked reading of little-endian integers and LEB128 varints from bytes that
 /// may be hostile (a mapped archive, a decompressed segment). Every decoder reads through
 /// this type: no read touches memory before its bounds were checked.
-public struct ByteReader {
-    public let base: UnsafeRawPointer?
-    public let count: Int
-    public private(set) var offset: Int
+package struct ByteReader {
+    package let base: UnsafeRawPointer?
+    package let count: Int
+    package private(set) var offset: Int
     /// Names what is being read, for error messages ("segment 12", "file index").
-    public let context: String
+    package let context: String
 
-    public init(_ buffer: UnsafeRawBufferPointer, context: String) {
+    package init(_ buffer: UnsafeRawBufferPointer, context: String) {
         base = buffer.baseAddress
         count = buffer.count
         offset = 0
         self.context = context
     }
 
-    public var remaining: Int { count - offset }
-    public var isAtEnd: Bool { offset >= count }
+    package var remaining: Int { count - offset }
+    package var isAtEnd: Bool { offset >= count }
 
     @inline(__always)
     func need(_ n: Int) throws(FormatError) {
@@ -25,14 +25,14 @@ public struct ByteReader {
         }
     }
 
-    public mutating func seek(to newOffset: Int) throws(FormatError) {
+    package mutating func seek(to newOffset: Int) throws(FormatError) {
         guard newOffset >= 0, newOffset <= count else {
             throw FormatError("\(context): offset \(newOffset) outside 0...\(count)")
         }
         offset = newOffset
     }
 
-    public mutating func skip(_ n: Int) throws(FormatError) {
+    package mutating func skip(_ n: Int) throws(FormatError) {
         try need(n)
         offset += n
     }
@@ -46,15 +46,15 @@ public struct ByteReader {
     }
 
     @inline(__always)
-    public mutating func u8() throws(FormatError) -> UInt8 { try fixed(UInt8.self) }
-    public mutating func u16() throws(FormatError) -> UInt16 { try fixed(UInt16.self) }
-    public mutating func u32() throws(FormatError) -> UInt32 { try fixed(UInt32.self) }
-    public mutating func u64() throws(FormatError) -> UInt64 { try fixed(UInt64.self) }
+    package mutating func u8() throws(FormatError) -> UInt8 { try fixed(UInt8.self) }
+    package mutating func u16() throws(FormatError) -> UInt16 { try fixed(UInt16.self) }
+    package mutating func u32() throws(FormatError) -> UInt32 { try fixed(UInt32.self) }
+    package mutating func u64() throws(FormatError) -> UInt64 { try fixed(UInt64.self) }
 
     /// Unsigned LEB128 of at most 10 bytes; a value past 64 bits is an error (non-minimal
     /// encodings are accepted, as they decode to one value).
     @inline(__always)
-    public mutating func varint() throws(FormatError) -> UInt64 {
+    package mutating func varint() throws(FormatError) -> UInt64 {
         guard offset < count else { throw FormatError("\(context): truncated varint at offset \(offset)") }
         let first = base!.load(fromByteOffset: offset, as: UInt8.self)
         if first < 0x80 {
@@ -76,14 +76,14 @@ public struct ByteReader {
 
     /// A varint that must fit `limit` (a count or a length checked against what can exist).
     @inline(__always)
-    public mutating func varint(max limit: UInt64, _ what: @autoclosure () -> String) throws(FormatError) -> UInt64 {
+    package mutating func varint(max limit: UInt64, _ what: @autoclosure () -> String) throws(FormatError) -> UInt64 {
         let v = try varint()
         if v > limit { throw FormatError("\(context): \(what()) \(v) exceeds \(limit) at offset \(offset)") }
         return v
     }
 
     /// A view of the next `n` bytes (still inside the checked buffer).
-    public mutating func bytes(_ n: Int) throws(FormatError) -> UnsafeRawBufferPointer {
+    package mutating func bytes(_ n: Int) throws(FormatError) -> UnsafeRawBufferPointer {
         try need(n)
         let r = UnsafeRawBufferPointer(start: base! + offset, count: n)
         offset += n
@@ -91,7 +91,7 @@ public struct ByteReader {
     }
 
     /// `n` little-endian integers in a row (one copy on a little-endian machine).
-    public mutating func integers<T: FixedWidthInteger>(_: T.Type, count n: Int) throws(FormatError) -> [T] {
+    package mutating func integers<T: FixedWidthInteger>(_: T.Type, count n: Int) throws(FormatError) -> [T] {
         guard n >= 0, n <= remaining / MemoryLayout<T>.size else {
             throw FormatError("\(context): truncated at offset \(offset) (needs \(n) integers of \(MemoryLayout<T>.size) bytes, \(remaining) bytes left)")
         }
@@ -108,7 +108,7 @@ public struct ByteReader {
     }
 
     /// A sub-reader over `length` bytes at absolute `at`, checked against this buffer.
-    public func slice(at start: Int, length: Int, context: String) throws(FormatError) -> ByteReader {
+    package func slice(at start: Int, length: Int, context: String) throws(FormatError) -> ByteReader {
         guard start >= 0, length >= 0, start <= count, length <= count - start else {
             throw FormatError("\(context): range \(start)+\(length) outside the \(count) bytes of \(self.context)")
         }
@@ -118,7 +118,7 @@ public struct ByteReader {
 }
 
 /// A structural problem in archive bytes: always a message, never a trap.
-public struct FormatError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ message: String) { description = message }
+package struct FormatError: Error, CustomStringConvertible, Sendable {
+    package let description: String
+    package init(_ message: String) { description = message }
 }

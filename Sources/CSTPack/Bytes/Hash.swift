@@ -1,12 +1,12 @@
 import CXXHash
 
 /// Checksums and content hashes: XXH3 (libxxhash), the one hash family used by the format.
-public enum Hash {
-    public static func xxh3(_ buffer: UnsafeRawBufferPointer) -> UInt64 {
+package enum Hash {
+    package static func xxh3(_ buffer: UnsafeRawBufferPointer) -> UInt64 {
         XXH3_64bits(buffer.baseAddress, buffer.count)
     }
 
-    public static func xxh3(_ bytes: [UInt8]) -> UInt64 {
+    package static func xxh3(_ bytes: [UInt8]) -> UInt64 {
         bytes.withUnsafeBytes { xxh3($0) }
     }
 
@@ -22,16 +22,16 @@ public enum Hash {
     }
 
     /// 128-bit content hash of a source file, as two little-endian halves (low, high).
-    public static func content(_ buffer: UnsafeRawBufferPointer) -> ContentHash {
+    package static func content(_ buffer: UnsafeRawBufferPointer) -> ContentHash {
         let h = XXH3_128bits(buffer.baseAddress, buffer.count)
         return ContentHash(low: h.low64, high: h.high64)
     }
 }
 
-public struct ContentHash: Hashable, Sendable, CustomStringConvertible {
-    public var low: UInt64
-    public var high: UInt64
-    public var description: String {
+package struct ContentHash: Hashable, Sendable, CustomStringConvertible {
+    package var low: UInt64
+    package var high: UInt64
+    package var description: String {
         String(high, radix: 16).leftPadded(to: 16) + String(low, radix: 16).leftPadded(to: 16)
     }
 }

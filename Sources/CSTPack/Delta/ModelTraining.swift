@@ -6,24 +6,24 @@ import Glibc
 /// compressed as the build compresses, against the model's own stored size). Fitting runs
 /// on a thread of its own while the workers parse the other files; they wait for the
 /// models (`ModelGate`) only to encode.
-public enum ModelTraining {
+package enum ModelTraining {
     /// Sample size per language: 1/16 of its source, at least 256 KiB, at most 2 MiB.
     static func sampleBudget(totalBytes: Int) -> Int { min(max(totalBytes / 16, 256 << 10), 2 << 20) }
 
     /// What training decided for one language (for `--verbose` and `stats`).
-    public struct Report: Sendable {
-        public var language: String
-        public var sampleFiles: Int
-        public var sampleBytes: Int
+    package struct Report: Sendable {
+        package var language: String
+        package var sampleFiles: Int
+        package var sampleBytes: Int
         /// Compressed CST bytes of the sample without and with the model.
-        public var sampleWithout: Int
-        public var sampleWith: Int
+        package var sampleWithout: Int
+        package var sampleWith: Int
         /// The model's stored (compressed) size; nil when no model was trained.
-        public var modelBytes: Int?
-        public var kept: Bool
+        package var modelBytes: Int?
+        package var kept: Bool
         /// Wall time spent parsing the whole sample (all languages) and training this model.
-        public var parseSeconds = 0.0
-        public var trainSeconds = 0.0
+        package var parseSeconds = 0.0
+        package var trainSeconds = 0.0
     }
 
     /// Files parsed for the sample, which the build encodes without parsing them again.

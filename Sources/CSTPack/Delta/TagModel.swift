@@ -8,21 +8,21 @@
 /// its rank in that list: one small number instead of a tag, a field id and often a token
 /// length or an indentation gap. Anything else is written as an escape followed by the
 /// plain phase-3 instruction. Layout: Spec/FORMAT.md, "Tag models".
-public struct TagModel: Sendable, Equatable {
+package struct TagModel: Sendable, Equatable {
     /// One predicted instruction: a phase-3 tag (0 = END) and the values it folds in.
-    public struct Symbol: Sendable, Hashable, Comparable {
-        public var tag: UInt32
-        public var field: UInt16
+    package struct Symbol: Sendable, Hashable, Comparable {
+        package var tag: UInt32
+        package var field: UInt16
         /// Token length + 1 when the symbol fixes it, else 0 (the length is written).
-        public var lengthCode: UInt32
+        package var lengthCode: UInt32
         /// The start gap (>= 2) when the symbol fixes it, else 0 (the gap is written).
-        public var gap: UInt32
+        package var gap: UInt32
 
-        public init(tag: UInt32, field: UInt16 = 0, lengthCode: UInt32 = 0, gap: UInt32 = 0) {
+        package init(tag: UInt32, field: UInt16 = 0, lengthCode: UInt32 = 0, gap: UInt32 = 0) {
             self.tag = tag; self.field = field; self.lengthCode = lengthCode; self.gap = gap
         }
 
-        public static func < (a: Symbol, b: Symbol) -> Bool {
+        package static func < (a: Symbol, b: Symbol) -> Bool {
             (a.tag, a.field, a.lengthCode, a.gap) < (b.tag, b.field, b.lengthCode, b.gap)
         }
 
@@ -37,18 +37,18 @@ public struct TagModel: Sendable, Equatable {
     }
 
     /// Contexts in ascending (parent, previous) order, each with its ranked symbols.
-    public struct Context: Sendable, Equatable {
-        public var parent: UInt32
-        public var previous: UInt32
-        public var symbols: [Symbol]
+    package struct Context: Sendable, Equatable {
+        package var parent: UInt32
+        package var previous: UInt32
+        package var symbols: [Symbol]
     }
 
-    public let kindCount: Int
-    public let contexts: [Context]
+    package let kindCount: Int
+    package let contexts: [Context]
     private let tables: Tables
 
     /// Most symbols one context may list (a rank then fits the varint's two bytes at most).
-    public static let maxSymbols = 255
+    package static let maxSymbols = 255
 
     /// Lookup tables, built once per model and owned by it; read through `Lookup`'s raw
     /// pointers: decoding does one lookup per instruction, and copying a struct of arrays
@@ -127,7 +127,7 @@ public struct TagModel: Sendable, Equatable {
     }
 
     /// Raw view of a model's tables (no reference counting); valid while the model lives.
-    public struct Lookup {
+    package struct Lookup {
         let width: Int
         let dense: UnsafeMutablePointer<UInt32>?
         let slots: UnsafeMutablePointer<UInt32>
@@ -141,7 +141,7 @@ public struct TagModel: Sendable, Equatable {
         /// The positions of the context's symbols (empty when the context is unknown), for
         /// `symbol(_:)`. Kinds above the sentinel have no context.
         @inline(__always)
-        public func symbols(parent: UInt32, previous: UInt32) -> Range<Int> {
+        package func symbols(parent: UInt32, previous: UInt32) -> Range<Int> {
             guard Int(parent) < width, Int(previous) < width else { return 0..<0 }
             if let d = dense {
                 let packed = d[Int(parent) * width + Int(previous)]
@@ -164,24 +164,24 @@ public struct TagModel: Sendable, Equatable {
 
         /// The symbol at a position of `symbols(parent:previous:)`'s range.
         @inline(__always)
-        public func symbol(_ i: Int) -> Symbol {
+        package func symbol(_ i: Int) -> Symbol {
             if let w = wide { return w[i] }
             let p = packed[i]
             return Symbol(tag: p.tag, field: p.field, lengthCode: UInt32(p.lengthCode), gap: UInt32(p.gap))
         }
     }
 
-    public init(kindCount: Int, contexts: [Context]) {
+    package init(kindCount: Int, contexts: [Context]) {
         self.kindCount = kindCount
         self.contexts = contexts
         tables = Tables(kindCount: kindCount, contexts: contexts)
     }
 
     /// The tables' raw view: take it once, outside a loop, while holding the model.
-    public var lookup: Lookup { tables.lookup }
+    package var lookup: Lookup { tables.lookup }
 
     /// The sentinel kind: the root's "parent" and a first child's "previous sibling".
-    public var none: UInt32 { UInt32(kindCount) }
+    package var none: UInt32 { UInt32(kindCount) }
 
     @inline(__always)
     static func key(_ parent: UInt32, _ previous: UInt32) -> UInt64 { UInt64(parent) << 32 | UInt64(previous) }
@@ -189,18 +189,18 @@ public struct TagModel: Sendable, Equatable {
     @inline(__always)
     static func hash(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 40) }
 
-    public func symbols(parent: UInt32, previous: UInt32) -> Range<Int> { lookup.symbols(parent: parent, previous: previous) }
+    package func symbols(parent: UInt32, previous: UInt32) -> Range<Int> { lookup.symbols(parent: parent, previous: previous) }
 
     /// Every symbol, context after context.
     var flat: [Symbol] { (0..<tables.flatCount).map { tables.lookup.symbol($0) } }
 
-    public static func == (a: TagModel, b: TagModel) -> Bool {
+    package static func == (a: TagModel, b: TagModel) -> Bool {
         a.kindCount == b.kindCount && a.contexts == b.contexts
     }
 
     // MARK: Bytes
 
-    public func serialized() -> [UInt8] {
+    package func serialized() -> [UInt8] {
         var w = ByteWriter()
         w.varint(contexts.count)
         for c in contexts {
@@ -215,7 +215,7 @@ public struct TagModel: Sendable, Equatable {
 
     /// Parses and validates a model for `table` (untrusted bytes): every kind, field and
     /// flag combination is checked, so a decoder can use a symbol without checking it again.
-    public static func parse(_ bytes: UnsafeRawBufferPointer, table: LanguageTable, context: String) throws(FormatError) -> TagModel {
+    package static func parse(_ bytes: UnsafeRawBufferPointer, table: LanguageTable, context: String) throws(FormatError) -> TagModel {
         var r = ByteReader(bytes, context: context)
         let k = UInt64(table.kindCount)
         // Every context takes at least 3 bytes and every symbol at least 1.

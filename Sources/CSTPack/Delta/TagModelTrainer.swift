@@ -1,23 +1,23 @@
 /// Counts the instructions of sample trees per context and turns the counts into a
 /// `TagModel`. Counting is commutative, so trainers filled by different workers merge into
 /// the same model whatever the order: builds stay deterministic.
-public final class TagModelTrainer {
-    public let table: LanguageTable
+package final class TagModelTrainer {
+    package let table: LanguageTable
     /// (context, symbol) -> occurrences. A flat table of packed keys: counting runs once
     /// per instruction of the whole sample (nested dictionaries cost two SipHashes each).
     private var counts = PairCounts()
-    public private(set) var instructions = 0
-    public private(set) var sampleBytes = 0
-    public private(set) var sampleFiles = 0
+    package private(set) var instructions = 0
+    package private(set) var sampleBytes = 0
+    package private(set) var sampleFiles = 0
 
     /// Values up to this are folded into candidate symbols (longer tokens and deeper
     /// indentation are too rare to earn a symbol of their own).
     static let maxFolded: UInt32 = 64
 
-    public init(table: LanguageTable) { self.table = table }
+    package init(table: LanguageTable) { self.table = table }
 
     /// Counts every instruction of `tree` (one file of `sourceBytes` bytes).
-    public func add(_ tree: CSTTree, sourceBytes: Int) throws {
+    package func add(_ tree: CSTTree, sourceBytes: Int) throws {
         _ = try TreeCodec.encode(tree, table: table, trainer: self)
         sampleBytes += sourceBytes
         sampleFiles += 1
@@ -44,7 +44,7 @@ public final class TagModelTrainer {
                         lengthCode: UInt32(v >> 8 & 0xFF), gap: UInt32(v & 0xFF))
     }
 
-    public func merge(_ other: TagModelTrainer) {
+    package func merge(_ other: TagModelTrainer) {
         other.counts.forEach { counts.add($0, $1, $2) }
         instructions += other.instructions
         sampleBytes += other.sampleBytes
@@ -56,7 +56,7 @@ public final class TagModelTrainer {
     /// most frequent first, ties in symbol order, at most `maxSymbols` per context.
     /// (Measured on the Python stdlib and Debian's Rust crates: keeping symbols seen once
     /// saves 0.4-0.5% more than requiring two, net of the larger model.)
-    public func model(minCount: Int = 1, maxSymbols: Int = 127) -> TagModel {
+    package func model(minCount: Int = 1, maxSymbols: Int = 127) -> TagModel {
         var entries: [(context: UInt64, symbol: UInt64, count: Int)] = []
         entries.reserveCapacity(counts.count)
         counts.forEach { entries.append(($0, $1, $2)) }

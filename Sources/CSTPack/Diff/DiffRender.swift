@@ -1,11 +1,11 @@
 /// The text forms of a diff: human-readable (optionally coloured), --stat, --name-status
 /// (git's letters, tab-separated raw paths) and --json (one object per file, JSON Lines).
-public struct DiffRenderer {
-    public enum Format: Sendable { case human, stat, nameStatus, json }
-    public let format: Format
-    public let color: Bool
+package struct DiffRenderer {
+    package enum Format: Sendable { case human, stat, nameStatus, json }
+    package let format: Format
+    package let color: Bool
 
-    public init(format: Format, color: Bool) {
+    package init(format: Format, color: Bool) {
         self.format = format
         self.color = color
     }
@@ -31,7 +31,7 @@ public struct DiffRenderer {
     }
 
     /// One file, in the streaming formats (human, name-status, JSON).
-    public func render(_ f: FileDiff) -> [UInt8] {
+    package func render(_ f: FileDiff) -> [UInt8] {
         switch format {
         case .nameStatus: return nameStatus(f)
         case .json: return Array((json(f) + "\n").utf8)
@@ -50,11 +50,11 @@ public struct DiffRenderer {
 
     // MARK: Human
 
-    public static func spanText(_ s: SourceSpan) -> String {
+    package static func spanText(_ s: SourceSpan) -> String {
         "\(s.start.line):\(s.start.column)-\(s.end.line):\(s.end.column)"
     }
 
-    public static func counts(_ d: TreeDiff) -> String {
+    package static func counts(_ d: TreeDiff) -> String {
         "+\(d.count(.insert)) -\(d.count(.delete)) ~\(d.count(.update)) >\(d.count(.move))"
     }
 
@@ -205,7 +205,7 @@ public struct DiffRenderer {
     // MARK: --stat
 
     /// Per-file counts and a closing total, once every file is known (columns are aligned).
-    public func stat(_ files: [FileDiff]) -> String {
+    package func stat(_ files: [FileDiff]) -> String {
         var rows: [(String, String, String)] = []
         var totals = [0, 0, 0, 0]
         var byStatus: [String: Int] = [:]

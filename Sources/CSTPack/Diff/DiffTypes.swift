@@ -1,42 +1,42 @@
 /// What `diff` reports, file by file and node by node.
 
-public struct LineColumn: Sendable, Equatable {
+package struct LineColumn: Sendable, Equatable {
     /// 1-based line and 1-based byte column.
-    public var line: Int
-    public var column: Int
+    package var line: Int
+    package var column: Int
 }
 
 /// A byte range of one side's source, with its line:column ends.
-public struct SourceSpan: Sendable, Equatable {
-    public var startByte: Int
-    public var endByte: Int
-    public var start: LineColumn
-    public var end: LineColumn
+package struct SourceSpan: Sendable, Equatable {
+    package var startByte: Int
+    package var endByte: Int
+    package var start: LineColumn
+    package var end: LineColumn
 }
 
 /// One reported difference between two syntax trees.
-public struct NodeChange: Sendable {
-    public enum Op: String, Sendable {
+package struct NodeChange: Sendable {
+    package enum Op: String, Sendable {
         case insert, delete, update, move
     }
-    public var op: Op
+    package var op: Op
     /// Kind of the node (for a run of sibling nodes inserted or deleted together, the kinds of
     /// its named nodes, comma-separated).
-    public var kind: String
+    package var kind: String
     /// Where it was (delete, update, move) and is (insert, update, move).
-    public var old: SourceSpan?
-    public var new: SourceSpan?
+    package var old: SourceSpan?
+    package var new: SourceSpan?
     /// The whole text of each side (of the run, for a run of siblings).
-    public var oldText: String?
-    public var newText: String?
+    package var oldText: String?
+    package var newText: String?
     /// Index into TreeDiff.groups: the enclosing declaration.
-    public var group: Int
+    package var group: Int
     /// What part of that declaration it is in: the field name of the declaration's child on
     /// the way down ("body", "parameters"), else that child's kind; nil at the top level.
-    public var part: String?
+    package var part: String?
     /// Preorder node ids (old side, new side) of the first node; -1 when absent.
-    public var oldNode: Int
-    public var newNode: Int
+    package var oldNode: Int
+    package var newNode: Int
     /// Preorder node ids of the last node of a run (the first node's for a single node).
     package var oldLastNode: Int = -1
     package var newLastNode: Int = -1
@@ -59,53 +59,53 @@ package struct DeclarationRename: Sendable, Equatable {
 }
 
 /// A declaration that changes are grouped under, e.g. function_definition `parse_args`.
-public struct Declaration: Sendable, Equatable {
-    public var kind: String
-    public var name: String
+package struct Declaration: Sendable, Equatable {
+    package var kind: String
+    package var name: String
     /// The name on the old side when it differs (a rename).
-    public var oldName: String?
+    package var oldName: String?
 }
 
-public struct ChangeGroup: Sendable {
+package struct ChangeGroup: Sendable {
     /// Enclosing declarations, outermost first; empty for the file's top level.
-    public var path: [Declaration]
+    package var path: [Declaration]
     /// What changed in the innermost one ("body", "parameters", ...), in order of appearance.
-    public var parts: [String]
+    package var parts: [String]
     /// Indices into TreeDiff.changes, in order of position.
-    public var changes: [Int]
+    package var changes: [Int]
 }
 
 /// The node-level diff of one file.
-public struct TreeDiff: Sendable {
-    public enum Mode: Sendable, Equatable {
+package struct TreeDiff: Sendable {
+    package enum Mode: Sendable, Equatable {
         /// GumTree matching within the budget.
         case structural
         /// The budget was exceeded: aligned top-down by identical subtrees only, no moves.
         case coarse(reason: String)
     }
-    public var mode: Mode
-    public var changes: [NodeChange]
-    public var groups: [ChangeGroup]
-    public var oldNodes: Int
-    public var newNodes: Int
-    public var seconds: Double
+    package var mode: Mode
+    package var changes: [NodeChange]
+    package var groups: [ChangeGroup]
+    package var oldNodes: Int
+    package var newNodes: Int
+    package var seconds: Double
     /// With TreeDiffOptions.checkReplay: .some(nil) when the edit script replays on the old
     /// tree to the new one, .some(why) when it does not; nil when not checked.
     package var replay: String?? = nil
     /// Every declaration shown renamed, nested ones included.
     package var renames: [DeclarationRename] = []
 
-    public var isCoarse: Bool { if case .coarse = mode { return true } else { return false } }
-    public func count(_ op: NodeChange.Op) -> Int { changes.reduce(0) { $0 + ($1.op == op ? 1 : 0) } }
+    package var isCoarse: Bool { if case .coarse = mode { return true } else { return false } }
+    package func count(_ op: NodeChange.Op) -> Int { changes.reduce(0) { $0 + ($1.op == op ? 1 : 0) } }
 }
 
 /// A file's status between the two snapshots (git's letters).
-public enum FileStatus: Sendable, Equatable {
+package enum FileStatus: Sendable, Equatable {
     case added, deleted, modified
     /// Renamed or moved; score is the similarity in percent (100: identical content).
     case renamed(score: Int)
 
-    public var letter: String {
+    package var letter: String {
         switch self {
         case .added: return "A"
         case .deleted: return "D"
@@ -116,22 +116,22 @@ public enum FileStatus: Sendable, Equatable {
 }
 
 /// One file that differs, with its node-level diff when there is one.
-public struct FileDiff: Sendable {
-    public var status: FileStatus
-    public var old: SnapshotFile?
-    public var new: SnapshotFile?
-    public enum Nodes: Sendable {
+package struct FileDiff: Sendable {
+    package var status: FileStatus
+    package var old: SnapshotFile?
+    package var new: SnapshotFile?
+    package enum Nodes: Sendable {
         /// Not asked for (file-level output), or nothing to compare (added, deleted, identical).
         case none
         case diff(TreeDiff)
         /// Why there is no node-level diff (different languages, no source stored, parse failure).
         case unavailable(String)
     }
-    public var nodes: Nodes = .none
+    package var nodes: Nodes = .none
 
-    public var oldPath: [UInt8]? { old?.path }
-    public var newPath: [UInt8]? { new?.path }
+    package var oldPath: [UInt8]? { old?.path }
+    package var newPath: [UInt8]? { new?.path }
     /// The path the file is listed under: the new one, else the old one.
-    public var path: [UInt8] { new?.path ?? old?.path ?? [] }
-    public var treeDiff: TreeDiff? { if case .diff(let d) = nodes { return d } else { return nil } }
+    package var path: [UInt8] { new?.path ?? old?.path ?? [] }
+    package var treeDiff: TreeDiff? { if case .diff(let d) = nodes { return d } else { return nil } }
 }

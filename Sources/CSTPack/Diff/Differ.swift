@@ -3,16 +3,16 @@ import Glibc
 /// `cstpack diff`: which files differ between two snapshots (by content hash, without
 /// decoding anything), which of them were renamed (same hash, or similar lines), and for the
 /// modified ones a node-level diff, computed in parallel and delivered in path order.
-public final class DiffPlan: @unchecked Sendable {
-    public let old: Snapshot
-    public let new: Snapshot
-    public let options: DiffOptions
+package final class DiffPlan: @unchecked Sendable {
+    package let old: Snapshot
+    package let new: Snapshot
+    package let options: DiffOptions
     /// The files that differ, in byte order of their paths (the new path, else the old one),
     /// without node-level diffs yet.
-    public private(set) var files: [FileDiff] = []
-    public private(set) var warnings: [String] = []
+    package private(set) var files: [FileDiff] = []
+    package private(set) var warnings: [String] = []
 
-    public init(old: Snapshot, new: Snapshot, options: DiffOptions) throws {
+    package init(old: Snapshot, new: Snapshot, options: DiffOptions) throws {
         self.old = old
         self.new = new
         self.options = options
@@ -120,7 +120,7 @@ public final class DiffPlan: @unchecked Sendable {
 
     /// Computes the node-level diffs (unless options.nodeLevel is off) on options.jobs threads
     /// and hands every file to `each` in order.
-    public func run(_ each: (Int, FileDiff) -> Void) {
+    package func run(_ each: (Int, FileDiff) -> Void) {
         let files = self.files
         guard options.nodeLevel else {
             for (k, f) in files.enumerated() { each(k, f) }
@@ -142,7 +142,7 @@ public final class DiffPlan: @unchecked Sendable {
     }
 
     /// All files with their node-level diffs.
-    public func collect() -> [FileDiff] {
+    package func collect() -> [FileDiff] {
         var out: [FileDiff] = []
         run { _, f in out.append(f) }
         return out

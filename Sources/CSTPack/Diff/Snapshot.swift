@@ -1,65 +1,65 @@
 /// Everything `diff` can be told.
-public struct DiffOptions: Sendable {
+package struct DiffOptions: Sendable {
     /// Limit the diff to these paths (a path, a directory prefix, or a shell pattern).
-    public var paths: [String] = []
+    package var paths: [String] = []
     /// Compute node-level diffs of modified files (off for --name-status and --quiet).
-    public var nodeLevel = true
-    public var jobs = 1
-    public var tree = TreeDiffOptions()
+    package var nodeLevel = true
+    package var jobs = 1
+    package var tree = TreeDiffOptions()
     /// Minimum similarity, in percent, of a file pair to count as a rename; over 100: only
     /// identical content.
-    public var renameThreshold = 50
+    package var renameThreshold = 50
     /// Inexact rename detection is skipped when removed × added files exceed this.
-    public var renameLimit = 1_000_000
+    package var renameLimit = 1_000_000
     // Reading a working tree, as `build` does.
-    public var noIgnore = false
-    public var excludes: [String] = []
-    public var languageOverrides: [String: String] = [:]
-    public var maxFileSize = 4 << 20
-    public var parseTimeoutMicros: UInt64 = 10_000_000
+    package var noIgnore = false
+    package var excludes: [String] = []
+    package var languageOverrides: [String: String] = [:]
+    package var maxFileSize = 4 << 20
+    package var parseTimeoutMicros: UInt64 = 10_000_000
     /// As `build`'s: files of at least `isolateAbove` bytes parse in the helper process.
-    public var parseHelper: String? = nil
-    public var isolateAbove = BuildOptions.isolateAboveDefault
+    package var parseHelper: String? = nil
+    package var isolateAbove = BuildOptions.isolateAboveDefault
 
-    public init() {}
+    package init() {}
 }
 
 /// One file of a snapshot, as file-level matching sees it.
-public struct SnapshotFile: Sendable {
-    public var path: [UInt8]
-    public var hash: ContentHash
-    public var language: String
-    public var size: Int
-    public var lines: Int
+package struct SnapshotFile: Sendable {
+    package var path: [UInt8]
+    package var hash: ContentHash
+    package var language: String
+    package var size: Int
+    package var lines: Int
     /// The file's index in its archive (-1 in a working tree).
-    public var index: Int
-    public var displayPath: String { String(decoding: path, as: UTF8.self) }
+    package var index: Int
+    package var displayPath: String { String(decoding: path, as: UTF8.self) }
 }
 
 /// One side of a diff: an archive, or a working tree read and hashed as `build` would read it
 /// (parsed only for the files that differ).
-public final class Snapshot: @unchecked Sendable {
-    public enum Origin {
+package final class Snapshot: @unchecked Sendable {
+    package enum Origin {
         case archive(Archive)
         case directory(root: String, grammars: GrammarRegistry)
     }
-    public let origin: Origin
+    package let origin: Origin
     /// Files in byte order of their paths.
-    public let files: [SnapshotFile]
-    public let warnings: [String]
+    package let files: [SnapshotFile]
+    package let warnings: [String]
     let maxFileSize: Int
     let parseTimeoutMicros: UInt64
     let parseHelper: String?
     let isolateAbove: Int
 
-    public var label: String {
+    package var label: String {
         switch origin {
         case .archive(let a): return a.path
         case .directory(let root, _): return root
         }
     }
 
-    public init(archive: Archive) throws {
+    package init(archive: Archive) throws {
         origin = .archive(archive)
         var files: [SnapshotFile] = []
         files.reserveCapacity(archive.fileCount)
@@ -80,7 +80,7 @@ public final class Snapshot: @unchecked Sendable {
     /// Walks `root` as `build` does (git's listing inside a work tree, unless `noIgnore`),
     /// keeps the files of a language that has a grammar here or in `otherLanguages` (the
     /// other side's), and reads and hashes them on `options.jobs` threads.
-    public init(directory root: String, grammars: GrammarRegistry, options: DiffOptions,
+    package init(directory root: String, grammars: GrammarRegistry, options: DiffOptions,
                 otherLanguages: Set<String> = []) throws {
         origin = .directory(root: root, grammars: grammars)
         maxFileSize = options.maxFileSize
@@ -130,7 +130,7 @@ public final class Snapshot: @unchecked Sendable {
     }
 
     /// Languages whose files this snapshot can show as trees.
-    public var languageNames: Set<String> {
+    package var languageNames: Set<String> {
         switch origin {
         case .archive(let a): return Set(a.languages.map(\.name))
         case .directory(_, let g): return Set(g.grammars.keys)

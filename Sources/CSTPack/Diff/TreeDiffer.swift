@@ -1,28 +1,28 @@
 /// Limits of one file's node-level diff, beyond which it falls back to the coarse diff.
-public struct TreeDiffOptions: Sendable {
+package struct TreeDiffOptions: Sendable {
     /// Nodes of both sides together.
-    public var maxNodes = 1_000_000
+    package var maxNodes = 1_000_000
     /// Seconds of matching per file.
-    public var maxSeconds = 2.0
+    package var maxSeconds = 2.0
     /// Work units (node visits, alignment cells) per file.
-    public var maxWork = 400_000_000
+    package var maxWork = 400_000_000
     /// Minified or generated text (a line over `longLine` bytes, or lines averaging over
     /// `longAverage` bytes) gets the coarse diff unless `structuralLongLines` is set: a
     /// structural diff of one-line code reports positions no reviewer can read.
-    public var structuralLongLines = false
+    package var structuralLongLines = false
     package static let longLine = 10_000
     package static let longAverage = 500
     /// Replay each edit script on the old tree and record whether it yields the new tree.
     package var checkReplay = false
 
-    public init() {}
+    package init() {}
 }
 
 extension TreeDiff {
     /// The node-level diff of two versions of one file (same language; the kinds are compared
     /// by name, so two versions of a grammar work too). Needs both sources for the text of
     /// leaves; without them only the shapes are compared.
-    public static func compute(old: FileTree, new: FileTree, options: TreeDiffOptions = TreeDiffOptions()) -> TreeDiff {
+    package static func compute(old: FileTree, new: FileTree, options: TreeDiffOptions = TreeDiffOptions()) -> TreeDiff {
         let started = monotonicSeconds()
         let fa = TableFactsCache.shared.facts(old.table), fb = TableFactsCache.shared.facts(new.table)
         let a = DiffTree(old, kindLabels: fa.kindLabels, fieldLabels: fa.fieldLabels)

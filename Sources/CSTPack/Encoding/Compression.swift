@@ -2,12 +2,12 @@ import CLZ4
 import CZstd
 
 /// How a segment's bytes are stored. The raw values are part of the format.
-public enum Codec: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+package enum Codec: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case none = 0
     case zstd = 1
     case lz4 = 2
 
-    public init?(name: String) {
+    package init?(name: String) {
         switch name.lowercased() {
         case "none": self = .none
         case "zstd": self = .zstd
@@ -16,7 +16,7 @@ public enum Codec: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .none: "none"
         case .zstd: "zstd"
@@ -24,14 +24,14 @@ public enum Codec: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
-    public var defaultSourceLevel: Int {
+    package var defaultSourceLevel: Int {
         self == .zstd ? 3 : 0
     }
 
     /// CST segments. zstd 6 is where speed and size meet on real trees (measured on the
     /// Python stdlib's CST: level 6 compresses at 87 MB/s and 3.70x, level 9 at 46 MB/s and
     /// 3.75x, level 5 at 107 MB/s and 3.59x); `--level 19` is there for the smallest archive.
-    public var defaultLevel: Int {
+    package var defaultLevel: Int {
         switch self {
         case .none: 0
         case .zstd: 6
@@ -41,13 +41,13 @@ public enum Codec: UInt8, Sendable, CaseIterable, CustomStringConvertible {
 }
 
 /// A reusable compressor for one thread (zstd contexts are not thread-safe).
-public final class Compressor {
-    public let codec: Codec
-    public let level: Int
+package final class Compressor {
+    package let codec: Codec
+    package let level: Int
     private let cctx: OpaquePointer?
     private var dictionaries: [Int: OpaquePointer] = [:]
 
-    public init(codec: Codec, level: Int) {
+    package init(codec: Codec, level: Int) {
         self.codec = codec
         self.level = level
         cctx = codec == .zstd ? ZSTD_createCCtx() : nil
@@ -59,7 +59,7 @@ public final class Compressor {
     }
 
     /// Compresses `input`; with `dictionary` (a zstd dictionary base) when given.
-    public func compress(_ input: UnsafeRawBufferPointer, dictionary: (id: Int, bytes: [UInt8])? = nil) throws -> [UInt8] {
+    package func compress(_ input: UnsafeRawBufferPointer, dictionary: (id: Int, bytes: [UInt8])? = nil) throws -> [UInt8] {
         switch codec {
         case .none:
             return Array(input)
@@ -109,11 +109,11 @@ public final class Compressor {
 
 /// A reusable decompressor for one thread. Output sizes come from the segment table and
 /// are checked exactly: a segment that decompresses to any other size is corrupt.
-public final class Decompressor {
+package final class Decompressor {
     private let dctx: OpaquePointer?
     private var dictionaries: [Int: OpaquePointer] = [:]
 
-    public init() { dctx = ZSTD_createDCtx() }
+    package init() { dctx = ZSTD_createDCtx() }
 
     deinit {
         if let d = dctx { ZSTD_freeDCtx(d) }
@@ -123,7 +123,7 @@ public final class Decompressor {
     /// The first `prefix` bytes of a segment (at least; all of it when `prefix >= rawLength`):
     /// a reader that needs one record near the start stops decompressing after it. The
     /// exact total length is only checked by a whole decompression (`verify` does one).
-    public func decompress(_ input: UnsafeRawBufferPointer, codec: Codec, rawLength: Int, prefix: Int,
+    package func decompress(_ input: UnsafeRawBufferPointer, codec: Codec, rawLength: Int, prefix: Int,
                            dictionary: (id: Int, bytes: UnsafeRawBufferPointer)? = nil, into out: inout [UInt8]) throws(FormatError) {
         guard prefix < rawLength, codec == .zstd, dictionary == nil, let dctx = dctx else {
             try decompress(input, codec: codec, rawLength: rawLength, dictionary: dictionary, into: &out)
@@ -148,7 +148,7 @@ public final class Decompressor {
         guard produced == want else { throw FormatError("decompressed to \(produced) bytes, expected at least \(want) of \(rawLength)") }
     }
 
-    public func decompress(_ input: UnsafeRawBufferPointer, codec: Codec, rawLength: Int,
+    package func decompress(_ input: UnsafeRawBufferPointer, codec: Codec, rawLength: Int,
                            dictionary: (id: Int, bytes: UnsafeRawBufferPointer)? = nil, into out: inout [UInt8]) throws(FormatError) {
         out.removeAll(keepingCapacity: true)
         switch codec {
@@ -213,18 +213,18 @@ public final class Decompressor {
 
 /// Metadata sections (index, strings, tables) are compressed as one zstd frame behind a
 /// u64 raw length; readers decompress them once into memory they own.
-public enum SectionCompression {
+package enum SectionCompression {
     /// Level 19 takes about ten times as long for metadata some 10% smaller: a large share
     /// of an update's time (and a build's) for a fraction of a percent of the archive.
-    public static let level: Int32 = 9
+    package static let level: Int32 = 9
 
-    public static func compress(_ raw: [UInt8]) throws -> [UInt8] {
+    package static func compress(_ raw: [UInt8]) throws -> [UInt8] {
         let c = Compressor(codec: .zstd, level: Int(level))
         return try raw.withUnsafeBytes { try c.compress($0) }
     }
 
     /// Decompresses exactly `out.count` bytes from `input` into `out`.
-    public static func decompress(_ input: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws(FormatError) {
+    package static func decompress(_ input: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws(FormatError) {
         let r = ZSTD_decompress(out.baseAddress, out.count, input.baseAddress, input.count)
         if ZSTD_isError(r) != 0 { throw FormatError("zstd: \(String(cString: ZSTD_getErrorName(r)))") }
         guard r == out.count else { throw FormatError("decompressed to \(r) bytes, expected \(out.count)") }

@@ -6,7 +6,7 @@
 /// sibling, or the parent's start), tokens store their length unless the kind predicts it,
 /// and a parent's end is implied by its last child unless it says otherwise.
 /// The byte layout is specified in Spec/FORMAT.md, "CST records".
-public enum TreeCodec {
+package enum TreeCodec {
     // Low bits of a node tag.
     static let bitField: UInt64 = 1
     static let bitExceptions: UInt64 = 2
@@ -23,27 +23,27 @@ public enum TreeCodec {
     static let excNamedToggle: UInt8 = 4
     static let excErrorToggle: UInt8 = 8
 
-    public struct Encoded: Sendable {
+    package struct Encoded: Sendable {
         /// Records: each a state header and bytecode; records after the first start at a
         /// checkpoint so a reader can decode from there without the earlier records.
-        public var records: [[UInt8]]
+        package var records: [[UInt8]]
         /// Preorder id of the first node that begins in each record.
-        public var firstNodes: [UInt32]
+        package var firstNodes: [UInt32]
         /// Size of the same tree in the plain phase-1 layout (for `stats`).
-        public var phase1Bytes: Int
+        package var phase1Bytes: Int
         /// Size of the records without a tag model (phases 1 and 3 only; for `stats`).
-        public var plainBytes: Int
-        public var byteCount: Int { records.reduce(0) { $0 + $1.count } }
+        package var plainBytes: Int
+        package var byteCount: Int { records.reduce(0) { $0 + $1.count } }
     }
 
     /// Bytecode a record must hold per ancestor its state header lists (Spec 11.4). Tests
     /// pass 0 to cut records under deep stacks, as a reader must still accept them.
-    public static let checkpointBytesPerAncestor = 32
+    package static let checkpointBytesPerAncestor = 32
 
     /// Encodes `tree`; a new record (checkpoint) starts at the first node boundary after
     /// `recordLimit` bytes (more under a deep stack: `checkpointBytesPerAncestor`). With a `model` (phase 2), each instruction is written as its
     /// rank among the model's symbols for its context; a `trainer` counts the instructions.
-    public static func encode(_ tree: CSTTree, table: LanguageTable, model: TagModel? = nil,
+    package static func encode(_ tree: CSTTree, table: LanguageTable, model: TagModel? = nil,
                               trainer: TagModelTrainer? = nil, recordLimit: Int = 256 * 1024,
                               bytesPerAncestor: Int = TreeCodec.checkpointBytesPerAncestor) throws -> Encoded {
         let n = tree.count

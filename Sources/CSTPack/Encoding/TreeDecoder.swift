@@ -1,7 +1,7 @@
 /// Decodes the bytecode of `TreeCodec`. Input is untrusted: every count, kind, field and
 /// position is checked (against the language table, the node count and the source length
 /// recorded in the index) before it is used, and decoding uses an explicit stack.
-public struct TreeDecoder {
+package struct TreeDecoder {
     struct Open {
         var node: Int32
         var implied: Bool
@@ -17,9 +17,9 @@ public struct TreeDecoder {
     /// uniqueness check per array per node, which was a third of decoding time.
     /// They grow as nodes are decoded (up to the node count), so memory follows the bytes
     /// actually decoded, never the index's unchecked `node_count` alone.
-    public final class Buffers {
-        public private(set) var capacity: Int
-        public internal(set) var count = 0
+    package final class Buffers {
+        package private(set) var capacity: Int
+        package internal(set) var count = 0
         private(set) var kinds: UnsafeMutablePointer<UInt16>
         private(set) var fields: UnsafeMutablePointer<UInt16>
         private(set) var flags: UnsafeMutablePointer<CSTTree.Flags>
@@ -27,7 +27,7 @@ public struct TreeDecoder {
         private(set) var ends: UnsafeMutablePointer<UInt32>
         private(set) var parents: UnsafeMutablePointer<Int32>
 
-        public init(capacity: Int) {
+        package init(capacity: Int) {
             self.capacity = capacity
             kinds = .allocate(capacity: capacity); fields = .allocate(capacity: capacity)
             flags = .allocate(capacity: capacity); starts = .allocate(capacity: capacity)
@@ -88,7 +88,7 @@ public struct TreeDecoder {
     /// `nodeCount` comes from an untrusted index: it caps the buffers, which start at most
     /// `initialCapacity` nodes large and grow with the nodes decoded.
     /// `reusing` buffers are written over (and grown if needed) instead of allocating new ones.
-    public init(table: LanguageTable, model: TagModel?, nodeCount: Int, sourceLength: Int, base: Int = 0, reusing: Buffers? = nil) {
+    package init(table: LanguageTable, model: TagModel?, nodeCount: Int, sourceLength: Int, base: Int = 0, reusing: Buffers? = nil) {
         self.table = table
         self.model = model
         self.nodeCount = nodeCount
@@ -106,7 +106,7 @@ public struct TreeDecoder {
     static let initialCapacity = 1 << 16
 
     /// Checks that the stream is complete, leaving the nodes in the buffers (no copy).
-    public func finishInPlace(context: String) throws(FormatError) -> Buffers {
+    package func finishInPlace(context: String) throws(FormatError) -> Buffers {
         guard stack.isEmpty else { throw FormatError("\(context): \(stack.count) nodes left open at the end") }
         // Decoding from a checkpoint (`base`) yields the nodes from there on.
         guard nodes.count == nodeCount - Int(base) else {
@@ -116,7 +116,7 @@ public struct TreeDecoder {
     }
 
     /// Nodes decoded so far.
-    public var count: Int { nodes.count }
+    package var count: Int { nodes.count }
 
     /// Ids of the nodes still open (their ends are not known yet), outermost first.
     var openNodes: [Int32] { stack.map(\.node) }
@@ -129,14 +129,14 @@ public struct TreeDecoder {
     }
 
     /// Decodes the next record of a file (records come in order).
-    public mutating func feed(_ record: UnsafeRawBufferPointer, context: String) throws(FormatError) {
+    package mutating func feed(_ record: UnsafeRawBufferPointer, context: String) throws(FormatError) {
         var reader = ByteReader(record, context: context)
         try readState(&reader, checkAgainstRunning: recordsRead > 0)
         _ = try run(&reader, stopAfter: nil)
     }
 
     /// The decoded tree, once every record was fed; checks that the stream is complete.
-    public func finish(context: String) throws(FormatError) -> CSTTree {
+    package func finish(context: String) throws(FormatError) -> CSTTree {
         try finishInPlace(context: context).tree()
     }
 

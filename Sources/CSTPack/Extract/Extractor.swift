@@ -1,9 +1,9 @@
 import Glibc
 
 /// `cstpack cat` and `cstpack extract`: stored files written back byte for byte.
-public enum Extractor {
+package enum Extractor {
     /// The stored bytes of file `i`, or an error saying the archive holds none.
-    public static func contents(_ reader: ArchiveReader, file i: Int) throws -> [UInt8] {
+    package static func contents(_ reader: ArchiveReader, file i: Int) throws -> [UInt8] {
         guard let bytes = try reader.source(ofFile: i) else {
             throw CSTPackError("\(String(decoding: try reader.archive.path(ofFile: i), as: UTF8.self)): the archive does not store its text (built with --no-source)")
         }
@@ -25,7 +25,7 @@ public enum Extractor {
     /// before anything is written: an existing one is an error unless `force`. Each file is
     /// written to a temporary name and renamed, so a reader never sees half a file.
     /// Returns the number of files written.
-    public static func extract(_ reader: ArchiveReader, files: [Int], to directory: String, force: Bool) throws -> Int {
+    package static func extract(_ reader: ArchiveReader, files: [Int], to directory: String, force: Bool) throws -> Int {
         let root = Array(directory.utf8)
         var targets: [(Int, [UInt8])] = []
         for i in files {

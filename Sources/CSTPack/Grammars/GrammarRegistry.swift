@@ -4,12 +4,12 @@ import Glibc
 
 /// A loaded tree-sitter grammar. The TSLanguage tables live inside the shared library,
 /// which is never closed, so the pointer stays valid for the process.
-public struct Grammar: @unchecked Sendable {
-    public let name: String
-    public let libraryPath: String
-    public let abi: UInt32
+package struct Grammar: @unchecked Sendable {
+    package let name: String
+    package let libraryPath: String
+    package let abi: UInt32
     let language: OpaquePointer
-    public let table: LanguageTable
+    package let table: LanguageTable
 }
 
 /// Finds grammar libraries and loads the grammars in them with dlopen, as editors do.
@@ -19,17 +19,17 @@ public struct Grammar: @unchecked Sendable {
 /// 2. `CSTPACK_GRAMMARS` (colon-separated directories)
 /// 3. the per-user directory `$XDG_DATA_HOME/cstpack/grammars` (default `~/.local/share/cstpack/grammars`)
 /// 4. beside the executable: `<bin>/grammars` and `<bin>/../share/cstpack/grammars`
-public final class GrammarRegistry: @unchecked Sendable {
-    public static let minABI: UInt32 = 13
-    public static let maxABI: UInt32 = 14
+package final class GrammarRegistry: @unchecked Sendable {
+    package static let minABI: UInt32 = 13
+    package static let maxABI: UInt32 = 14
 
-    public private(set) var grammars: [String: Grammar] = [:]
+    package private(set) var grammars: [String: Grammar] = [:]
     /// Libraries or grammars that could not be used, each a one-line explanation.
-    public private(set) var problems: [String] = []
-    public let searchedDirectories: [String]
+    package private(set) var problems: [String] = []
+    package let searchedDirectories: [String]
     private var handles: [(path: String, handle: UnsafeMutableRawPointer)] = []
 
-    public static func searchDirectories(explicit: String?) -> [String] {
+    package static func searchDirectories(explicit: String?) -> [String] {
         var dirs: [String] = []
         if let e = explicit { dirs.append(e) }
         if let env = getenv("CSTPACK_GRAMMARS").map({ String(cString: $0) }), !env.isEmpty {
@@ -59,7 +59,7 @@ public final class GrammarRegistry: @unchecked Sendable {
     /// Loads every `*.so` in the directories. `extraNames` are grammar names (from
     /// `--lang EXT=NAME`) to look for beyond the built-in list; `only`, when given, is the
     /// whole list (a pattern needs one grammar, not the tables of all of them).
-    public init(directories: [String], extraNames: [String] = [], only: Set<String>? = nil) {
+    package init(directories: [String], extraNames: [String] = [], only: Set<String>? = nil) {
         searchedDirectories = directories
         let wanted = only ?? Set(LanguageSpecs.all.map(\.name) + extraNames)
         for dir in directories {

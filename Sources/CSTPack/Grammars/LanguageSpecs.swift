@@ -1,13 +1,13 @@
 /// Which grammar handles which files: extensions and well-known file names.
 /// `symbol` is the suffix of the grammar's exported `tree_sitter_<symbol>` function.
-public struct LanguageSpec: Sendable {
-    public let name: String
-    public let extensions: [String]
-    public let fileNames: [String]
+package struct LanguageSpec: Sendable {
+    package let name: String
+    package let extensions: [String]
+    package let fileNames: [String]
 }
 
-public enum LanguageSpecs {
-    public static let all: [LanguageSpec] = [
+package enum LanguageSpecs {
+    package static let all: [LanguageSpec] = [
         .init(name: "bash", extensions: ["sh", "bash", "zsh"], fileNames: [".bashrc", ".bash_profile", ".profile"]),
         .init(name: "c", extensions: ["c", "h"], fileNames: []),
         .init(name: "c_sharp", extensions: ["cs"], fileNames: []),
@@ -58,11 +58,11 @@ public enum LanguageSpecs {
 
 /// Maps a file name to a language name: overrides first, then file names, then the
 /// extension (case-insensitive).
-public struct LanguageMap: Sendable {
+package struct LanguageMap: Sendable {
     var byExtension: [String: String] = [:]
     var byFileName: [String: String] = [:]
 
-    public init(overrides: [String: String] = [:]) {
+    package init(overrides: [String: String] = [:]) {
         for spec in LanguageSpecs.all {
             for e in spec.extensions { byExtension[e] = spec.name }
             for f in spec.fileNames { byFileName[f] = spec.name }
@@ -71,7 +71,7 @@ public struct LanguageMap: Sendable {
     }
 
     /// `name` is the last path component as bytes (it may not be UTF-8).
-    public func language(forFileName name: [UInt8]) -> String? {
+    package func language(forFileName name: [UInt8]) -> String? {
         let s = String(decoding: name, as: UTF8.self)
         if let l = byFileName[s] { return l }
         guard let dot = name.lastIndex(of: UInt8(ascii: ".")), dot > name.startIndex else { return nil }
@@ -80,7 +80,7 @@ public struct LanguageMap: Sendable {
     }
 
     /// Parses `EXT=NAME` override arguments.
-    public static func parseOverrides(_ args: [String]) throws -> [String: String] {
+    package static func parseOverrides(_ args: [String]) throws -> [String: String] {
         var out: [String: String] = [:]
         for a in args {
             let parts = a.split(separator: "=", maxSplits: 1).map(String.init)

@@ -1,25 +1,25 @@
 /// What the archive stores about a grammar so that it can be read without the grammar:
 /// its node kinds (tree-sitter symbols, plus ERROR), its field names and an identity hash.
-public struct LanguageTable: Sendable, Equatable {
-    public let name: String
-    public let abi: UInt32
+package struct LanguageTable: Sendable, Equatable {
+    package let name: String
+    package let abi: UInt32
     /// Kind code -> kind name. Code `i` < `kindNames.count - 1` is tree-sitter symbol `i`;
     /// the last code is ERROR (tree-sitter's symbol 65535).
-    public let kindNames: [String]
+    package let kindNames: [String]
     /// Kind code -> named by default (the grammar's symbol metadata).
-    public let kindNamed: [Bool]
+    package let kindNamed: [Bool]
     /// Field id -> name; index 0 is "" (no field).
-    public let fieldNames: [String]
+    package let fieldNames: [String]
 
     /// Bytes a token of this kind usually spans: the UTF-8 length of an anonymous kind's
     /// name ("def" -> 3); nil for named kinds. Used to omit predictable token lengths.
-    public let predictedLength: [UInt32?]
+    package let predictedLength: [UInt32?]
 
-    public var errorKind: UInt16 { UInt16(kindNames.count - 1) }
-    public var kindCount: Int { kindNames.count }
-    public var fieldCount: Int { fieldNames.count - 1 }
+    package var errorKind: UInt16 { UInt16(kindNames.count - 1) }
+    package var kindCount: Int { kindNames.count }
+    package var fieldCount: Int { fieldNames.count - 1 }
 
-    public init(name: String, abi: UInt32, kindNames: [String], kindNamed: [Bool], fieldNames: [String]) {
+    package init(name: String, abi: UInt32, kindNames: [String], kindNamed: [Bool], fieldNames: [String]) {
         self.name = name
         self.abi = abi
         self.kindNames = kindNames
@@ -30,7 +30,7 @@ public struct LanguageTable: Sendable, Equatable {
 
     /// Identity of the grammar's vocabulary: XXH3 over kind names, their named bits and
     /// field names. Two grammars with the same hash number their kinds and fields alike.
-    public var grammarHash: UInt64 {
+    package var grammarHash: UInt64 {
         var w = ByteWriter()
         for (n, named) in zip(kindNames, kindNamed) {
             w.append(Array(n.utf8)); w.u8(0); w.u8(named ? 1 : 0)
@@ -41,7 +41,7 @@ public struct LanguageTable: Sendable, Equatable {
     }
 
     /// Kind codes whose name is `kind` (several symbols may share a name).
-    public func kindCodes(named kind: String) -> [UInt16] {
+    package func kindCodes(named kind: String) -> [UInt16] {
         kindNames.indices.filter { kindNames[$0] == kind }.map { UInt16($0) }
     }
 }

@@ -17,15 +17,15 @@ import Glibc
 ///     reply:    per file: u8 0, u64 tree-sitter bytes, u64 node count n, then n × u16 kinds,
 ///               n × u16 fields, n × u8 flags, n × u32 starts, n × u32 ends, n × i32 parents
 ///               (n = 0 when no tree was wanted);  or u8 1, u32 n + error message
-public final class IsolatedParser {
-    public let executable: String
+package final class IsolatedParser {
+    package let executable: String
     private var pid: pid_t = 0
     private var toChild: Int32 = -1
     private var fromChild: Int32 = -1
     /// The smaller of the two pipes' sizes (1 MiB when the kernel grants it).
     private var pipeSize = 64 << 10
 
-    public init(executable: String) {
+    package init(executable: String) {
         self.executable = executable
     }
 
@@ -107,13 +107,13 @@ public final class IsolatedParser {
     }
 
     /// One file of a batch.
-    public struct Job {
-        public let source: UnsafeRawBufferPointer
-        public let grammar: Grammar
+    package struct Job {
+        package let source: UnsafeRawBufferPointer
+        package let grammar: Grammar
     }
 
     /// Parses `source` in the helper. Returns nil when `wantTree` is false (parse only).
-    public func parse(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64,
+    package func parse(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64,
                       wantTree: Bool) throws -> TreeSitterParser.Result? {
         try parse([Job(source: source, grammar: grammar)], timeoutMicros: timeoutMicros, wantTree: wantTree)[0].get()
     }
@@ -121,12 +121,12 @@ public final class IsolatedParser {
     /// Parses a batch in one round trip: per file, its result or the error tree-sitter gave.
     /// Throws when the helper crashed (which file did it is then unknown: parse them one by
     /// one to find out).
-    public func parse(_ jobs: [Job], timeoutMicros: UInt64, wantTree: Bool) throws -> [Result<TreeSitterParser.Result?, Error>] {
+    package func parse(_ jobs: [Job], timeoutMicros: UInt64, wantTree: Bool) throws -> [Result<TreeSitterParser.Result?, Error>] {
         try receive(try send(jobs, timeoutMicros: timeoutMicros, wantTree: wantTree))
     }
 
     /// A request sent and not yet answered: what reading its reply needs.
-    public struct Sent {
+    package struct Sent {
         let sourceLengths: [Int]
         let wantTree: Bool
     }
@@ -134,7 +134,7 @@ public final class IsolatedParser {
     /// Sends a batch; `receive` reads its reply. In between the caller may do other work
     /// (encode the previous batch) while the helper parses: a request must then fit in the
     /// pipe (`Self.pipeBytes`), or the helper, blocked on its reply, never reads it.
-    public func send(_ jobs: [Job], timeoutMicros: UInt64, wantTree: Bool) throws -> Sent {
+    package func send(_ jobs: [Job], timeoutMicros: UInt64, wantTree: Bool) throws -> Sent {
         if pid == 0 { try start() }
         var w = Frame.writer(capacity: 4 + jobs.reduce(0) { $0 + 40 + $1.grammar.libraryPath.utf8.count + $1.grammar.name.utf8.count + $1.source.count })
         w.u32(UInt32(jobs.count))
@@ -152,17 +152,17 @@ public final class IsolatedParser {
     /// The largest request that may be left unanswered (`send` without `receive`): half the
     /// pipes' size, so that it fits while the helper is still writing the previous reply.
     /// Starts the helper if needed.
-    public func inFlightLimit() throws -> Int {
+    package func inFlightLimit() throws -> Int {
         if pid == 0 { try start() }
         return max(0, pipeSize / 2 - (4 << 10))
     }
 
     /// Source bytes a batch holds at most (a request in flight is then at most half of the
     /// 1 MiB pipes the helper is given).
-    public static let batchBytes = 480 << 10
+    package static let batchBytes = 480 << 10
 
     /// Reads the reply to `sent`.
-    public func receive(_ sent: Sent) throws -> [Result<TreeSitterParser.Result?, Error>] {
+    package func receive(_ sent: Sent) throws -> [Result<TreeSitterParser.Result?, Error>] {
         let wantTree = sent.wantTree
         // The helper is our own code, but it just ran the code that may corrupt memory: a
         // reply that no tree of these sources can give is treated as a crash.
@@ -230,8 +230,8 @@ enum Frame {
 
 /// The helper's side: serves requests from stdin until it closes. Grammars are loaded from
 /// the library the parent names (the same file, so the same kind and field numbers).
-public enum ParseHelper {
-    public static func serve() -> Int32 {
+package enum ParseHelper {
+    package static func serve() -> Int32 {
         let parser = TreeSitterParser()
         var registries: [String: GrammarRegistry] = [:]
         while true {

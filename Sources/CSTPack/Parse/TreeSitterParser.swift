@@ -2,27 +2,27 @@ import CTreeSitter
 import CTreeSitterSupport
 
 /// One tree-sitter parser, used by one thread at a time: turns source bytes into a CSTTree.
-public final class TreeSitterParser {
+package final class TreeSitterParser {
     private let parser: OpaquePointer
     /// How trees are read: `.fast` reads tree-sitter's subtrees directly (CTreeSitterSupport/tree_walk.c)
     /// where the library allows it; `.cursor` uses the public cursor API only (what
     /// `verify` uses, so that the check does not share the code it checks).
-    public enum Reader: Sendable { case fast, cursor }
+    package enum Reader: Sendable { case fast, cursor }
     private let reader: Reader
     /// The fast walker's arrays, reused from file to file.
     private var walk = CSTWalkBuffers()
 
-    public struct Result {
-        public var tree: CSTTree
+    package struct Result {
+        package var tree: CSTTree
         /// Bytes tree-sitter's own tree held in memory (measured by the counting allocator).
-        public var treeSitterBytes: Int
+        package var treeSitterBytes: Int
     }
 
     /// Installs an allocator that counts tree-sitter's bytes per thread. Call once, before
     /// any parser exists (tree-sitter frees with the allocator that is current).
-    public static let installCountingAllocator: Void = { cst_install_counting_allocator() }()
+    package static let installCountingAllocator: Void = { cst_install_counting_allocator() }()
 
-    public init(reader: Reader = .fast) {
+    package init(reader: Reader = .fast) {
         _ = Self.installCountingAllocator
         parser = ts_parser_new()
         self.reader = reader
@@ -35,7 +35,7 @@ public final class TreeSitterParser {
 
     /// Parses `source` and reads every node the cursor visits (named, anonymous, extras,
     /// ERROR and MISSING). `timeoutMicros` 0 means no limit.
-    public func parse(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64) throws -> Result {
+    package func parse(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64) throws -> Result {
         let tsTree = try treeSitterParse(source, grammar: grammar, timeoutMicros: timeoutMicros)
         let tree: CSTTree
         do {
@@ -62,7 +62,7 @@ public final class TreeSitterParser {
     }
 
     /// Parses and discards the tree: the reference that `build` is measured against.
-    public func parseOnly(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64) throws {
+    package func parseOnly(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64) throws {
         ts_tree_delete(try treeSitterParse(source, grammar: grammar, timeoutMicros: timeoutMicros))
     }
 
@@ -88,7 +88,7 @@ public final class TreeSitterParser {
 
     /// Whether `.fast` readers use the direct walker here (the library is the tree-sitter
     /// 0.20.7 whose layout it reads, and CSTPACK_CURSOR_WALK is not set).
-    public static var fastWalkAvailable: Bool { cst_walk_available() != 0 }
+    package static var fastWalkAvailable: Bool { cst_walk_available() != 0 }
 
     /// Every node of `tsTree`, in preorder.
     func read(_ tsTree: OpaquePointer, table: LanguageTable, sourceLength: Int) throws -> CSTTree {

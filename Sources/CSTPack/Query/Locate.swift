@@ -1,8 +1,8 @@
 /// Finding files by path or glob, and nodes by id, position or kind.
-public enum Locate {
+package enum Locate {
     /// File indices selected by `pattern`: an exact stored path, or a glob (`*`, `?`,
     /// `[...]`, and `**` across folders). Unknown exact paths get close suggestions.
-    public static func files(_ archive: Archive, matching pattern: String) throws -> [Int] {
+    package static func files(_ archive: Archive, matching pattern: String) throws -> [Int] {
         let p = Array(pattern.utf8)
         let isGlob = p.contains { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "[") }
         if !isGlob {
@@ -31,7 +31,7 @@ public enum Locate {
     /// (every file under them) and globs; a pattern `:!GLOB` (git's pathspec) and each of
     /// `excludes` take files out. Every positive pattern must select something. With no
     /// positive pattern, every file is selected.
-    public static func select(_ archive: Archive, _ patterns: [String], excludes: [String] = []) throws -> [Int] {
+    package static func select(_ archive: Archive, _ patterns: [String], excludes: [String] = []) throws -> [Int] {
         let negative = patterns.filter { $0.hasPrefix(":!") }.map { String($0.dropFirst(2)) } + excludes
         let positive = patterns.filter { !$0.hasPrefix(":!") }
         var chosen = Set<Int>()
@@ -54,7 +54,7 @@ public enum Locate {
     /// A FILE argument as a stored path: given inside the directory the archive was built
     /// from (`cwd`, absolute), it is relative to `cwd`, as git reads paths; elsewhere it is a
     /// stored path as it is.
-    public static func storedPattern(_ argument: String, archive: Archive, cwd: String?) -> String {
+    package static func storedPattern(_ argument: String, archive: Archive, cwd: String?) -> String {
         // `:!GLOB` is the same path, excluded.
         if argument.hasPrefix(":!") { return ":!" + storedPattern(String(argument.dropFirst(2)), archive: archive, cwd: cwd) }
         guard let root = archive.treeState?.rootPath, !root.isEmpty, let cwd, !argument.hasPrefix("/"),
@@ -74,7 +74,7 @@ public enum Locate {
     /// Runs as a set of positions in `s` reached after each pattern token (time O(|p|·|s|),
     /// no recursion): a backtracking matcher takes exponential time on patterns like
     /// `*a*a*a*a*b` and recursion as deep as the pattern's stars.
-    public static func glob(_ p: ArraySlice<UInt8>, _ s: ArraySlice<UInt8>) -> Bool {
+    package static func glob(_ p: ArraySlice<UInt8>, _ s: ArraySlice<UInt8>) -> Bool {
         let s = Array(s), n = s.count
         let slash = UInt8(ascii: "/")
         var reached = [Bool](repeating: false, count: n + 1)
@@ -138,7 +138,7 @@ public enum Locate {
 
 extension FileTree {
     /// Byte offset of a 1-based line and 1-based byte column, if inside the file.
-    public func byteOffset(line: Int, column: Int) -> UInt32? {
+    package func byteOffset(line: Int, column: Int) -> UInt32? {
         Self.byteOffset(line: line, column: column, lineStarts: lineStarts, sourceLength: sourceLength)
     }
 
@@ -168,7 +168,7 @@ extension FileTree {
     /// deepest (named) member, else the root. Preorder starts never decrease, so the last
     /// node starting at or before the byte (a binary search) is in that chain or below it,
     /// and the answer is the first of it and its ancestors that ends after the byte.
-    public func deepestNode(at byte: UInt32, anonymous: Bool = false) -> Int {
+    package func deepestNode(at byte: UInt32, anonymous: Bool = false) -> Int {
         let n = tree.count
         var lo = 1, hi = n
         while lo < hi {
@@ -187,7 +187,7 @@ extension FileTree {
 
     /// The deepest node (named, unless `anonymous`) whose range holds all of `range`: the
     /// node at its start, or the nearest ancestor that reaches its end.
-    public func deepestNode(spanning range: Range<UInt32>, anonymous: Bool = false) -> Int {
+    package func deepestNode(spanning range: Range<UInt32>, anonymous: Bool = false) -> Int {
         var j = deepestNode(at: range.lowerBound, anonymous: anonymous)
         while j > 0 {
             if tree.ends[j] >= range.upperBound && tree.starts[j] <= range.lowerBound && (anonymous || tree.flags[j].contains(.named)) { return j }

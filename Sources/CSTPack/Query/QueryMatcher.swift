@@ -1,42 +1,42 @@
 import Foundation
 
 /// One match of a query pattern in a file.
-public struct QueryMatch: Sendable, Equatable {
-    public var pattern: Int
+package struct QueryMatch: Sendable, Equatable {
+    package var pattern: Int
     /// The node the pattern matched at (for sibling groups, the first matched sibling).
-    public var root: Int
+    package var root: Int
     /// (capture id, node), ordered by node (preorder) then capture id.
-    public var captures: [Capture]
+    package var captures: [Capture]
 
-    public struct Capture: Sendable, Equatable, Hashable {
-        public var id: Int
-        public var node: Int
+    package struct Capture: Sendable, Equatable, Hashable {
+        package var id: Int
+        package var node: Int
     }
 }
 
 /// The matches of one file, stored flat (no allocation per match), in document order of
 /// the root, then pattern order; or, for `--count`, only counted.
-public struct MatchList: Sendable {
-    public struct Entry: Sendable {
-        public var pattern: Int32
-        public var root: Int32
+package struct MatchList: Sendable {
+    package struct Entry: Sendable {
+        package var pattern: Int32
+        package var root: Int32
         /// Match i's captures are `captures[entries[i-1].captureEnd..<entries[i].captureEnd]`.
-        public var captureEnd: Int32
+        package var captureEnd: Int32
     }
-    public let storing: Bool
-    public private(set) var entries: [Entry] = []
-    public private(set) var captures: [QueryMatch.Capture] = []
+    package let storing: Bool
+    package private(set) var entries: [Entry] = []
+    package private(set) var captures: [QueryMatch.Capture] = []
     /// Matches, and nodes a listing shows: each capture, or the root of a match without captures.
-    public private(set) var count = 0
-    public private(set) var nodeCount = 0
+    package private(set) var count = 0
+    package private(set) var nodeCount = 0
 
-    public init(storing: Bool = true) { self.storing = storing }
+    package init(storing: Bool = true) { self.storing = storing }
 
-    public func captures(of i: Int) -> ArraySlice<QueryMatch.Capture> {
+    package func captures(of i: Int) -> ArraySlice<QueryMatch.Capture> {
         captures[(i == 0 ? 0 : Int(entries[i - 1].captureEnd))..<Int(entries[i].captureEnd)]
     }
-    public func root(of i: Int) -> Int { Int(entries[i].root) }
-    public var matches: [QueryMatch] {
+    package func root(of i: Int) -> Int { Int(entries[i].root) }
+    package var matches: [QueryMatch] {
         entries.indices.map { QueryMatch(pattern: Int(entries[$0].pattern), root: Int(entries[$0].root), captures: Array(captures(of: $0))) }
     }
 
@@ -64,24 +64,24 @@ public struct MatchList: Sendable {
 /// the pattern, never the tree's depth, so matching needs no recursion proportional to
 /// nesting. Each root's search is bounded by a step budget so that no pattern can run away
 /// on a pathological file.
-public final class QueryMatcher {
-    public let query: Query
+package final class QueryMatcher {
+    package let query: Query
     let tables: CompiledTables
     let predicates: [[TextPredicate]]
     /// The predicates that apply to leaf l's captures: `leafPredicateList[starts[l]..<starts[l+1]]`
     /// (referenced without counting: `predicates` owns them).
     let leafPredicateStarts: [Int32]
     let leafPredicateList: [Unmanaged<TextPredicate>]
-    public static let stepBudget = 200_000
+    package static let stepBudget = 200_000
     static let noSource = CSTPackError("text predicates need the source, and this archive was built with --no-source")
     /// Roots whose search ran out of steps (reported, never silent).
-    public private(set) var budgetExceeded = 0
+    package private(set) var budgetExceeded = 0
     // Per-file scratch, reused: children lists and each node's index among its siblings.
     private var offsets: [Int32] = []
     private var childIDs: [Int32] = []
     private var position: [Int32] = []
 
-    public init(_ query: Query, kindCount: Int? = nil) throws {
+    package init(_ query: Query, kindCount: Int? = nil) throws {
         self.query = query
         var maxKind = 0
         for p in query.patterns { for i in p.items { maxKind = max(maxKind, Self.maxKind(i.expr)) } }
@@ -137,13 +137,13 @@ public final class QueryMatcher {
     }
 
     /// Whether matching reads node text (the query has text predicates).
-    public var needsText: Bool { predicates.contains { !$0.isEmpty } }
+    package var needsText: Bool { predicates.contains { !$0.isEmpty } }
 
     /// Every match in `ft`, in document order of the root, then pattern order.
-    public func matches(in ft: FileTree) throws -> [QueryMatch] { try matchList(in: ft).matches }
+    package func matches(in ft: FileTree) throws -> [QueryMatch] { try matchList(in: ft).matches }
 
     /// Every match in `ft`, stored flat (or only counted).
-    public func matchList(in ft: FileTree, storing: Bool = true) throws -> MatchList {
+    package func matchList(in ft: FileTree, storing: Bool = true) throws -> MatchList {
         let t = ft.tree
         return try t.kinds.withUnsafeBufferPointer { kinds in
         try t.fields.withUnsafeBufferPointer { fields in

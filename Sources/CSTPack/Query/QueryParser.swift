@@ -9,7 +9,7 @@ import Foundation
 /// (`#set!`, `#strip!`, ...) and other predicates (`#is-not? local`) carry data for the
 /// application: accepted and not applied, as tree-sitter's query cursor does. Anything
 /// else is an error with its position.
-public struct QueryParser {
+package struct QueryParser {
     let text: [UInt8]
     let table: LanguageTable
     var i = 0
@@ -19,7 +19,7 @@ public struct QueryParser {
     var depth = 0
     static let maxDepth = 256
 
-    public static func parse(_ source: String, table: LanguageTable) throws(QueryError) -> Query {
+    package static func parse(_ source: String, table: LanguageTable) throws(QueryError) -> Query {
         var p = QueryParser(text: Array(source.utf8), table: table)
         return try p.parseQuery()
     }
@@ -344,7 +344,7 @@ public struct QueryParser {
 }
 
 /// Up to `limit` names closest to `target` by edit distance (for "did you mean" hints).
-public func nearestNames(_ target: String, in names: [String], limit: Int = 5) -> [String] {
+package func nearestNames(_ target: String, in names: [String], limit: Int = 5) -> [String] {
     let t = Array(target.utf8)
     let scored = Set(names).map { ($0, editDistance(t, Array($0.utf8))) }
     let cutoff = max(2, t.count / 2)

@@ -2,7 +2,7 @@ import Foundation
 
 /// `cstpack query`: selects nodes in stored trees and renders them, over one file or many
 /// (in parallel, printed in path order).
-public enum NodeSelector: Sendable, Equatable {
+package enum NodeSelector: Sendable, Equatable {
     case id(Int)
     case point(line: Int, column: Int)
     /// `L:C-L:C`: the deepest named node that spans the whole range.
@@ -12,15 +12,15 @@ public enum NodeSelector: Sendable, Equatable {
     case query(String)
 
     /// Node ids are below a file's node count, at most Int32.max (FORMAT.md 10.1).
-    public static let nodeIDs = 0...(Int(Int32.max) - 1)
+    package static let nodeIDs = 0...(Int(Int32.max) - 1)
     /// Byte offsets, lines and columns address a file of under 4 GiB (UInt32 offsets).
-    public static let bytes = 0...Int(UInt32.max)
-    public static let lines = 1...Int(UInt32.max)
+    package static let bytes = 0...Int(UInt32.max)
+    package static let lines = 1...Int(UInt32.max)
 
     /// `42` id, `120:17` line:column, `@5123` byte, a kind name, or a tree-sitter query.
     /// A number outside its range (past Int too) is an error naming the range, so that no
     /// later arithmetic on it can overflow.
-    public init(_ s: String) throws {
+    package init(_ s: String) throws {
         let t = s.trimmingSpaces
         func number(_ text: Substring, _ range: ClosedRange<Int>, _ what: String) throws -> Int {
             guard case .inRange(let n)? = parseDecimal(text), range.contains(n) else {
@@ -63,7 +63,7 @@ public enum NodeSelector: Sendable, Equatable {
 
     /// `FILE:LINE:COL` or `FILE:L:C-L:C`, as compilers print locations, split into FILE and
     /// the NODE locator; nil when the argument is not one.
-    public static func splitLocation(_ argument: String) -> (file: String, node: String)? {
+    package static func splitLocation(_ argument: String) -> (file: String, node: String)? {
         let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count >= 3 else { return nil }
         for cut in [parts.count - 2, parts.count - 3] where cut >= 1 {
@@ -94,34 +94,34 @@ extension NodeSelector {
     }
 }
 
-public struct QueryOptions: Sendable {
-    public enum Mode: Sendable, Equatable { case lines, text, tree(depth: Int?), json, count(byFile: Bool), vimgrep }
-    public var mode: Mode = .lines
+package struct QueryOptions: Sendable {
+    package enum Mode: Sendable, Equatable { case lines, text, tree(depth: Int?), json, count(byFile: Bool), vimgrep }
+    package var mode: Mode = .lines
     /// Line output grouped under each file's path (ripgrep's --heading).
-    public var heading = false
+    package var heading = false
     /// Source lines shown before and after each match's first line (grep's -B/-A), in
     /// grep's form: `path:N:line` for the match, `path-N-line` around it, `--` between groups.
-    public var before = 0, after = 0
+    package var before = 0, after = 0
     /// ANSI colours: paths, line numbers, kinds.
-    public var color = false
+    package var color = false
     /// Include anonymous nodes (point lookups, trees).
-    public var anonymous = false
-    public var jobs = 1
-    public init() {}
+    package var anonymous = false
+    package var jobs = 1
+    package init() {}
 }
 
-public struct QueryResult: Sendable {
-    public var hits = 0
-    public var files = 0
+package struct QueryResult: Sendable {
+    package var hits = 0
+    package var files = 0
     /// Files that could not be read (a corrupt segment, say): the others' results are
     /// printed, and the command exits 2.
-    public var failedFiles = 0
-    public var warnings: [String] = []
+    package var failedFiles = 0
+    package var warnings: [String] = []
 }
 
-public enum QueryRunner {
+package enum QueryRunner {
     /// Runs `selector` over `files`, handing rendered output to `output` in file order.
-    public static func run(_ archive: Archive, files: [Int], selector: NodeSelector, options: QueryOptions,
+    package static func run(_ archive: Archive, files: [Int], selector: NodeSelector, options: QueryOptions,
                            output: ([UInt8]) -> Void) throws -> QueryResult {
         var result = QueryResult()
         if case .text = options.mode, !archive.flags.contains(.sources) {

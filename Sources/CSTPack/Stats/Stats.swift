@@ -1,81 +1,81 @@
 /// `cstpack stats`: sizes per language and in total, sections, segments, and what each
 /// encoding phase contributes, all read from the archive (no re-parsing).
-public struct StatsReport: Codable, Sendable {
-    public struct Totals: Codable, Sendable {
-        public var files = 0
-        public var unique_files = 0
-        public var lines = 0
-        public var nodes = 0
-        public var source_bytes = 0
+package struct StatsReport: Codable, Sendable {
+    package struct Totals: Codable, Sendable {
+        package var files = 0
+        package var unique_files = 0
+        package var lines = 0
+        package var nodes = 0
+        package var source_bytes = 0
         /// Everything in the archive but stored source text.
-        public var cst_bytes = 0
-        public var archive_bytes = 0
-        public var bytes_per_node = 0.0
-        public var lines_per_mb_of_cst = 0.0
+        package var cst_bytes = 0
+        package var archive_bytes = 0
+        package var bytes_per_node = 0.0
+        package var lines_per_mb_of_cst = 0.0
         /// How `cst_bytes` was found. The total: "measured" (the archive's bytes less its
         /// stored source). A language: "estimated" (each segment's compressed size shared out
         /// over its records by raw size, the index and tables by node count), or with
         /// `--measure` "measured" (the language's CST records compressed on their own as the
         /// build compresses segments, plus its tag model; the index and tables not counted).
-        public var cst_bytes_basis = "measured"
+        package var cst_bytes_basis = "measured"
     }
-    public struct Phase: Codable, Sendable {
-        public var phase: String
-        public var bytes: Int
-        public var bytes_per_node: Double
+    package struct Phase: Codable, Sendable {
+        package var phase: String
+        package var bytes: Int
+        package var bytes_per_node: Double
     }
-    public struct Segments: Codable, Sendable {
-        public var cst_segments = 0
-        public var source_segments = 0
-        public var segment_size = 0
-        public var cst_raw_bytes = 0
-        public var cst_stored_bytes = 0
-        public var source_raw_bytes = 0
-        public var source_stored_bytes = 0
+    package struct Segments: Codable, Sendable {
+        package var cst_segments = 0
+        package var source_segments = 0
+        package var segment_size = 0
+        package var cst_raw_bytes = 0
+        package var cst_stored_bytes = 0
+        package var source_raw_bytes = 0
+        package var source_stored_bytes = 0
         /// Mean raw size of a segment over the segment size.
-        public var mean_fill = 0.0
-        public var codec = ""
-        public var level = 0
+        package var mean_fill = 0.0
+        package var codec = ""
+        package var level = 0
     }
-    public var archive: String
-    public var format_version: Int
-    public var total = Totals()
-    public var languages: [String: Totals] = [:]
-    public var sections: [String: Int] = [:]
-    public var segments = Segments()
-    public var phases: [Phase] = []
-    public var phase2 = Phase2()
-    public var skipped: [String: Int] = [:]
+    package var archive: String
+    package var format_version: Int
+    package var total = Totals()
+    package var languages: [String: Totals] = [:]
+    package var sections: [String: Int] = [:]
+    package var segments = Segments()
+    package var phases: [Phase] = []
+    package var phase2 = Phase2()
+    package var skipped: [String: Int] = [:]
 
     /// Phase 2 (delta bases): what it was given and what each kind of base contributed.
-    public struct Phase2: Codable, Sendable {
-        public var applied = false
+    package struct Phase2: Codable, Sendable {
+        package var applied = false
         /// Stored size of each base: kind ("tag model"), language, bytes.
-        public var bases: [Base] = []
+        package var bases: [Base] = []
         /// Bytecode (uncompressed) that tag models and identical files saved.
-        public var tag_models_raw_saved = 0
-        public var identical_files_raw_saved = 0
+        package var tag_models_raw_saved = 0
+        package var identical_files_raw_saved = 0
         /// With `--measure`: the CST segments re-encoded without phase 2 and compressed
         /// alike, and the compressed bytes each kind of base saved (net of its own size).
-        public var measured: Measured? = nil
+        package var measured: Measured? = nil
     }
-    public struct Base: Codable, Sendable {
-        public var kind: String
-        public var language: String
-        public var bytes: Int
+    package struct Base: Codable, Sendable {
+        package var kind: String
+        package var language: String
+        package var bytes: Int
     }
-    public struct Measured: Codable, Sendable {
-        public var cst_segments_without_phase2 = 0
-        public var cst_segments_with_phase2 = 0
-        public var tag_models_saved = 0
+    package struct Measured: Codable, Sendable {
+        package var cst_segments_without_phase2 = 0
+        package var cst_segments_with_phase2 = 0
+        package var tag_models_saved = 0
         /// Measured on the trees encoded without tag models: the CST segments with every
         /// identical file stored again, less without.
-        public var identical_files_saved = 0
-        public var cst_bytes_without_phase2 = 0
-        public var reduction = 0.0
+        package var identical_files_saved = 0
+        package var cst_bytes_without_phase2 = 0
+        package var reduction = 0.0
     }
 
-    public static func compute(_ archive: Archive, measure: Bool = false) throws -> StatsReport {
+    package static func compute(_ archive: Archive, measure: Bool = false) throws -> StatsReport {
         var report = StatsReport(archive: archive.path, format_version: Int(archive.version))
         for (id, e) in archive.sections.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             report.sections["\(id)"] = Int(e.length)
@@ -275,7 +275,7 @@ public struct StatsReport: Codable, Sendable {
     }
 
     /// A table for people.
-    public func text() -> String {
+    package func text() -> String {
         var out: [String] = []
         func mb(_ b: Int) -> String { fmt(Double(b) / 1_000_000, 2) + " MB" }
         out.append("archive \(archive) (format \(format_version)): \(mb(total.archive_bytes)), \(total.files) files (\(total.unique_files) unique), \(total.lines) lines, \(total.nodes) nodes")
@@ -336,7 +336,7 @@ func table(_ rows: [[String]], numeric: Set<Int>? = nil) -> [String] {
 }
 
 /// A number with `digits` decimals, without Foundation's locale machinery.
-public func fmt(_ v: Double, _ digits: Int) -> String {
+package func fmt(_ v: Double, _ digits: Int) -> String {
     guard v.isFinite else { return "\(v)" }
     var p = 1.0
     for _ in 0..<digits { p *= 10 }

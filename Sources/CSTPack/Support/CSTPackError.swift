@@ -9,17 +9,17 @@ public struct CSTPackError: Error, CustomStringConvertible, Sendable {
 
 /// `errno` as text, for messages about files.
 import Glibc
-public func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
+package func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
 
 /// Writes text to standard error unbuffered (the C `stderr` global is not usable under
 /// Swift 6's strict concurrency).
-public func writeStderr(_ s: String) {
+package func writeStderr(_ s: String) {
     _ = Array(s.utf8).withUnsafeBytes { writeAll(2, $0) }
 }
 
 /// Writes raw bytes to standard output (paths need not be UTF-8), after anything `print`
 /// has buffered. A closed pipe ends the output quietly, as for other command-line tools.
-public func writeStdout(_ bytes: [UInt8]) {
+package func writeStdout(_ bytes: [UInt8]) {
     fflush(nil)
     _ = bytes.withUnsafeBytes { writeAll(1, $0) }
 }

@@ -1,13 +1,13 @@
 /// A decimal integer typed by a user, read without trapping: digits past Int's range are
 /// reported as such (for a "must be between" message), not wrapped or trapped on.
-public enum ParsedDecimal: Equatable, Sendable {
+package enum ParsedDecimal: Equatable, Sendable {
     case inRange(Int)
     case tooLarge
     case tooSmall
 }
 
 /// `[+-]?[0-9]+` as a ParsedDecimal; nil for anything else (empty, spaces, other characters).
-public func parseDecimal<S: StringProtocol>(_ text: S) -> ParsedDecimal? {
+package func parseDecimal<S: StringProtocol>(_ text: S) -> ParsedDecimal? {
     var digits = Substring(text)
     var negative = false
     if let sign = digits.first, sign == "-" || sign == "+" {

@@ -48,8 +48,8 @@ func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
 }
 
 /// Line facts of a source text. Lines end with "\n"; a final line without one counts.
-public enum Lines {
-    public static func count(_ bytes: UnsafeRawBufferPointer) -> Int {
+package enum Lines {
+    package static func count(_ bytes: UnsafeRawBufferPointer) -> Int {
         guard !bytes.isEmpty else { return 0 }
         var n = 0
         for b in bytes where b == 0x0A { n += 1 }
@@ -58,7 +58,7 @@ public enum Lines {
 
     /// Byte offset where each row starts, tree-sitter's way: row r starts after the r-th
     /// "\n" (so a text ending in "\n" has an empty last row).
-    public static func starts(_ bytes: UnsafeRawBufferPointer) -> [UInt32] {
+    package static func starts(_ bytes: UnsafeRawBufferPointer) -> [UInt32] {
         var s: [UInt32] = [0]
         guard let base = bytes.baseAddress else { return s }
         s.reserveCapacity(bytes.count / 32 + 1)

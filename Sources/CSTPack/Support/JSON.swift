@@ -1,7 +1,7 @@
 import Foundation
 
 /// A JSON value for the `--json` outputs that are built by hand (one object per line).
-public enum JSONValue {
+package enum JSONValue {
     case string(String)
     case int(Int)
     case double(Double)
@@ -10,7 +10,7 @@ public enum JSONValue {
     case array([JSONValue])
     case object([(String, JSONValue)])
 
-    public var serialized: String {
+    package var serialized: String {
         switch self {
         case .string(let s): return JSONValue.quote(s)
         case .int(let i): return "\(i)"
@@ -40,12 +40,12 @@ public enum JSONValue {
 }
 
 /// A JSON object keeping the given key order.
-public func jsonObject(_ pairs: KeyValuePairs<String, JSONValue>) -> String {
+package func jsonObject(_ pairs: KeyValuePairs<String, JSONValue>) -> String {
     JSONValue.object(pairs.map { ($0.key, $0.value) }).serialized
 }
 
 extension StatsReport {
-    public func json() throws -> String {
+    package func json() throws -> String {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         return String(decoding: try e.encode(self), as: UTF8.self)
@@ -53,4 +53,4 @@ extension StatsReport {
 }
 
 /// Aligned text columns: first left-aligned, the rest right-aligned.
-public func textTable(_ rows: [[String]], numeric: Set<Int>? = nil) -> [String] { table(rows, numeric: numeric) }
+package func textTable(_ rows: [[String]], numeric: Set<Int>? = nil) -> [String] { table(rows, numeric: numeric) }

@@ -1,43 +1,43 @@
 /// One file's concrete syntax tree as flat preorder arrays: what the parser produces,
 /// what the codec encodes, and what decoding gives back. Node 0 is the root.
-public struct CSTTree: Equatable, Sendable {
-    public struct Flags: OptionSet, Sendable, Hashable {
-        public let rawValue: UInt8
-        public init(rawValue: UInt8) { self.rawValue = rawValue }
-        public static let named = Flags(rawValue: 1)
-        public static let extra = Flags(rawValue: 2)
-        public static let missing = Flags(rawValue: 4)
+package struct CSTTree: Equatable, Sendable {
+    package struct Flags: OptionSet, Sendable, Hashable {
+        package let rawValue: UInt8
+        package init(rawValue: UInt8) { self.rawValue = rawValue }
+        package static let named = Flags(rawValue: 1)
+        package static let extra = Flags(rawValue: 2)
+        package static let missing = Flags(rawValue: 4)
         /// tree-sitter's `ts_node_has_error`: this node or a descendant is ERROR or MISSING.
-        public static let hasError = Flags(rawValue: 8)
+        package static let hasError = Flags(rawValue: 8)
     }
 
     /// Kind code (index into the language's kind table; the last code is ERROR).
-    public var kinds: [UInt16] = []
+    package var kinds: [UInt16] = []
     /// Field id under the parent (0 = none).
-    public var fields: [UInt16] = []
-    public var flags: [Flags] = []
-    public var starts: [UInt32] = []
-    public var ends: [UInt32] = []
+    package var fields: [UInt16] = []
+    package var flags: [Flags] = []
+    package var starts: [UInt32] = []
+    package var ends: [UInt32] = []
     /// Preorder index of the parent; -1 for the root.
-    public var parents: [Int32] = []
+    package var parents: [Int32] = []
 
-    public init() {}
+    package init() {}
 
-    public init(reservingCapacity n: Int) {
+    package init(reservingCapacity n: Int) {
         kinds.reserveCapacity(n); fields.reserveCapacity(n); flags.reserveCapacity(n)
         starts.reserveCapacity(n); ends.reserveCapacity(n); parents.reserveCapacity(n)
     }
 
-    public var count: Int { kinds.count }
+    package var count: Int { kinds.count }
 
     @inline(__always)
-    public mutating func append(kind: UInt16, field: UInt16, flags f: Flags, start: UInt32, end: UInt32, parent: Int32) {
+    package mutating func append(kind: UInt16, field: UInt16, flags f: Flags, start: UInt32, end: UInt32, parent: Int32) {
         kinds.append(kind); fields.append(field); flags.append(f)
         starts.append(start); ends.append(end); parents.append(parent)
     }
 
     /// Index of the first node after `i`'s subtree (preorder), computed in one pass.
-    public func subtreeEnds() -> [Int32] {
+    package func subtreeEnds() -> [Int32] {
         var result = [Int32](repeating: Int32(count), count: count)
         var stack: [Int32] = []
         for i in 0..<count {
@@ -52,7 +52,7 @@ public struct CSTTree: Equatable, Sendable {
     }
 
     /// Children of every node, as ranges into a flat array (built once, O(n)).
-    public func childLists() -> (offsets: [Int32], children: [Int32]) {
+    package func childLists() -> (offsets: [Int32], children: [Int32]) {
         var offsets: [Int32] = [], children: [Int32] = []
         parents.withUnsafeBufferPointer { Self.childLists(parents: $0, offsets: &offsets, children: &children) }
         return (offsets, children)
@@ -87,7 +87,7 @@ public struct CSTTree: Equatable, Sendable {
     }
 
     /// Deepest nesting level (root = 1).
-    public func depth() -> Int {
+    package func depth() -> Int {
         var d = [Int32](repeating: 0, count: count)
         var best: Int32 = 0
         for i in 0..<count {

@@ -1,18 +1,18 @@
 /// The node API that query, diff, verify and stats read through: one file's decoded tree
 /// with its language's names, and its text and rows when the archive has them.
-public struct FileTree: Sendable {
-    public let path: [UInt8]
-    public let table: LanguageTable
-    public let tree: CSTTree
-    public let source: [UInt8]?
-    public let lineStarts: [UInt32]?
+package struct FileTree: Sendable {
+    package let path: [UInt8]
+    package let table: LanguageTable
+    package let tree: CSTTree
+    package let source: [UInt8]?
+    package let lineStarts: [UInt32]?
     /// Length of the file's text in bytes (known even when the text is not stored).
-    public let sourceLength: Int
+    package let sourceLength: Int
     /// The file's preorder id of `tree`'s node 0: 0 for a whole tree, more for the part of
     /// a file decoded from a checkpoint (its nodes' parents before that are -1 there).
-    public let firstID: Int
+    package let firstID: Int
 
-    public init(path: [UInt8], table: LanguageTable, tree: CSTTree, source: [UInt8]?, lineStarts: [UInt32]?,
+    package init(path: [UInt8], table: LanguageTable, tree: CSTTree, source: [UInt8]?, lineStarts: [UInt32]?,
                 sourceLength: Int? = nil, firstID: Int = 0) {
         self.firstID = firstID
         self.sourceLength = sourceLength ?? source?.count ?? Int(tree.ends.first ?? 0)
@@ -23,25 +23,25 @@ public struct FileTree: Sendable {
         self.lineStarts = lineStarts
     }
 
-    public var displayPath: String { String(decoding: path, as: UTF8.self) }
-    public var count: Int { tree.count }
+    package var displayPath: String { String(decoding: path, as: UTF8.self) }
+    package var count: Int { tree.count }
 
-    public func kindName(_ i: Int) -> String { table.kindNames[Int(tree.kinds[i])] }
-    public func fieldName(_ i: Int) -> String? {
+    package func kindName(_ i: Int) -> String { table.kindNames[Int(tree.kinds[i])] }
+    package func fieldName(_ i: Int) -> String? {
         let f = tree.fields[i]
         return f == 0 ? nil : table.fieldNames[Int(f)]
     }
-    public func isNamed(_ i: Int) -> Bool { tree.flags[i].contains(.named) }
-    public func isError(_ i: Int) -> Bool { tree.kinds[i] == table.errorKind }
+    package func isNamed(_ i: Int) -> Bool { tree.flags[i].contains(.named) }
+    package func isError(_ i: Int) -> Bool { tree.kinds[i] == table.errorKind }
 
     /// The node's source text, when stored.
-    public func text(_ i: Int) -> ArraySlice<UInt8>? {
+    package func text(_ i: Int) -> ArraySlice<UInt8>? {
         guard let s = source else { return nil }
         return s[Int(tree.starts[i])..<Int(tree.ends[i])]
     }
 
     /// 1-based line and 1-based byte column of a byte offset (as compilers print them).
-    public func point(_ byte: UInt32) -> (line: Int, column: Int)? {
+    package func point(_ byte: UInt32) -> (line: Int, column: Int)? {
         guard let starts = lineStarts else { return nil }
         var lo = 0, hi = starts.count
         while lo + 1 < hi {
@@ -55,7 +55,7 @@ public struct FileTree: Sendable {
 extension ArchiveReader {
     /// File `i` decoded with everything the node API offers. The last few decoded files
     /// are kept (see `treeCacheLimit`), so repeated lookups in one file decode it once.
-    public func fileTree(_ i: Int) throws -> FileTree {
+    package func fileTree(_ i: Int) throws -> FileTree {
         if let hit = cachedTree(i) { return hit }
         let ft = try decodeFileTree(i)
         cacheTree(ft, for: i)
@@ -68,14 +68,14 @@ extension ArchiveReader {
     /// they contain that later node), then on to the end of the chosen node. The tree
     /// returned holds that prefix of the file's nodes: the chosen node and its subtree are
     /// complete; nodes after it are absent and its ancestors' ends are not final.
-    public func fileTree(_ i: Int, at byte: UInt32, anonymous: Bool = false) throws -> (tree: FileTree, node: Int) {
+    package func fileTree(_ i: Int, at byte: UInt32, anonymous: Bool = false) throws -> (tree: FileTree, node: Int) {
         if let hit = cachedTree(i) { return (hit, hit.deepestNode(at: byte, anonymous: anonymous)) }
         let source = try source(ofFile: i)
         return try partialFileTree(i, at: byte, anonymous: anonymous, source: source, lineStarts: try lineStarts(ofFile: i, source: source))
     }
 
     /// The same for a 1-based line and byte column; nil when the point is outside the file.
-    public func fileTree(_ i: Int, line: Int, column: Int, anonymous: Bool = false) throws -> (tree: FileTree, node: Int)? {
+    package func fileTree(_ i: Int, line: Int, column: Int, anonymous: Bool = false) throws -> (tree: FileTree, node: Int)? {
         if let hit = cachedTree(i) {
             return hit.byteOffset(line: line, column: column).map { (hit, hit.deepestNode(at: $0, anonymous: anonymous)) }
         }
@@ -87,7 +87,7 @@ extension ArchiveReader {
     }
 
     /// Why `fileTree(_:line:column:)` found nothing: one line for the user.
-    public func pointOutside(_ i: Int, line: Int, column: Int) throws -> String {
+    package func pointOutside(_ i: Int, line: Int, column: Int) throws -> String {
         let source = try source(ofFile: i)
         return FileTree.pointOutside(line: line, column: column, lineStarts: try lineStarts(ofFile: i, source: source),
                                      sourceLength: Int(try archive.file(i).sourceLength))

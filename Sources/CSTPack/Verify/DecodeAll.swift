@@ -1,15 +1,15 @@
 /// Decodes every stored CST of an archive on `jobs` threads: the read-side counterpart of
 /// parsing every file, used by `cstpack decode-all` and the benchmarks.
-public enum DecodeAll {
-    public struct Result: Sendable {
-        public var files = 0
-        public var nodes = 0
+package enum DecodeAll {
+    package struct Result: Sendable {
+        package var files = 0
+        package var nodes = 0
         /// Encoded bytes (EncodeAll only).
-        public var bytes = 0
-        public var seconds = 0.0
+        package var bytes = 0
+        package var seconds = 0.0
     }
 
-    public static func run(_ archive: Archive, jobs: Int) throws -> Result {
+    package static func run(_ archive: Archive, jobs: Int) throws -> Result {
         let started = monotonicSeconds()
         final class Shared: @unchecked Sendable {
             let lock = Mutex()
@@ -54,8 +54,8 @@ public enum DecodeAll {
 
 /// Encodes every stored CST again, as the build does (same tag models and record limit),
 /// timing only the encoding: the encoder's benchmark (`cstpack decode-all --encode`).
-public enum EncodeAll {
-    public static func run(_ archive: Archive) throws -> DecodeAll.Result {
+package enum EncodeAll {
+    package static func run(_ archive: Archive) throws -> DecodeAll.Result {
         let reader = ArchiveReader(archive, cacheLimit: 8 << 20, scanning: true)
         var trees: [(tree: CSTTree, language: Int)] = []
         for i in 0..<archive.fileCount {

@@ -1,33 +1,33 @@
 /// `cstpack verify`: proves an archive is intact and, with a source, that every node
 /// decodes exactly as tree-sitter produces it.
-public struct VerifyOptions: Sendable {
+package struct VerifyOptions: Sendable {
     /// Re-parse each file from this directory and compare every node.
-    public var sourceDirectory: String?
+    package var sourceDirectory: String?
     /// Re-parse each file from the archive's stored source and compare every node.
-    public var deep = false
-    public var jobs = 1
-    public init() {}
+    package var deep = false
+    package var jobs = 1
+    package init() {}
 }
 
-public struct VerifyReport: Sendable {
-    public var files = 0
-    public var uniqueFiles = 0
-    public var nodes = 0
-    public var segments = 0
-    public var filesReparsed = 0
-    public var nodesCompared = 0
+package struct VerifyReport: Sendable {
+    package var files = 0
+    package var uniqueFiles = 0
+    package var nodes = 0
+    package var segments = 0
+    package var filesReparsed = 0
+    package var nodesCompared = 0
     /// Bytes of segments that no record names (left by `update`; version 3).
-    public var deadBytes = 0
+    package var deadBytes = 0
     /// Not problems, but worth a look: files whose compressed CST is larger than their
     /// source (the next encoding pathology shows here first).
-    public var warnings: [String] = []
+    package var warnings: [String] = []
     /// Each problem: what and where (file, segment, node).
-    public var problems: [String] = []
-    public var ok: Bool { problems.isEmpty }
+    package var problems: [String] = []
+    package var ok: Bool { problems.isEmpty }
 }
 
-public enum Verifier {
-    public static func run(_ archive: Archive, options: VerifyOptions, grammars: GrammarRegistry?,
+package enum Verifier {
+    package static func run(_ archive: Archive, options: VerifyOptions, grammars: GrammarRegistry?,
                            progress: (Int, Int) -> Void = { _, _ in }) -> VerifyReport {
         var report = VerifyReport()
         let reader = ArchiveReader(archive, cacheLimit: 16 << 20, scanning: true)

@@ -3,42 +3,42 @@ import Glibc
 
 /// A file found by the walker: its path relative to the root as raw bytes ('/'-separated;
 /// names need not be UTF-8), and its size when listed.
-public struct WalkedFile: Sendable {
-    public var path: [UInt8]
-    public var size: Int
+package struct WalkedFile: Sendable {
+    package var path: [UInt8]
+    package var size: Int
     /// lstat's view of the file when it was listed, before anything read it.
-    public var stamp: FileStamp
-    public var displayPath: String { String(decoding: path, as: UTF8.self) }
+    package var stamp: FileStamp
+    package var displayPath: String { String(decoding: path, as: UTF8.self) }
 }
 
 /// Lists the files of a source tree, in byte order of their paths.
 /// Inside a git work tree it asks git (`ls-files --cached --others --exclude-standard`), so
 /// `.gitignore` is honoured; elsewhere it walks the directories itself, skipping hidden
 /// entries. Symbolic links are never followed (no loops), only counted.
-public struct Walker {
-    public let root: String
+package struct Walker {
+    package let root: String
     /// Walk the directories even inside a git work tree (ignore files are not read).
-    public var noIgnore = false
+    package var noIgnore = false
     /// Shell patterns (fnmatch) matched against each relative path and each of its names.
-    public var excludes: [String] = []
+    package var excludes: [String] = []
     /// Whether a file of this name will be read: files it rejects are listed without their
     /// size and stamp (both 0), which saves an lstat each.
-    public var wants: (@Sendable ([UInt8]) -> Bool)? = nil
+    package var wants: (@Sendable ([UInt8]) -> Bool)? = nil
 
-    public struct Result: Sendable {
-        public var files: [WalkedFile] = []
-        public var symlinks: Int { symlinkPaths.count }
+    package struct Result: Sendable {
+        package var files: [WalkedFile] = []
+        package var symlinks: Int { symlinkPaths.count }
         /// Symbolic links met (not followed), for `build -v`.
-        public var symlinkPaths: [[UInt8]] = []
-        public var warnings: [String] = []
-        public var usedGit = false
+        package var symlinkPaths: [[UInt8]] = []
+        package var warnings: [String] = []
+        package var usedGit = false
         /// Files excluded, and directories excluded whole (not walked).
-        public var excluded = 0
+        package var excluded = 0
     }
 
-    public init(root: String) { self.root = root }
+    package init(root: String) { self.root = root }
 
-    public func walk() throws -> Result {
+    package func walk() throws -> Result {
         var st = stat()
         guard stat(root, &st) == 0 else { throw CSTPackError("\(root): \(errnoText())") }
         guard (st.st_mode & S_IFMT) == S_IFDIR else { throw CSTPackError("\(root): not a directory") }
