@@ -184,6 +184,20 @@ final class HardeningTests: XCTestCase {
         XCTAssertNil(q.next())
     }
 
+    /// A worker that holds the result the consumer waits for, and finds the window full
+    /// (another worker ran ahead), gets an empty run instead of waiting: it waited before,
+    /// and a stdlib build hung for good.
+    func testWorkerHoldingTheNextResultIsNotBlockedByAFullWindow() throws {
+        let q = OrderedWorkQueue<Int>(total: 20, window: 4)
+        XCTAssertEqual(q.take(run: 1), 0..<1)           // worker A: item 0, not put yet
+        XCTAssertEqual(q.take(run: 3), 1..<4)           // worker B fills the window
+        for i in 1..<4 { q.put(i, i) }
+        XCTAssertEqual(q.take(run: 1, holdingResults: true), 4..<4, "A must not wait for a window only it can free")
+        q.put(0, 0)
+        for i in 0..<4 { XCTAssertEqual(q.next(), i) }
+        XCTAssertEqual(q.take(run: 2, holdingResults: true), 4..<6)
+    }
+
     func testCancelledQueueReleasesTheWaitingConsumer() throws {
         let q = OrderedWorkQueue<Int>(total: 10, window: 4)
         XCTAssertEqual(q.take(), 0)

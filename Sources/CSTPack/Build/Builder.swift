@@ -224,7 +224,9 @@ package enum Builder {
                 // A worker holding parsed files may be holding the one the writer waits for:
                 // it must not wait for the queue's byte limit then (the window still holds).
                 let next = queue.take(run: Builder.parseRun, holdingResults: !waiting.isEmpty || pending != nil)
-                let started = next.map { work.beginParse($0, parser: parser) }
+                // Nothing to take until this worker puts what it holds.
+                if next?.isEmpty == true && pending == nil { encodeWaiting(); continue }
+                let started = next.flatMap { $0.isEmpty ? nil : work.beginParse($0, parser: parser) }
                 defer { pending = started }
                 guard let current = pending else {
                     if next == nil { break }

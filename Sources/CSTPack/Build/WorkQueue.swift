@@ -34,13 +34,16 @@ final class OrderedWorkQueue<Result>: @unchecked Sendable {
     /// Up to `count` consecutive indices (fewer near the end or the window's edge), or nil
     /// as `take`. Readers take runs: consecutive files share segments.
     /// `holdingResults`: the caller holds results it has not put yet (which the consumer may
-    /// be waiting for), so it must not wait for the byte limit, only for the window.
+    /// be waiting for), so it must not wait at all: where another caller would wait, it gets
+    /// an empty range, puts what it holds and asks again. (Waiting for the window there
+    /// deadlocked a build: one worker held the next result while the other filled the window.)
     func take(run count: Int, holdingResults: Bool = false) -> Range<Int>? {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         // The item the consumer needs next may always be taken, so the limits cannot deadlock.
         while !cancelled && nextToTake < total && nextToTake != nextToDeliver
-                && (nextToTake >= nextToDeliver + window || (waitingBytes > byteLimit && !holdingResults)) {
+                && (nextToTake >= nextToDeliver + window || waitingBytes > byteLimit) {
+            if holdingResults { return nextToTake..<nextToTake }
             pthread_cond_wait(&changed, &mutex)
         }
         guard !cancelled, nextToTake < total else { return nil }
