@@ -373,14 +373,16 @@ func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
 /// so it is one here. Uses the installed grammar whose vocabulary is the archive's.
 enum TreeSitterQueryCheck {
     /// Loaded once per process, on the first query that needs it.
-    nonisolated(unsafe) private static var registry: GrammarRegistry? = nil
+    /// One registry per language: a query's check loads only its own grammar, as a pattern does.
+    nonisolated(unsafe) private static var registries: [String: GrammarRegistry] = [:]
     private static let lock = NSLock()
 
     static func grammar(for table: LanguageTable) -> Grammar? {
         lock.lock()
         defer { lock.unlock() }
-        if registry == nil { registry = GrammarRegistry(directories: GrammarRegistry.searchDirectories(explicit: nil)) }
-        guard let g = registry?.grammars[table.name], g.table.grammarHash == table.grammarHash else { return nil }
+        let registry = registries[table.name] ?? GrammarRegistry(directories: GrammarRegistry.searchDirectories(explicit: nil), only: [table.name])
+        registries[table.name] = registry
+        guard let g = registry.grammars[table.name], g.table.grammarHash == table.grammarHash else { return nil }
         return g
     }
 
