@@ -1,10 +1,10 @@
 // libFuzzer entry points of the fuzz binary that scripts/fuzz builds. One binary holds
 // every target (building Sources/CSTPack with ASan takes minutes; once is enough); the
-// environment picks one: CSTPACK_FUZZ_TARGET=archive (default), forged, query or arguments.
+// environment picks one: CSTPACK_FUZZ_TARGET=archive (default), forged, query, pattern or arguments.
 
 import Glibc
 
-private enum Target { case archive, forged, query, arguments }
+private enum Target { case archive, forged, query, pattern, arguments }
 nonisolated(unsafe) private var target = Target.archive
 
 @_cdecl("LLVMFuzzerInitialize")
@@ -15,9 +15,10 @@ public func cstpackFuzzInitialize(_ argc: UnsafeMutablePointer<Int32>,
     case "archive": target = .archive; FuzzArchive.initialize()
     case "forged": target = .forged; FuzzForged.initialize()
     case "query": target = .query; FuzzQuery.initialize()
+    case "pattern": target = .pattern; FuzzPattern.initialize()
     case "arguments": target = .arguments
     default:
-        fputs("fuzz: unknown CSTPACK_FUZZ_TARGET '\(name)' (archive, forged, query or arguments)\n", stderr)
+        fputs("fuzz: unknown CSTPACK_FUZZ_TARGET '\(name)' (archive, forged, query, pattern or arguments)\n", stderr)
         exit(2)
     }
     return 0
@@ -29,6 +30,7 @@ public func cstpackFuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> In
     switch target {
     case .archive, .forged: FuzzArchive.run(input)
     case .query: FuzzQuery.run(input)
+    case .pattern: FuzzPattern.run(input)
     case .arguments: FuzzArguments.run(input)
     }
     return 0

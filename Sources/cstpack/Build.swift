@@ -4,6 +4,7 @@ import Glibc
 
 struct Build: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "build",
         abstract: "Parse every known file under DIR and write an archive of their syntax trees.",
         discussion: """
         Inside a git work tree the files are those git lists (tracked and untracked, .gitignore \

@@ -77,12 +77,12 @@ struct LiveArchiveOption: ParsableArguments {
         let base = try archiveOption.open()
         if asBuilt { return base }
         let overrides = base.treeState?.options.languageOverrides.map(\.1) ?? []
-        let grammars = GrammarRegistry(directories: GrammarRegistry.searchDirectories(explicit: nil), extraNames: overrides)
         var only: [[UInt8]] = []
         if let f = file.map({ storedPatterns([$0], base)[0] }), !f.contains(where: { "*?[".contains($0) }), !f.hasPrefix(":!") {
             only = [Array(f.utf8)]
         }
-        let live = try LiveView.open(base, onlyPaths: only, grammars: grammars, parseHelper: ownExecutable(), jobs: defaultJobs())
+        let live = try LiveView.open(base, onlyPaths: only,
+                                     grammars: { GrammarRegistry(directories: GrammarRegistry.searchDirectories(explicit: nil), extraNames: overrides) }, parseHelper: ownExecutable(), jobs: defaultJobs())
         for n in live.notes { writeStderr("cstpack: note: \(n)\n") }
         return live.archive
     }

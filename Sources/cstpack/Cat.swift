@@ -3,6 +3,7 @@ import CSTPack
 
 struct Cat: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "cat",
         abstract: "Write stored files to standard output, byte for byte (like `git show REV:path`).",
         discussion: "PATH is a stored path or a glob ('*' stays in a folder, '**' crosses folders); files are written in path order."
     )
@@ -29,6 +30,7 @@ struct Cat: ParsableCommand {
 
 struct Extract: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "extract",
         abstract: "Write stored files under a directory (like `tar -x -C DIR`).",
         discussion: """
         Every file, or those PATH selects (stored paths or globs). Nothing is written if any \

@@ -4,6 +4,7 @@ import Glibc
 
 struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "diff",
         abstract: "Structural differences between two archives, or an archive and a source tree.",
         usage: """
         cstpack diff OLD.cstpack NEW.cstpack [PATH...]

@@ -3,6 +3,7 @@ import CSTPack
 
 struct Languages: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "languages",
         abstract: "List the grammars found, their extensions, ABI and where they were loaded from."
     )
     @OptionGroup var grammarOptions: GrammarOptions

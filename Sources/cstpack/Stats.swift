@@ -3,6 +3,7 @@ import CSTPack
 
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stats",
         abstract: "Sizes per language and in total, sections, segments and what each phase contributes.",
         discussion: """
         cst_bytes is everything in the archive except stored source text. Per language it is an \

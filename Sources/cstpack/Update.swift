@@ -4,6 +4,7 @@ import Glibc
 
 struct Update: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "update",
         abstract: "Bring an archive up to date with its source tree, parsing only what changed.",
         discussion: """
         DIR defaults to the directory the archive was built from. Files are chosen and encoded \

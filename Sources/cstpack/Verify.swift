@@ -4,6 +4,7 @@ import Glibc
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Check an archive: header, checksums, index, and every file's tree.",
         discussion: """
         Without options: every segment's checksum and size, the index, and each CST decoded \

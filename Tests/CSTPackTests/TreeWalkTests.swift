@@ -75,3 +75,42 @@ final class TreeWalkTests: XCTestCase {
         try assertSame(Array("def f(:\n  return )\n\u{0}\u{ff}".utf8), python, "broken python")
     }
 }
+
+final class WalkerExcludeTests: XCTestCase {
+    /// An exclude pattern matches a file when it matches the file's relative path, any name
+    /// in it, or the relative path of a folder it is in (an excluded folder is not walked).
+    /// The directory walk checks a file's folders once, as it enters them: its result must be
+    /// the one of checking every file against all of these.
+    func testExcludesMatchThePathOrAnyNameOfIt() throws {
+        let root = try makeTempDir()
+        let paths = ["a/b/c.py", "a/x.py", "a/b.py", "site-packages/z.py", "d/site-packages/q.py", "d/q.py",
+                     "e/f.py", "e/f.py.txt", "g/x.json", "g/h/x.c", "top.py", "n/o/p/r.rs", "n/o/s.rs"]
+        for p in paths {
+            let full = root + "/" + p
+            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try writeBytes(Array("x\n".utf8), to: full)
+        }
+        let patterns = [["site-packages"], ["*.txt", "a/b"], ["e/f.py", "x.*"], ["a/*"], ["n/o"], ["*/o/*"], ["q.py", "top.py"], []]
+        // The same inside a git work tree, where git lists the files.
+        let git = Process()
+        git.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        git.arguments = ["git", "-C", root, "init", "-q"]
+        try git.run(); git.waitUntilExit()
+        XCTAssertEqual(git.terminationStatus, 0, "git init")
+        for excludes in patterns { for noIgnore in [true, false] {
+            var walker = Walker(root: root)
+            walker.noIgnore = noIgnore
+            walker.excludes = excludes
+            let result = try walker.walk()
+            XCTAssertEqual(result.usedGit, !noIgnore)
+            let walked = result.files.map(\.displayPath)
+            let expected = paths.filter { p in
+                let names = p.split(separator: "/").map(String.init)
+                let folders = (1..<names.count).map { names[..<$0].joined(separator: "/") }
+                let parts = [p] + names + folders
+                return !excludes.contains { e in parts.contains { fnmatch(e, $0, 0) == 0 } }
+            }.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+            XCTAssertEqual(walked, expected, "excludes \(excludes), \(noIgnore ? "walked" : "listed by git")")
+        } }
+    }
+}

@@ -18,8 +18,9 @@ package enum LiveView {
 
     /// Like `open`, for an answer that reads only the stored files `paths`: when each is on
     /// disk with its recorded stamp, the archive answers without walking the tree (a point
-    /// lookup in a large tree then costs a few lstat calls, not a walk).
-    package static func open(_ base: Archive, onlyPaths paths: [[UInt8]], grammars: GrammarRegistry, parseHelper: String?,
+    /// lookup in a large tree then costs a few lstat calls, not a walk). The grammars are
+    /// loaded only when the tree must be walked (loading them costs more than the lookup).
+    package static func open(_ base: Archive, onlyPaths paths: [[UInt8]], grammars: () -> GrammarRegistry, parseHelper: String?,
                             jobs: Int) throws -> Result {
         if let state = base.treeState, !state.root.isEmpty, state.machine == TreeState.machineID(), !paths.isEmpty {
             let fresh = try paths.allSatisfy { path in
@@ -32,7 +33,7 @@ package enum LiveView {
             }
             if fresh { return Result(archive: base, notes: [], summary: nil) }
         }
-        return try open(base, grammars: grammars, parseHelper: parseHelper, jobs: jobs)
+        return try open(base, grammars: grammars(), parseHelper: parseHelper, jobs: jobs)
     }
 
     package static func open(_ base: Archive, grammars: GrammarRegistry, parseHelper: String?, jobs: Int) throws -> Result {

@@ -1,5 +1,6 @@
 import CTreeSitter
 import CTreeSitterSupport
+import Foundation
 import Glibc
 
 /// A loaded tree-sitter grammar. The TSLanguage tables live inside the shared library,
@@ -55,6 +56,19 @@ package final class GrammarRegistry: @unchecked Sendable {
         guard let slash = path.lastIndex(of: "/") else { return nil }
         return String(path[..<slash])
     }
+
+    /// The default directories' registry holding only grammar `name`, loaded once per
+    /// process: what a query's check, a pattern and each rule of a rule file parse with.
+    package static func loadedOnce(_ name: String) -> GrammarRegistry {
+        onceLock.lock()
+        defer { onceLock.unlock() }
+        if let r = loaded[name] { return r }
+        let r = GrammarRegistry(directories: searchDirectories(explicit: nil), only: [name])
+        loaded[name] = r
+        return r
+    }
+    nonisolated(unsafe) private static var loaded: [String: GrammarRegistry] = [:]
+    private static let onceLock = NSLock()
 
     /// Loads every `*.so` in the directories. `extraNames` are grammar names (from
     /// `--lang EXT=NAME`) to look for beyond the built-in list; `only`, when given, is the

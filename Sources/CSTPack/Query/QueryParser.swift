@@ -372,17 +372,8 @@ func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
 /// grammar decides: a pattern no tree can match ("impossible pattern") is an error there,
 /// so it is one here. Uses the installed grammar whose vocabulary is the archive's.
 enum TreeSitterQueryCheck {
-    /// Loaded once per process, on the first query that needs it.
-    /// One registry per language: a query's check loads only its own grammar, as a pattern does.
-    nonisolated(unsafe) private static var registries: [String: GrammarRegistry] = [:]
-    private static let lock = NSLock()
-
     static func grammar(for table: LanguageTable) -> Grammar? {
-        lock.lock()
-        defer { lock.unlock() }
-        let registry = registries[table.name] ?? GrammarRegistry(directories: GrammarRegistry.searchDirectories(explicit: nil), only: [table.name])
-        registries[table.name] = registry
-        guard let g = registry.grammars[table.name], g.table.grammarHash == table.grammarHash else { return nil }
+        guard let g = GrammarRegistry.loadedOnce(table.name).grammars[table.name], g.table.grammarHash == table.grammarHash else { return nil }
         return g
     }
 

@@ -64,8 +64,13 @@ package struct CSTTree: Equatable, Sendable {
         let count = parents.count
         offsets.removeAll(keepingCapacity: true)
         offsets.append(contentsOf: repeatElement(0, count: count + 1))
-        for i in 1..<max(count, 1) where parents[i] >= 0 { offsets[Int(parents[i]) + 1] += 1 }
-        for i in 0..<count { offsets[i + 1] += offsets[i] }
+        // Raw buffers throughout: checked array accesses were most of this function's time,
+        // and a pattern search runs it on every file. Parents come from the decoder, which
+        // checked each is an earlier node (or -1 for the root).
+        offsets.withUnsafeMutableBufferPointer { offsets in
+            for i in 1..<max(count, 1) where parents[i] >= 0 { offsets[Int(parents[i]) + 1] &+= 1 }
+            for i in 0..<count { offsets[i + 1] &+= offsets[i] }
+        }
         children.removeAll(keepingCapacity: true)
         children.append(contentsOf: repeatElement(0, count: Int(offsets[count])))
         offsets.withUnsafeMutableBufferPointer { offsets in
@@ -73,8 +78,8 @@ package struct CSTTree: Equatable, Sendable {
                 // Fill each list from its start, then shift the starts back.
                 for i in 0..<count where parents[i] >= 0 {
                     let p = Int(parents[i])
-                    children[Int(offsets[p])] = Int32(i)
-                    offsets[p] += 1
+                    children[Int(offsets[p])] = Int32(truncatingIfNeeded: i)
+                    offsets[p] &+= 1
                 }
                 var previous: Int32 = 0
                 for p in 0..<count {

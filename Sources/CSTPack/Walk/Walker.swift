@@ -46,13 +46,13 @@ package struct Walker {
         if !noIgnore, let listed = gitListing() {
             result.usedGit = true
             for path in listed { classify(path, into: &result) }
+            if !excludes.isEmpty {
+                let before = result.files.count
+                result.files.removeAll { isExcluded($0.path) }
+                result.excluded += before - result.files.count
+            }
         } else {
             walkDirectories(into: &result)
-        }
-        if !excludes.isEmpty {
-            let before = result.files.count
-            result.files.removeAll { isExcluded($0.path) }
-            result.excluded += before - result.files.count
         }
         result.files.sort { $0.path.lexicographicallyPrecedes($1.path) }
         return result
@@ -70,11 +70,23 @@ package struct Walker {
         }
     }
 
+    /// Whether a pattern matches `path`, any name in it, or the path of a folder it is in
+    /// (as the directory walk, which does not enter an excluded folder, decides).
     func isExcluded(_ path: [UInt8]) -> Bool {
-        let parts = [path] + path.split(separator: UInt8(ascii: "/")).map(Array.init)
+        let slash = UInt8(ascii: "/")
+        let folders = path.indices.filter { path[$0] == slash }.map { Array(path[..<$0]) }
+        let parts = [path] + path.split(separator: slash).map(Array.init) + folders
         return excludes.contains { pattern in
             parts.contains { part in part.withCString { fnmatch(pattern, $0, 0) == 0 } }
         }
+    }
+
+    /// `isExcluded` for a file met while walking, whose folders were checked when they were
+    /// entered: only its own path and name are left to match.
+    func isExcluded(file path: [UInt8], name: [UInt8]) -> Bool {
+        path.withCString { p in name.withCString { n in
+            excludes.contains { fnmatch($0, p, 0) == 0 || fnmatch($0, n, 0) == 0 }
+        } }
     }
 
     var rootBytes: [UInt8] { Array(root.utf8) }
@@ -121,6 +133,10 @@ package struct Walker {
             closedir(dir)
             for (name, type) in names.sorted(by: { $0.name.lexicographicallyPrecedes($1.name) }) {
                 let childRel = rel.isEmpty ? name : rel + [UInt8(ascii: "/")] + name
+                if type == UInt8(DT_REG), !excludes.isEmpty, isExcluded(file: childRel, name: name) {
+                    result.excluded += 1
+                    continue
+                }
                 // A regular file nobody wants (no grammar reads its name) needs no lstat: the
                 // directory entry's type says what it is (a query's staleness check walks the
                 // tree every time, and most files of a tree are not source).
@@ -136,7 +152,10 @@ package struct Walker {
                     // An excluded directory excludes everything under it: not walked at all.
                     if !excludes.isEmpty && isExcluded(childRel) { result.excluded += 1; continue }
                     pending.append(childRel)
-                case S_IFREG: result.files.append(WalkedFile(path: childRel, size: Int(st.st_size), stamp: FileStamp(st)))
+                case S_IFREG:
+                    // A file of unknown entry type (DT_UNKNOWN), or one a grammar reads.
+                    if type != UInt8(DT_REG), !excludes.isEmpty, isExcluded(file: childRel, name: name) { result.excluded += 1; continue }
+                    result.files.append(WalkedFile(path: childRel, size: Int(st.st_size), stamp: FileStamp(st)))
                 case S_IFLNK: result.symlinkPaths.append(childRel)
                 default: break
                 }

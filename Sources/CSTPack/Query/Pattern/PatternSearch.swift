@@ -40,7 +40,7 @@ package struct StructuralSearch: Sendable {
     /// The grammar the archive's trees of language `l` were parsed with, to parse patterns.
     static func grammar(for l: Int, archive: Archive) throws -> Grammar {
         let table = archive.languages[l]
-        let registry = GrammarRegistry(directories: GrammarRegistry.searchDirectories(explicit: nil), only: [table.name])
+        let registry = GrammarRegistry.loadedOnce(table.name)
         guard let g = registry.grammars[table.name] else {
             throw CSTPackError("no \(table.name) grammar found to parse the pattern with (searched \(registry.searchedDirectories.joined(separator: ", ")))")
         }
