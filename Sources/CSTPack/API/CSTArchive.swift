@@ -50,10 +50,15 @@ public final class CSTArchive: Sendable {
     ///   - path: The archive's file path.
     ///   - cacheLimit: The cache's byte budget (0 keeps only the last segment read).
     /// - Throws: ``CSTPackError`` when the file cannot be read or is not a valid archive.
-    public init(path: String, cacheLimit: Int) throws {
+    public convenience init(path: String, cacheLimit: Int) throws {
+        try self.init(opened: try ArchiveReading.translatingErrors(path) { try Archive(path: path) }, path: path, cacheLimit: cacheLimit)
+    }
+
+    /// An archive already opened (and validated) by the reader: what the fuzz targets hand
+    /// the public API, forged bytes included.
+    init(opened archive: Archive, path: String, cacheLimit: Int) throws {
         self.path = path
         self.cacheLimit = max(0, cacheLimit)
-        let archive = try ArchiveReading.translatingErrors(path) { try Archive(path: path) }
         let reading = ArchiveReading(archive, cacheLimit: self.cacheLimit)
         self.reading = reading
         var files: [ArchiveFile] = []

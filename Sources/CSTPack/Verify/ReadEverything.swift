@@ -50,6 +50,34 @@ enum ReadEverything {
                 _ = attempt { try pointReader.fileTree(i, line: 2, column: 3) }
             }
         }
+        // The public API (issue 17) over the same bytes: every node, cursor walk and lookup.
+        if let api = attempt({ try CSTArchive(opened: archive, path: archive.path, cacheLimit: 1 << 20) }) {
+            for file in api.files {
+                _ = attempt { try file.source() }
+                guard let tree = attempt({ try file.syntaxTree() }) else { continue }
+                for node in tree.nodes {
+                    _ = (node.kind, node.fieldName, node.isNamed, node.isError, node.hasError, node.byteRange)
+                    _ = (node.start, node.end, node.text, node.parent?.id, node.childCount, node.namedChildCount)
+                    _ = (node.nextSibling, node.previousSibling, node.nextNamedSibling, node.previousNamedSibling)
+                    _ = (node.child(field: "name"), node.namedChild(at: 0), node.child(at: node.childCount - 1))
+                }
+                var cursor = tree.walk()
+                var steps = 0
+                repeat {
+                    steps += 1
+                    if cursor.gotoFirstChild() { continue }
+                    while !cursor.gotoNextSibling() { if !cursor.gotoParent() { break } }
+                } while cursor.depth > 0 && steps <= tree.nodeCount
+                let length = file.byteCount
+                for b in Set([0, length / 2, length]) {
+                    _ = tree.descendant(forByteRange: b..<b)
+                    _ = tree.namedDescendant(forByteRange: 0..<b)
+                }
+                _ = (tree.node(atLine: 2, column: 3), tree.node(atLine: Int.max, column: Int.min), tree.node(id: tree.nodeCount))
+                _ = attempt { try api.query("(_) @node", language: file.language, files: [file]) }
+            }
+            _ = api.file(path: "no/such/file")
+        }
         _ = attempt { try archive.fileIndex(path: Array("no/such/file".utf8)) }
         _ = attempt { try StatsReport.compute(archive) }
         let report = Verifier.run(archive, options: VerifyOptions(), grammars: nil)
