@@ -288,6 +288,25 @@ final class PatternTests: XCTestCase {
         XCTAssertTrue(message("language: python\nrule:\n  kind: call\n").contains("needs 'id'"))
     }
 
+    /// YAML aliases copy a node wherever they appear: eight lines of aliases stand for 10^8
+    /// rules. Such a file is an error, found while compiling, not a compile that never ends.
+    func testRuleFileWhoseAliasesExpandExponentiallyIsAnError() throws {
+        var yaml = "id: bomb\nlanguage: python\nrule:\n  all:\n"
+        yaml += "    - any: &a0 [" + Array(repeating: "{kind: call}", count: 10).joined(separator: ", ") + "]\n"
+        for level in 1...8 {
+            yaml += "    - any: &a\(level) [" + Array(repeating: "{any: *a\(level - 1)}", count: 10).joined(separator: ", ") + "]\n"
+        }
+        do {
+            _ = try runRules(["a.py": "f(1)\n"], yaml)
+            XCTFail("an exponential rule file compiled")
+        } catch {
+            XCTAssertTrue("\(error)".contains("more than \(RuleFileCompiler.maxRuleObjects) rule objects once its YAML aliases are expanded"), "\(error)")
+        }
+        // A file at the limit's scale without aliases still compiles: 1,000 rules.
+        let wide = "id: wide\nlanguage: python\nrule:\n  any: [" + Array(repeating: "{kind: call}", count: 1000).joined(separator: ", ") + "]\n"
+        XCTAssertEqual(try runRules(["a.py": "f(1)\n"], wide).count, 1)
+    }
+
     func testRulesAgreeWithAstGrepScan() throws {
         guard let sg = findExecutable("ast-grep") else {
             throw XCTSkip("ast-grep is not on PATH (pip install ast-grep-cli==0.51.1): the comparison is skipped")

@@ -8,10 +8,21 @@ enum RuleFileCompiler {
     static let ruleKeys = ["pattern", "kind", "regex", "inside", "has", "follows", "precedes", "all", "any", "not"]
     static let severities = ["hint", "info", "warning", "error", "off"]
 
+    /// Rule objects one file may compile to. YAML aliases copy a node wherever they appear,
+    /// so a few lines can stand for an exponential number of rules (a "billion laughs"
+    /// file): counting them as they are compiled stops such a file with an error, in
+    /// linear time.
+    static let maxRuleObjects = 10_000
+
+    final class Budget {
+        var left = RuleFileCompiler.maxRuleObjects
+    }
+
     struct Context {
         let path: String
         let id: String
         let grammar: Grammar
+        let budget: Budget
 
         func error(_ node: Node?, _ message: String) -> CSTPackError {
             CSTPackError("\(location(node)) rule '\(id)': \(message)")
@@ -34,6 +45,7 @@ enum RuleFileCompiler {
         }
         var out: [Int: [SearchRule]] = [:]
         var count = 0
+        let budget = Budget()
         for doc in documents {
             guard let map = doc.mapping else {
                 throw CSTPackError("\(path):\(doc.mark.map { "\($0.line):\($0.column):" } ?? "") a rule document is a mapping (id, language, rule, ...)")
@@ -60,7 +72,7 @@ enum RuleFileCompiler {
             // A language the archive lacks, or not the one --lang asks for: nothing to run.
             guard let l = archive.languages.firstIndex(where: { $0.name == grammarName }),
                   onlyLanguage.map({ PatternLanguage.grammarName($0) == grammarName }) ?? true, severity != "off" else { continue }
-            let context = Context(path: path, id: id, grammar: try StructuralSearch.grammar(for: l, archive: archive))
+            let context = Context(path: path, id: id, grammar: try StructuralSearch.grammar(for: l, archive: archive), budget: budget)
             let rule = try compileRule(ruleNode, context)
             var constraints: [(String, Rule)] = []
             if let c = map["constraints"] {
@@ -90,6 +102,10 @@ enum RuleFileCompiler {
 
     static func compileRule(_ node: Node, _ c: Context, depth: Int = 0) throws -> Rule {
         guard depth < maxDepth else { throw c.error(node, "rules nest more than \(maxDepth) levels deep") }
+        c.budget.left -= 1
+        guard c.budget.left >= 0 else {
+            throw c.error(node, "the file holds more than \(maxRuleObjects) rule objects once its YAML aliases are expanded")
+        }
         guard let map = node.mapping else { throw c.error(node, "a rule is a mapping (pattern, kind, regex, inside, has, ...)") }
         var parts: [Rule] = []
         for (k, value) in map {
