@@ -521,12 +521,6 @@ package enum LineTable {
     }
 }
 
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
 func realPath(_ p: String) -> String? {
     guard let r = realpath(p, nil) else { return nil }
     defer { free(r) }
