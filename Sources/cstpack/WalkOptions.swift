@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import CSTPack
 
 /// How a source directory is walked and parsed: `build`'s tree, `diff`'s NEW directory.

@@ -15,7 +15,7 @@ package struct BuildOptions: Sendable {
     /// 0 to make checkpoints under deep stacks.
     var checkpointBytesPerAncestor = TreeCodec.checkpointBytesPerAncestor
     /// Where the encoder cuts a file's CST records.
-    var recordLimit: Int { Format.recordLimit(segmentSize: segmentSize, checkpointBytes: checkpointBytes) }
+    package var recordLimit: Int { Format.recordLimit(segmentSize: segmentSize, checkpointBytes: checkpointBytes) }
     package var maxFileSize: Int = 4 << 20
     package var storeSource = true
     package var languageOverrides: [String: String] = [:]

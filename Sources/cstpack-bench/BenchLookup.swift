@@ -1,14 +1,13 @@
 import ArgumentParser
+import CommandSupport
 import CSTPack
-import Glibc
 
 /// Measures single-node lookups inside one process (what `query FILE LINE:COL` does after
 /// the archive is open), for scripts/bench-query.
 struct BenchLookup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-lookup",
-        abstract: "Time LINE:COL lookups in random stored files (benchmark helper).",
-        shouldDisplay: false
+        abstract: "Time LINE:COL lookups in random stored files."
     )
     @OptionGroup var archiveOption: ArchiveOption
     @Option(help: "Number of lookups.", transform: saturatingInt) var count = 2000
