@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "cstpack",
-    platforms: [.macOS(.v13)],
+    // Linux only (glibc): the code imports Glibc and reads /proc. SwiftPM has no way to name
+    // Linux alone, so no `platforms:` line is given (one naming macOS would claim support).
     products: [
         .executable(name: "cstpack", targets: ["cstpack"]),
         .library(name: "CSTPack", targets: ["CSTPack"]),
