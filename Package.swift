@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "cstpack",
-    platforms: [.macOS(.v13)],
+    // Linux only (glibc): the code imports Glibc and reads /proc. SwiftPM has no way to name
+    // Linux alone, so no `platforms:` line is given (one naming macOS would claim support).
     products: [
         .executable(name: "cstpack", targets: ["cstpack"]),
         .library(name: "CSTPack", targets: ["CSTPack"]),
@@ -32,9 +33,19 @@ let package = Package(
             // tests run, keep them.
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
+        // What the command-line programs share: option groups, failures, number options.
+        .target(
+            name: "CommandSupport",
+            dependencies: ["CSTPack", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "cstpack",
-            dependencies: ["CSTPack", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["CSTPack", "CommandSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // Benchmark drivers (decode-all, bench-lookup) for scripts/bench*: not in the shipped cstpack.
+        .executableTarget(
+            name: "cstpack-bench",
+            dependencies: ["CSTPack", "CommandSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // An example of the public read API: prints a stored file's outline.
         .executableTarget(name: "cstpack-outline", dependencies: ["CSTPack"], path: "Examples/Outline"),

@@ -52,7 +52,18 @@ enum FuzzPattern {
             return
         }
         var options = QueryOptions()
-        options.mode = .json
-        _ = try? QueryRunner.run(archive, files: [file], search: search, options: options, output: { _ in })
+        options.variables = true
+        // What a printer reads of each match (the CLI's printers are not linked here).
+        _ = try? QueryRunner.run(archive, files: [file], search: search, options: options, each: { m in
+            guard let ft = m.tree else { return 0 }
+            var bytes = 0
+            for hit in m.hits {
+                for n in [hit.node] + (hit.variables?.entries.flatMap(\.nodes) ?? []) {
+                    bytes += ft.text(n)?.count ?? 0
+                    _ = ft.point(ft.tree.starts[n]); _ = ft.point(ft.tree.ends[n])
+                }
+            }
+            return bytes
+        }, sink: { _ in })
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import CSTPack
 import Glibc
 
@@ -39,20 +40,7 @@ struct Build: ParsableCommand {
                                valueName: "BYTES", visibility: .hidden), transform: saturatingInt)
     var checkpointBytes: Int = Format.checkpointBytes
 
-    @Option(help: ArgumentHelp("Skip files larger than this.", valueName: "BYTES"), transform: saturatingInt)
-    var maxFileSize: Int = 4 << 20
-
-    @Option(help: ArgumentHelp("Give up parsing a file after this many milliseconds (0: never).", valueName: "MS"), transform: saturatingInt)
-    var parseTimeout: Int = 10_000
-
-    @Option(name: .customLong("lang"), help: ArgumentHelp("Map an extension to a grammar, e.g. --lang inc=cpp (repeatable).", valueName: "EXT=NAME"))
-    var languageOverrides: [String] = []
-
-    @Flag(help: "Walk the directory itself even inside a git work tree (.gitignore is not read).")
-    var noIgnore = false
-
-    @Option(help: ArgumentHelp("Skip paths or names matching this shell pattern, e.g. --exclude site-packages (repeatable).", valueName: "GLOB"))
-    var exclude: [String] = []
+    @OptionGroup var walk: WalkOptions
 
     @Flag(help: "Store only the trees and a line table, not the source text.")
     var noSource = false
@@ -106,8 +94,7 @@ struct Build: ParsableCommand {
         try checkRange(jobs, 1...256, "-j")
         try checkRange(segmentSize, 4096...(64 << 20), "--segment-size")
         try checkRange(checkpointBytes, 256...(64 << 20), "--checkpoint-bytes")
-        try checkRange(maxFileSize, 1...(Int(UInt32.max) - 1), "--max-file-size")
-        try checkRange(parseTimeout, 0...maxMilliseconds, "--parse-timeout", unit: " ms (0: never)")
+        try walk.checkNumbers()
         try checkRange(isolateAbove, 0...Int(UInt32.max), "--isolate-above")
         // With --codec none no level is used, but a wild one is still a mistake.
         let levels = Codec(name: codec) == .lz4 ? 0...12 : -7...22
@@ -131,7 +118,7 @@ struct Build: ParsableCommand {
         signal(SIGXFSZ, SIG_IGN)
         do {
             try checkNumbers()
-            let overrides = try LanguageMap.parseOverrides(languageOverrides)
+            let overrides = try walk.overrides()
             let grammars = grammarOptions.registry(extraNames: Array(Set(overrides.values)))
             guard !grammars.grammars.isEmpty else {
                 throw CSTPackError("no grammars found (searched \(grammars.searchedDirectories.joined(separator: ", "))); run scripts/setup-grammars or pass --grammars DIR")
@@ -146,13 +133,13 @@ struct Build: ParsableCommand {
             options.sourceLevel = sourceLevel
             options.segmentSize = segmentSize
             options.checkpointBytes = checkpointBytes
-            options.maxFileSize = maxFileSize
+            options.maxFileSize = walk.maxFileSize
             options.storeSource = !noSource
             options.languageOverrides = overrides
-            options.parseTimeoutMicros = microseconds(milliseconds: parseTimeout)
-            options.noIgnore = noIgnore
+            options.parseTimeoutMicros = walk.parseTimeoutMicros
+            options.noIgnore = walk.noIgnore
             options.parseOnly = parseOnly
-            options.excludes = exclude
+            options.excludes = walk.exclude
             options.phases = try parsedPhases()
             options.isolateAbove = isolateAbove
             options.keepEveryModel = keepEveryModel
@@ -186,7 +173,7 @@ struct Build: ParsableCommand {
                 }
             }
             var lastProgress = 0.0
-            let started = now()
+            let started = monotonicSeconds()
             let summary = try Builder.build(options, grammars: grammars) { event in
                 switch event {
                 case .skipped(let why, let path):
@@ -202,7 +189,7 @@ struct Build: ParsableCommand {
                                 + "trained in \(fmt(r.trainSeconds, 2)) s (sample parsed in \(fmt(r.parseSeconds, 2)) s)\n")
                 case .progress(let done, let total, let bytes):
                     guard progress else { return }
-                    let t = now()
+                    let t = monotonicSeconds()
                     if t - lastProgress < 0.1 && done < total { return }
                     lastProgress = t
                     let mb = Double(bytes) / 1_000_000
@@ -222,12 +209,6 @@ struct Build: ParsableCommand {
             fail(error)
         }
     }
-}
-
-func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 /// This executable's path (the parse helper is the same binary), or nil if unknown.

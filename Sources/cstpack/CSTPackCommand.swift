@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import CSTPack
 import Glibc
 
@@ -16,7 +17,7 @@ struct CSTPackCommand: ParsableCommand {
         Exit status: 0 found or OK, 1 nothing found (or differences), 2 on any error.
         """,
         version: "cstpack 0.1.0 (archive format \(Format.version))",
-        subcommands: [Build.self, Update.self, Verify.self, Cat.self, Extract.self, Stats.self, Languages.self, List.self, QueryCommand.self, Diff.self, DecodeAllCommand.self, BenchLookup.self, ParseHelperCommand.self]
+        subcommands: [Build.self, Update.self, Verify.self, Cat.self, Extract.self, Stats.self, Languages.self, List.self, QueryCommand.self, Diff.self, ParseHelperCommand.self]
     )
 
     /// grep's exit statuses: 0 found or OK, 1 nothing found (or differences with
@@ -27,7 +28,7 @@ struct CSTPackCommand: ParsableCommand {
         if arguments.first == "help", arguments.count > 1 {
             let known = configuration.subcommands.map { $0._commandName }
             if !known.contains(arguments[1]) {
-                fail(CSTPackError("no command '\(arguments[1])' (commands: \(known.filter { !["parse-helper", "bench-lookup"].contains($0) }.joined(separator: ", ")))"))
+                fail(CSTPackError("no command '\(arguments[1])' (commands: \(known.filter { $0 != "parse-helper" }.joined(separator: ", ")))"))
             }
         }
         do {
@@ -51,16 +52,6 @@ struct GrammarOptions: ParsableArguments {
     func registry(extraNames: [String] = []) -> GrammarRegistry {
         GrammarRegistry(directories: GrammarRegistry.searchDirectories(explicit: grammars), extraNames: extraNames)
     }
-}
-
-struct ArchiveOption: ParsableArguments {
-    @Option(name: [.short, .long], help: ArgumentHelp("The archive to read (default: $CSTPACK_ARCHIVE, else ./index.cstpack).", valueName: "PATH"))
-    var archive: String?
-
-    func open() throws -> Archive { try Archive.open(explicit: archive) }
-
-    /// The path `open` would read (for commands that replace the archive).
-    func path() throws -> String { try Archive.resolvePath(explicit: archive) }
 }
 
 /// The archive of a reading command, answering for the tree as it is now: files changed
@@ -95,11 +86,8 @@ struct LiveArchiveOption: ParsableArguments {
     }
 }
 
-/// Prints a one-line error and exits non-zero: the shape of every failure.
-func fail(_ error: Error) -> Never {
-    writeStderr("cstpack: error: \(error)\n")
-    exit(2)
-}
+/// Prints a one-line `cstpack: error:` and exits 2: the shape of every failure.
+func fail(_ error: Error) -> Never { fail(error, program: "cstpack") }
 
 func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
@@ -112,8 +100,6 @@ func colorWanted(_ when: String, fd: Int32 = 1) -> Bool {
     default: return isTerminal(fd) && (getenv("NO_COLOR").map { String(cString: $0).isEmpty } ?? true)
     }
 }
-
-func defaultJobs() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
 /// "1 line", "2 lines".
 func plural(_ n: Int, _ word: String) -> String { n == 1 ? "1 \(word)" : "\(n) \(word)s" }

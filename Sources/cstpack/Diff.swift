@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import CSTPack
 import Glibc
 
@@ -29,7 +30,8 @@ struct Diff: ParsableCommand {
 
         A directory NEW is walked as `build` walks it; only the files that differ are \
         parsed. PATH limits the diff to files, directories or globs (`*` stays in a \
-        folder, `**` crosses folders, `:!GLOB` leaves out), as in `query` and `ls`.
+        folder, `**` crosses folders, `:!GLOB` leaves out), as in `query` and `ls`; \
+        --exclude leaves out stored paths on both sides too (as `query --exclude`).
 
         Exit status: 0; 1 with --exit-code or --quiet when there are differences; 2 on \
         errors.
@@ -78,20 +80,7 @@ struct Diff: ParsableCommand {
     @Option(name: .short, help: ArgumentHelp("Parallel workers (default: all cores).", valueName: "N"), transform: saturatingInt)
     var jobs: Int?
 
-    @Flag(help: "NEW directory: walk it even inside a git work tree (.gitignore is not read).")
-    var noIgnore = false
-
-    @Option(help: ArgumentHelp("Leave out stored paths matching this glob, on both sides (as `query --exclude`; repeatable); a NEW directory's walk skips them as `build --exclude` does.", valueName: "GLOB"))
-    var exclude: [String] = []
-
-    @Option(name: .customLong("lang"), help: ArgumentHelp("NEW directory: map an extension to a grammar (repeatable).", valueName: "EXT=NAME"))
-    var languageOverrides: [String] = []
-
-    @Option(help: ArgumentHelp("NEW directory: skip files larger than this.", valueName: "BYTES"), transform: saturatingInt)
-    var maxFileSize: Int = 4 << 20
-
-    @Option(help: ArgumentHelp("NEW directory: give up parsing a file after this many milliseconds (0: never).", valueName: "MS"), transform: saturatingInt)
-    var parseTimeout: Int = 10_000
+    @OptionGroup(title: "NEW directory options") var walk: WalkOptions
 
     @OptionGroup var grammarOptions: GrammarOptions
 
@@ -111,8 +100,7 @@ struct Diff: ParsableCommand {
         try checkRange(maxTime, 1...maxMilliseconds, "--max-time", unit: " ms")
         try checkRange(renameThreshold, 0...101, "--rename-threshold")
         try checkRange(jobs, 1...256, "-j")
-        try checkRange(maxFileSize, 1...(Int(UInt32.max) - 1), "--max-file-size")
-        try checkRange(parseTimeout, 0...maxMilliseconds, "--parse-timeout", unit: " ms (0: never)")
+        try walk.checkNumbers()
     }
 
     func run() throws {
@@ -131,11 +119,11 @@ struct Diff: ParsableCommand {
             options.tree.structuralLongLines = forceStructural
             options.tree.checkReplay = checkReplay
             options.renameThreshold = renameThreshold
-            options.noIgnore = noIgnore
-            options.excludes = exclude
-            options.languageOverrides = try LanguageMap.parseOverrides(languageOverrides)
-            options.maxFileSize = maxFileSize
-            options.parseTimeoutMicros = microseconds(milliseconds: parseTimeout)
+            options.noIgnore = walk.noIgnore
+            options.excludes = walk.exclude
+            options.languageOverrides = try walk.overrides()
+            options.maxFileSize = walk.maxFileSize
+            options.parseTimeoutMicros = walk.parseTimeoutMicros
             options.parseHelper = ownExecutable()
 
             let old = try Snapshot(archive: try Archive(path: oldPath))
@@ -181,7 +169,7 @@ struct Diff: ParsableCommand {
         } catch {
             fail(error)
         }
-        if different && (exitCode || quiet) { Glibc.exit(1) }
+        if different && (exitCode || quiet) { throw ExitCode(1) }
     }
 }
 

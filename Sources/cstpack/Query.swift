@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import CSTPack
 import Glibc
 
@@ -148,9 +149,10 @@ struct QueryCommand: ParsableCommand {
             let archive = try archiveOption.open(file: all ? nil : fileArgument)
             let files = try Locate.select(archive, all ? [] : archiveOption.storedPatterns([fileArgument], archive), excludes: exclude)
             if files.isEmpty { throw CSTPackError("no stored file matches '\(fileArgument)'") }
-            let result = try QueryRunner.run(archive, files: files, selector: selector, options: options) { chunk in
-                writeStdout(chunk)
-            }
+            try checkTextStored(archive)
+            let printer = self.printer
+            let result = try QueryRunner.run(archive, files: files, selector: selector, options: options,
+                                             each: { try printer.print($0) }, sink: writeStdout)
             found = report(result, files: files.count)
         } catch {
             fail(error)
@@ -158,20 +160,44 @@ struct QueryCommand: ParsableCommand {
         if found == 0 { throw ExitCode(1) }
     }
 
+    /// What the search collects for the chosen output.
     var options: QueryOptions {
         var options = QueryOptions()
         options.anonymous = any
         options.jobs = jobs ?? defaultJobs()
-        options.mode = tree ? .tree(depth: depth) : text ? .text : json ? .json : count ? .count(byFile: byFile) : vimgrep ? .vimgrep : .lines
-        options.heading = heading
-        options.before = beforeContext ?? context ?? 0
-        options.after = afterContext ?? context ?? 0
-        options.color = colorWanted(color)
+        options.countOnly = count
+        // Only JSON prints metavariables.
+        options.variables = json
         return options
     }
 
-    /// Warnings, and a failure when files could not be read; the number of hits.
+    /// The printer of the chosen output.
+    var printer: any MatchPrinter {
+        let colored = colorWanted(color)
+        let before = beforeContext ?? context ?? 0, after = afterContext ?? context ?? 0
+        if count { return CountPrinter(byFile: byFile) }
+        if before > 0 || after > 0 { return ContextPrinter(before: before, after: after, color: colored) }
+        let style = PrintStyle(color: colored, path: !heading)
+        let printer: any MatchPrinter
+        if tree { printer = TreePrinter(depth: depth, anonymous: any) }
+        else if text { printer = TextPrinter() }
+        else if json { printer = JSONPrinter() }
+        else if vimgrep { printer = VimgrepPrinter(style: style) }
+        else { printer = LinePrinter(style: style) }
+        return heading ? HeadingPrinter(inner: printer, style: style) : printer
+    }
+
+    /// `--text` needs the archive's source text.
+    func checkTextStored(_ archive: Archive) throws {
+        if text, !archive.flags.contains(.sources) {
+            throw CSTPackError("\(archive.path) does not store source text (built with --no-source): --text has nothing to print")
+        }
+    }
+
+    /// Warnings, and a failure when files could not be read; the number of hits. With
+    /// `--count` alone, the total comes first.
     func report(_ result: QueryResult, files: Int) -> Int {
+        if count && !byFile { writeStdout(Array("\(result.hits)\n".utf8)) }
         for w in result.warnings { writeStderr("cstpack: warning: \(w)\n") }
         if result.failedFiles > 0 {
             fail(CSTPackError("\(result.failedFiles) of \(files) files could not be read (see the warnings above); the others' results are printed"))
@@ -193,8 +219,11 @@ struct QueryCommand: ParsableCommand {
         } else {
             search = try StructuralSearch.rules(file: rule!, language: lang, archive: archive, files: files)
         }
+        try checkTextStored(archive)
         files = try search.files(files, in: archive)
-        let result = try QueryRunner.run(archive, files: files, search: search, options: options) { writeStdout($0) }
+        let printer = self.printer
+        let result = try QueryRunner.run(archive, files: files, search: search, options: options,
+                                         each: { try printer.print($0) }, sink: writeStdout)
         found = report(result, files: files.count)
     }
 }

@@ -54,9 +54,11 @@ final class CLITests: XCTestCase {
         return e
     }
 
-    /// Runs cstpack with no stdin, capturing stdout and stderr through files.
-    func run(_ args: [String], cwd: String? = nil, environment: [String: String]? = nil) throws -> Run {
-        let exe = try exe()
+    /// Runs cstpack (or `program`, built beside it) with no stdin, capturing stdout and
+    /// stderr through files.
+    func run(_ args: [String], cwd: String? = nil, environment: [String: String]? = nil, program: String = "cstpack") throws -> Run {
+        var exe = try exe()
+        if program != "cstpack" { exe = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent(program).path }
         let dir = try makeTempDir("cstpack-cli-io")
         let outPath = dir + "/stdout", errPath = dir + "/stderr"
         XCTAssertTrue(FileManager.default.createFile(atPath: outPath, contents: nil))
@@ -341,7 +343,7 @@ final class CLITests: XCTestCase {
             (["diff", archive, tree, "--max-file-size", huge], "--max-file-size"),
             (["update", "-a", archive, "-j", "0"], "-j"),
             (["update", "-a", archive, "-j", huge], "-j"),
-            // the hidden benchmark commands
+            // the benchmark drivers (cstpack-bench)
             (["decode-all", "-a", archive, "-j", "0"], "-j"),
             (["decode-all", "-a", archive, "-j", huge], "-j"),
             (["bench-lookup", "-a", archive, "--count=-1"], "--count"),
@@ -351,18 +353,30 @@ final class CLITests: XCTestCase {
         var env = ProcessInfo.processInfo.environment
         env["SWIFT_BACKTRACE"] = "enable=no"
         for (args, name) in cases {
-            let what = args.joined(separator: " ")
-            let r = try run(args, environment: env)
+            let program = ["decode-all", "bench-lookup"].contains(args[0]) ? "cstpack-bench" : "cstpack"
+            let what = program + " " + args.joined(separator: " ")
+            let r = try run(args, environment: env, program: program)
             XCTAssertTrue(r.exitedNormally, "\(what): killed by a signal: \(r.description)")
             XCTAssertEqual(r.status, 2, "\(what): \(r.description)")
             let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: true)
             XCTAssertEqual(lines.count, 1, "\(what): one line on stderr: \(r.stderr)")
             let line = String(lines.first ?? "")
-            XCTAssertTrue(line.hasPrefix("cstpack: error: "), "\(what): \(r.stderr)")
+            XCTAssertTrue(line.hasPrefix("\(program): error: "), "\(what): \(r.stderr)")
             XCTAssertTrue(line.contains(name) && line.contains(" between "), "\(what): names \(name) and its range: \(r.stderr)")
             XCTAssertEqual(r.stdout, "", "\(what): \(r.description)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "no build ran")
+    }
+
+    /// The benchmark drivers are their own program, not commands of the shipped cstpack.
+    func testBenchmarkDriversAreNotShippedCommands() throws {
+        for name in ["decode-all", "bench-lookup"] {
+            let shipped = try run([name])
+            XCTAssertEqual(shipped.status, 2, "cstpack \(name): \(shipped.description)")
+            XCTAssertTrue(shipped.stderr.hasPrefix("cstpack: error: Unexpected argument '\(name)'"), shipped.description)
+            let bench = try run([name, "--help"], program: "cstpack-bench")
+            XCTAssertEqual(bench.status, 0, "cstpack-bench \(name): \(bench.description)")
+        }
     }
 
     func testVerifyWithoutArchiveInEmptyDirectory() throws {

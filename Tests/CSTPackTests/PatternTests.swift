@@ -21,21 +21,28 @@ final class PatternTests: XCTestCase {
         let all = Array(0..<archive.fileCount)
         let s = try StructuralSearch.pattern(pattern, language: lang, strictness: strictness, archive: archive, files: all)
         var options = QueryOptions()
-        options.mode = .json
+        options.variables = true
         options.jobs = 2
-        var out: [UInt8] = []
-        _ = try QueryRunner.run(archive, files: try s.files(all, in: archive), search: s, options: options) { out += $0 }
-        return try String(decoding: out, as: UTF8.self).split(separator: "\n").map { line in
-            let d = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+        return try matches(archive, try s.files(all, in: archive), s, options) { ft, hit in
             var vars: [String: [String]] = [:]
-            for (k, v) in d["vars"] as? [String: Any] ?? [:] {
-                if let one = v as? [String: Any] { vars[k] = [one["text"] as! String] }
-                if let many = v as? [[String: Any]] { vars[k] = many.map { $0["text"] as! String } }
-            }
-            return Match(path: d["path"] as! String, text: d["text"] as? String ?? "", start: d["start_byte"] as! Int,
-                         end: d["end_byte"] as! Int, vars: vars)
+            for e in hit.variables?.entries ?? [] { vars[e.name] = e.nodes.map { Self.text(ft, $0) } }
+            return Match(path: ft.displayPath, text: Self.text(ft, hit.node), start: Int(ft.tree.starts[hit.node]),
+                         end: Int(ft.tree.ends[hit.node]), vars: vars)
         }
     }
+
+    /// The search's hits over `files`, as `match` describes each, in file order.
+    func matches(_ archive: Archive, _ files: [Int], _ s: StructuralSearch, _ options: QueryOptions,
+                 _ match: @escaping @Sendable (FileTree, QueryHit) -> Match) throws -> [Match] {
+        var found: [Match] = []
+        _ = try QueryRunner.run(archive, files: files, search: s, options: options, each: { m in
+            guard let ft = m.tree else { throw CSTPackError("no tree for \(m.path)") }
+            return m.hits.map { match(ft, $0) }
+        }, sink: { found += $0 })
+        return found
+    }
+
+    static func text(_ ft: FileTree, _ n: Int) -> String { ft.text(n).map { String(decoding: $0, as: UTF8.self) } ?? "" }
 
     private var built: [String: Archive] = [:]
 
@@ -186,14 +193,9 @@ final class PatternTests: XCTestCase {
         try writeBytes(Array(yaml.utf8), to: path)
         let all = Array(0..<archive.fileCount)
         let s = try StructuralSearch.rules(file: path, language: nil, archive: archive, files: all)
-        var options = QueryOptions()
-        options.mode = .json
-        var out: [UInt8] = []
-        _ = try QueryRunner.run(archive, files: try s.files(all, in: archive), search: s, options: options) { out += $0 }
-        return try String(decoding: out, as: UTF8.self).split(separator: "\n").map { line in
-            let d = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
-            return Match(path: d["path"] as! String, text: "\(d["rule"] as! String): \(d["text"] as? String ?? "")",
-                         start: d["start_byte"] as! Int, end: d["end_byte"] as! Int, vars: [:])
+        return try matches(archive, try s.files(all, in: archive), s, QueryOptions()) { ft, hit in
+            Match(path: ft.displayPath, text: "\(hit.rule?.id ?? "(no rule)"): \(Self.text(ft, hit.node))",
+                  start: Int(ft.tree.starts[hit.node]), end: Int(ft.tree.ends[hit.node]), vars: [:])
         }
     }
 

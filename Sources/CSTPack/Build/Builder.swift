@@ -15,7 +15,7 @@ package struct BuildOptions: Sendable {
     /// 0 to make checkpoints under deep stacks.
     var checkpointBytesPerAncestor = TreeCodec.checkpointBytesPerAncestor
     /// Where the encoder cuts a file's CST records.
-    var recordLimit: Int { Format.recordLimit(segmentSize: segmentSize, checkpointBytes: checkpointBytes) }
+    package var recordLimit: Int { Format.recordLimit(segmentSize: segmentSize, checkpointBytes: checkpointBytes) }
     package var maxFileSize: Int = 4 << 20
     package var storeSource = true
     package var languageOverrides: [String: String] = [:]
@@ -519,12 +519,6 @@ package enum LineTable {
         guard r.isAtEnd, out.first == 0 else { throw FormatError("line table: malformed") }
         return out
     }
-}
-
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 func realPath(_ p: String) -> String? {

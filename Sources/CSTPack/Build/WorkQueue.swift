@@ -92,7 +92,7 @@ final class OrderedWorkQueue<Result>: @unchecked Sendable {
 }
 
 /// Starts `count` threads running `body(workerIndex)` and returns a function that joins them.
-func startThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> () -> Void {
+package func startThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> () -> Void {
     final class Box: @unchecked Sendable {
         let body: @Sendable (Int) -> Void
         let index: Int

@@ -59,9 +59,9 @@ struct SearchRule: Sendable {
     let rule: CompiledRule
 }
 
-/// A match's metavariables, for `--json`: each name's node, or nodes for `$$$NAME`.
-struct MatchVariables {
-    var entries: [(name: String, nodes: [Int], multiple: Bool)]
+/// A match's metavariables: each name's node, or nodes for `$$$NAME`.
+package struct MatchVariables {
+    package var entries: [(name: String, nodes: [Int], multiple: Bool)]
 
     init(entries: [(name: String, nodes: [Int], multiple: Bool)]) { self.entries = entries }
 
@@ -76,10 +76,10 @@ struct MatchVariables {
 }
 
 extension QueryWorker {
-    /// One file's matches of a structural search, rendered as the options say.
-    func processStructural(_ i: Int, _ search: StructuralSearch, _ o: inout FileOutcome) throws {
+    /// One file's matches of a structural search; nil when the file has none to look at.
+    func matchStructural(_ i: Int, _ search: StructuralSearch, path: String) throws -> FileMatches? {
         let language = Int(try work.archive.file(i).language)
-        guard let rules = search.rules[language] else { return }
+        guard let rules = search.rules[language] else { return nil }
         buffers = try reader.decode(file: i, reusing: buffers)
         let n = buffers.count
         // Only nodes of the pattern's root kind can match: most files have few or none.
@@ -89,14 +89,13 @@ extension QueryWorker {
             any = true
             break
         }
-        guard any else { return }
+        guard any else { return nil }
         let source = try reader.source(ofFile: i)
         if source == nil && rules.contains(where: { $0.rule.needsText }) {
             throw CSTPackError("the archive does not store this file's text (built with --no-source): patterns compare it")
         }
         var hits: [(node: Int, rule: Int, vars: MatchVariables?)] = []
-        // Only JSON prints metavariables.
-        let wantVars = work.options.mode == .json
+        let wantVars = work.options.variables
         let errorKind = work.archive.languages[language].errorKind
         (source ?? []).withUnsafeBufferPointer { text in
             let tree = TreeView(buffers, source: source == nil ? nil : text, errorKind: errorKind)
@@ -119,18 +118,13 @@ extension QueryWorker {
                 }
             } }
         }
-        o.hits = hits.count
-        guard !hits.isEmpty else { return }
-        if case .count(let byFile) = work.options.mode {
-            if byFile { o.text = Array("\(o.path)\t\(hits.count)\n".utf8) }
-            return
+        let found = hits.map { h in
+            let rule = rules[h.rule]
+            return QueryHit(node: h.node, variables: h.vars, rule: rule.id.map { RuleReport(id: $0, message: rule.message, severity: rule.severity) })
         }
+        guard !found.isEmpty, !work.options.countOnly else { return FileMatches(path: path, tree: nil, hits: found, count: found.count) }
         let ft = FileTree(path: try work.archive.path(ofFile: i), table: work.archive.languages[language], tree: buffers.tree(),
                           source: source, lineStarts: try reader.lineStarts(ofFile: i, source: source))
-        let rendered = hits.map { h in
-            let rule = rules[h.rule]
-            return Hit(node: h.node, match: nil, capture: nil, vars: h.vars, rule: rule.id.map { ($0, rule.message, rule.severity) })
-        }
-        o.text = try render(ft, hits: rendered)
+        return FileMatches(path: path, tree: ft, hits: found, count: found.count)
     }
 }

@@ -1,14 +1,13 @@
 import ArgumentParser
+import CommandSupport
 import CSTPack
-import Glibc
 
 /// Measures single-node lookups inside one process (what `query FILE LINE:COL` does after
 /// the archive is open), for scripts/bench-query.
 struct BenchLookup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-lookup",
-        abstract: "Time LINE:COL lookups in random stored files (benchmark helper).",
-        shouldDisplay: false
+        abstract: "Time LINE:COL lookups in random stored files."
     )
     @OptionGroup var archiveOption: ArchiveOption
     @Option(help: "Number of lookups.", transform: saturatingInt) var count = 2000
@@ -49,9 +48,9 @@ struct BenchLookup: ParsableCommand {
                 var found = 0
                 var times: [Double] = []
                 times.reserveCapacity(picks.count)
-                let started = now()
+                let started = monotonicSeconds()
                 for (path, line, column) in picks {
-                    let t0 = now()
+                    let t0 = monotonicSeconds()
                     let reader = warm ? warmReader : ArchiveReader(archive)
                     reader.treeCacheLimit = 0
                     guard let i = try Locate.files(archive, matching: path).first else { continue }
@@ -59,9 +58,9 @@ struct BenchLookup: ParsableCommand {
                     if let (_, node) = try reader.fileTree(i, line: line, column: column) {
                         found += node >= 0 ? 1 : 0
                     }
-                    times.append(now() - t0)
+                    times.append(monotonicSeconds() - t0)
                 }
-                let us = (now() - started) * 1e6 / Double(max(picks.count, 1))
+                let us = (monotonicSeconds() - started) * 1e6 / Double(max(picks.count, 1))
                 times.sort()
                 func percentile(_ q: Double) -> String { times.isEmpty ? "-" : fmt(times[min(times.count - 1, Int(q * Double(times.count)))] * 1e6, 1) }
                 print("first lookup in a file, \(warm ? "warm" : "cold") segment cache: \(picks.count) lookups (\(found) inside a line), \(fmt(us, 1)) µs per lookup (median \(percentile(0.5)), p90 \(percentile(0.9)), max \(percentile(1)))")
@@ -69,7 +68,7 @@ struct BenchLookup: ParsableCommand {
             // An editor asks many points of one open file: later lookups reuse its decoded tree.
             let reader = ArchiveReader(archive)
             var total = 0
-            let started = now()
+            let started = monotonicSeconds()
             for (path, line, column) in picks {
                 guard let i = try Locate.files(archive, matching: path).first else { continue }
                 let ft = try reader.fileTree(i)
@@ -79,7 +78,7 @@ struct BenchLookup: ParsableCommand {
                     }
                 }
             }
-            let per = (now() - started) * 1e6 / Double(max(picks.count * 10, 1))
+            let per = (monotonicSeconds() - started) * 1e6 / Double(max(picks.count * 10, 1))
             print("ten lookups per file (the file decoded once): \(fmt(per, 1)) µs per lookup (checksum \(total % 1000))")
         } catch {
             fail(error)

@@ -1,15 +1,17 @@
+import CSTPack
+
 /// Decodes every stored CST of an archive on `jobs` threads: the read-side counterpart of
-/// parsing every file, used by `cstpack decode-all` and the benchmarks.
-package enum DecodeAll {
-    package struct Result: Sendable {
-        package var files = 0
-        package var nodes = 0
+/// parsing every file (`cstpack-bench decode-all`).
+enum DecodeAll {
+    struct Result: Sendable {
+        var files = 0
+        var nodes = 0
         /// Encoded bytes (EncodeAll only).
-        package var bytes = 0
-        package var seconds = 0.0
+        var bytes = 0
+        var seconds = 0.0
     }
 
-    package static func run(_ archive: Archive, jobs: Int) throws -> Result {
+    static func run(_ archive: Archive, jobs: Int) throws -> Result {
         let started = monotonicSeconds()
         final class Shared: @unchecked Sendable {
             let lock = Mutex()
@@ -53,9 +55,9 @@ package enum DecodeAll {
 }
 
 /// Encodes every stored CST again, as the build does (same tag models and record limit),
-/// timing only the encoding: the encoder's benchmark (`cstpack decode-all --encode`).
-package enum EncodeAll {
-    package static func run(_ archive: Archive) throws -> DecodeAll.Result {
+/// timing only the encoding: the encoder's benchmark (`cstpack-bench decode-all --encode`).
+enum EncodeAll {
+    static func run(_ archive: Archive) throws -> DecodeAll.Result {
         let reader = ArchiveReader(archive, cacheLimit: 8 << 20, scanning: true)
         var trees: [(tree: CSTTree, language: Int)] = []
         for i in 0..<archive.fileCount {
