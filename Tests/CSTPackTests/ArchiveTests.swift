@@ -412,6 +412,21 @@ final class ArchiveTests: XCTestCase {
 
     // MARK: Stats
 
+    /// Languages with as many nodes as each other are listed by name: the order of a
+    /// dictionary changes from process to process, and `stats` printed them in that order.
+    func testStatsListsLanguagesWithEqualNodeCountsByName() throws {
+        let (path, _) = try buildFixtures()
+        var report = try StatsReport.compute(try Archive(path: path))
+        let names = report.languages.keys.sorted()
+        XCTAssertGreaterThan(names.count, 3)
+        for name in names { report.languages[name]!.nodes = 7 }
+        let rows = report.text().split(separator: "\n").compactMap { line -> String? in
+            let first = String(line.split(separator: " ").first ?? "")
+            return names.contains(first) ? first : nil
+        }
+        XCTAssertEqual(rows, names)
+    }
+
     func testStatsJSON() throws {
         let (path, summary) = try buildFixtures()
         let archive = try Archive(path: path)

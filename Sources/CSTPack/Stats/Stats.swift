@@ -284,7 +284,7 @@ package struct StatsReport: Codable, Sendable {
         let header = ["language", "files", "lines", "nodes", "source", estimated ? "cst (est.)" : "cst (measured)",
                       estimated ? "B/node (est.)" : "B/node", "lines/MB"]
         var rows: [[String]] = []
-        for (name, t) in languages.sorted(by: { $0.value.nodes > $1.value.nodes }) {
+        for (name, t) in languages.sorted(by: { ($0.value.nodes, $1.key) > ($1.value.nodes, $0.key) }) {
             rows.append([name, "\(t.files)", "\(t.lines)", "\(t.nodes)", mb(t.source_bytes), mb(t.cst_bytes), fmt(t.bytes_per_node, 3), fmt(t.lines_per_mb_of_cst, 0)])
         }
         rows.append(["total", "\(total.files)", "\(total.lines)", "\(total.nodes)", mb(total.source_bytes), mb(total.cst_bytes), fmt(total.bytes_per_node, 3), fmt(total.lines_per_mb_of_cst, 0)])
