@@ -155,52 +155,97 @@ package enum Builder {
         return selection
     }
 
+    /// The build's stages, in order: (1) walk and choose grammars, (2) parse a sample and
+    /// train the tag models (phase 2) on a thread of its own, (3) parse and encode every file
+    /// on `jobs` workers, (4) write the encoded files in path order as they come, (5) finish
+    /// the archive (models, the tree's description, the index).
     package static func build(_ options: BuildOptions, grammars: GrammarRegistry,
                              events: (BuildEvent) -> Void) throws -> BuildSummary {
         let started = monotonicSeconds()
         let selection = try select(options, grammars: grammars, events: events)
-        let chosen = selection.chosen
-        var skipped = selection.skipped
-        if chosen.isEmpty {
-            let k = skipped
-            let why = "\(options.root): no files to pack (\(selection.walked) found; unknown language \(k.unknownLanguage), "
-                + "no grammar \(k.noGrammar), too large \(k.tooLarge), symbolic links \(k.symlinks))"
-            guard options.allowEmpty || options.parseOnly else { throw Self.refusingEmpty(why, options) }
-            events(.warning(why + "; the archive will be empty"))
-        }
-        let languageNames = Array(Set(chosen.map(\.language))).sorted()
-        let languageIndex = Dictionary(uniqueKeysWithValues: languageNames.enumerated().map { ($1, $0) })
-        let selected = languageNames.map { grammars.grammars[$0]! }
-
-        let files = chosen.map { ($0.file, languageIndex[$0.language]!) }
-        let jobs = max(1, options.jobs)
-        // Phase 2: parse the training sample now; fit the models on a thread of their own
-        // while the workers parse the other files (they wait for the models to encode).
+        try checkSomethingToPack(selection, options, events: events)
+        let inputs = Inputs(selection, grammars: grammars, jobs: options.jobs)
         // One parser per worker (each starts its parse helper on first use), for the
         // training sample first and then for the workers.
-        let parsers = FileParsers(count: jobs, options: options)
-        var gate = ModelGate(models: [TagModel?](repeating: nil, count: selected.count))
-        var preParsed: ModelTraining.Parsed? = nil
-        var joinTraining: () -> Void = {}
-        if options.phases.contains(.delta) && !options.parseOnly {
-            let sample = ModelTraining.parseSample(files: files, grammars: selected, options: options, parsers: parsers)
-            preParsed = sample.parsed
-            let training = ModelGate()
-            gate = training
-            joinTraining = startThreads(1) { _ in
-                let fitted = ModelTraining.fit(sample, files: files, grammars: selected, options: options)
-                training.open(fitted.models, reports: fitted.reports)
-            }
-        }
+        let parsers = FileParsers(count: inputs.jobs, options: options)
+        let training = startTraining(inputs, options: options, parsers: parsers)
         let writer = options.parseOnly ? nil : try ArchiveWriter(
-            destination: options.output, languages: selected.map(\.table), phases: options.phases, codec: options.codec,
+            destination: options.output, languages: inputs.grammars.map(\.table), phases: options.phases, codec: options.codec,
             level: options.level ?? options.codec.defaultLevel,
             sourceLevel: options.sourceLevel ?? options.codec.defaultSourceLevel, segmentSize: options.segmentSize)
-        let queue = OrderedWorkQueue<Outcome>(total: chosen.count, window: jobs * 256)
+        let queue = OrderedWorkQueue<Outcome>(total: inputs.files.count, window: inputs.jobs * 256)
+        let joinWorkers = startEncoding(inputs, training: training, parsers: parsers, options: options, queue: queue)
+        let written = write(queue, inputs: inputs, writer: writer, events: events)
+        joinWorkers()
+        training.join()
+        let trained = training.gate.wait()
+        for r in trained.reports { events(.model(r)) }
+        var summary = try finish(written, inputs: inputs, models: trained.models, writer: writer, options: options)
+        summary.seconds = monotonicSeconds() - started
+        return summary
+    }
+
+    /// The files chosen, their languages (sorted, as the archive stores them) and grammars.
+    struct Inputs {
+        let selection: Selection
+        let languageNames: [String]
+        let grammars: [Grammar]
+        /// Each file with its language's index in `languageNames`.
+        let files: [(WalkedFile, Int)]
+        let jobs: Int
+
+        init(_ selection: Selection, grammars registry: GrammarRegistry, jobs: Int) {
+            self.selection = selection
+            languageNames = Array(Set(selection.chosen.map(\.language))).sorted()
+            let index = Dictionary(uniqueKeysWithValues: languageNames.enumerated().map { ($1, $0) })
+            grammars = languageNames.map { registry.grammars[$0]! }
+            files = selection.chosen.map { ($0.file, index[$0.language]!) }
+            self.jobs = max(1, jobs)
+        }
+    }
+
+    /// Stage 1's end: a tree with nothing to pack is an error unless asked for.
+    static func checkSomethingToPack(_ selection: Selection, _ options: BuildOptions, events: (BuildEvent) -> Void) throws {
+        guard selection.chosen.isEmpty else { return }
+        let k = selection.skipped
+        let why = "\(options.root): no files to pack (\(selection.walked) found; unknown language \(k.unknownLanguage), "
+            + "no grammar \(k.noGrammar), too large \(k.tooLarge), symbolic links \(k.symlinks))"
+        guard options.allowEmpty || options.parseOnly else { throw Self.refusingEmpty(why, options) }
+        events(.warning(why + "; the archive will be empty"))
+    }
+
+    /// Stage 2: phase 2's training sample, parsed now; the models fitted on a thread of
+    /// their own while the workers parse the other files (they wait for the models to encode).
+    struct Training {
+        /// Opens when the models are fitted (at once, with no models, without phase 2).
+        let gate: ModelGate
+        /// The sample's parsed files, which the workers then take instead of parsing again.
+        let preParsed: ModelTraining.Parsed?
+        let join: () -> Void
+    }
+
+    static func startTraining(_ inputs: Inputs, options: BuildOptions, parsers: FileParsers) -> Training {
+        guard options.phases.contains(.delta) && !options.parseOnly else {
+            return Training(gate: ModelGate(models: [TagModel?](repeating: nil, count: inputs.grammars.count)), preParsed: nil, join: {})
+        }
+        let sample = ModelTraining.parseSample(files: inputs.files, grammars: inputs.grammars, options: options, parsers: parsers)
+        let gate = ModelGate()
+        let join = startThreads(1) { _ in
+            let fitted = ModelTraining.fit(sample, files: inputs.files, grammars: inputs.grammars, options: options)
+            gate.open(fitted.models, reports: fitted.reports)
+        }
+        return Training(gate: gate, preParsed: sample.parsed, join: join)
+    }
+
+    /// Stage 3: `jobs` workers take runs of files, parse them (in the parse helper, while
+    /// encoding the run before) and encode them once the models are ready, putting each
+    /// outcome on `queue` in file order. Returns the join of the workers.
+    static func startEncoding(_ inputs: Inputs, training: Training, parsers: FileParsers, options: BuildOptions,
+                              queue: OrderedWorkQueue<Outcome>) -> () -> Void {
         precondition(Self.maxWaiting < 256, "files waiting for the models must stay below the queue's window per worker")
-        let work = WorkList(files: files, grammars: selected, preParsed: preParsed, options: options)
-        let modelGate = gate
-        let join = startThreads(jobs) { worker in
+        let work = WorkList(files: inputs.files, grammars: inputs.grammars, preParsed: training.preParsed, options: options)
+        let modelGate = training.gate
+        return startThreads(inputs.jobs) { worker in
             let parser = parsers[worker]
             // While the models are being fitted, parsed files wait here (a few per worker:
             // far fewer than the queue's window, so taking more work cannot block on them).
@@ -250,13 +295,25 @@ package enum Builder {
             }
             encodeWaiting()
         }
+    }
 
+    /// What stage 4 wrote and counted.
+    struct Written {
         var summary = BuildSummary()
-        summary.usedGit = selection.usedGit
-        summary.excluded = selection.excluded
+        var skipped: SkipCounts
         var passedOver: [PassedOverFile] = []
-        summary.languages = languageNames
+        /// The first write that failed: the queue was cancelled then.
         var failure: Error? = nil
+    }
+
+    /// Stage 4: the outcomes in file order, each encoded file added to the archive.
+    static func write(_ queue: OrderedWorkQueue<Outcome>, inputs: Inputs, writer: ArchiveWriter?,
+                      events: (BuildEvent) -> Void) -> Written {
+        var w = Written(skipped: inputs.selection.skipped)
+        w.summary.usedGit = inputs.selection.usedGit
+        w.summary.excluded = inputs.selection.excluded
+        w.summary.languages = inputs.languageNames
+        let chosen = inputs.selection.chosen
         var done = 0
         var sourceDone = 0
         while let outcome = queue.next() {
@@ -265,50 +322,54 @@ package enum Builder {
             switch outcome {
             case .encoded(let file):
                 sourceDone += file.sourceLength
-                if failure == nil {
+                if w.failure == nil {
                     do {
                         try writer!.add(file)
-                        summary.files += 1
-                        summary.lines += file.lineCount
-                        summary.nodes += file.nodeCount
-                        summary.sourceBytes += file.sourceLength
+                        w.summary.files += 1
+                        w.summary.lines += file.lineCount
+                        w.summary.nodes += file.nodeCount
+                        w.summary.sourceBytes += file.sourceLength
                     } catch {
-                        failure = error
+                        w.failure = error
                         queue.cancel()
                     }
                 }
             case .parsedOnly(let n):
                 sourceDone += n
-                summary.files += 1
-                summary.sourceBytes += n
+                w.summary.files += 1
+                w.summary.sourceBytes += n
             case .skipped(let reason, let message):
-                skipped.count(reason)
+                w.skipped.count(reason)
                 if let remembered = PassedOverFile.Reason(skipReason: reason) {
-                    passedOver.append(PassedOverFile(path: walked.path, reason: remembered, stamp: walked.stamp))
+                    w.passedOver.append(PassedOverFile(path: walked.path, reason: remembered, stamp: walked.stamp))
                 }
                 if let m = message { events(.warning(m)) }
             }
             events(.progress(done, chosen.count, sourceDone))
         }
-        join()
-        joinTraining()
-        let trained = gate.wait()
-        for r in trained.reports { events(.model(r)) }
-        if let f = failure {
+        return w
+    }
+
+    /// Stage 5: the archive completed (models, the tree's description, the index), or
+    /// removed when a write failed or every file was skipped.
+    static func finish(_ w: Written, inputs: Inputs, models: [TagModel?], writer: ArchiveWriter?,
+                       options: BuildOptions) throws -> BuildSummary {
+        if let f = w.failure {
             writer?.abort()
             throw f
         }
-        if summary.files == 0 && !options.allowEmpty && !options.parseOnly {
+        let skipped = w.skipped
+        if w.summary.files == 0 && !options.allowEmpty && !options.parseOnly {
             writer?.abort()
             throw Self.refusingEmpty("\(options.root): every file was skipped (\(skipped.total): binary \(skipped.binary), "
                                      + "unreadable \(skipped.unreadable), parse failed \(skipped.parseFailed))", options)
         }
-        writer?.setModels(trained.models)
-        writer?.setTree(TreeState.describing(options, root: options.root, usedGit: selection.usedGit, passedOver: passedOver))
+        writer?.setModels(models)
+        writer?.setTree(TreeState.describing(options, root: options.root, usedGit: inputs.selection.usedGit, passedOver: w.passedOver))
         try writer?.finish(skipped: skipped)
+        var summary = w.summary
         summary.skipped = skipped
         summary.archiveBytes = writer?.archiveBytes ?? 0
-        summary.seconds = monotonicSeconds() - started
         return summary
     }
 
