@@ -17,6 +17,10 @@ struct CompiledQuery {
         /// it stands for, already adjusted (captures, field, anchor). -1: not spliced.
         var spliceStart: Int32
         var spliceCount: Int32
+        /// tree-sitter splits its state at a sibling this item matches (one copy takes it,
+        /// one waits for a later one) only when the item captures or has children to test;
+        /// otherwise the first sibling that matches is taken.
+        var triesLater: Bool
     }
 
     enum Tag: UInt8 { case node, token, any, alternation, group }
@@ -177,7 +181,7 @@ struct CompiledQuery {
         let start = items.count
         guard start + list.count <= Self.maxItems else { throw CSTPackError("the query is too large to compile (over \(Self.maxItems) items after expanding alternations)") }
         items += list.map { _ in Item(expr: -1, quantifier: .one, field: 0, anchoredBefore: false, anchoredAfter: false,
-                                      captureStart: 0, captureCount: 0, spliceStart: -1, spliceCount: -1) }
+                                      captureStart: 0, captureCount: 0, spliceStart: -1, spliceCount: -1, triesLater: true) }
         for (k, item) in list.enumerated() { try fill(start + k, item) }
         return Range(start: Int32(start), count: Int32(list.count))
     }
@@ -216,7 +220,28 @@ struct CompiledQuery {
         items[slot] = Item(expr: expr, quantifier: item.quantifier, field: item.field ?? 0,
                            anchoredBefore: item.anchoredBefore, anchoredAfter: item.anchoredAfter,
                            captureStart: capStart, captureCount: Int32(item.captures.count),
-                           spliceStart: spliceStart, spliceCount: spliceCount)
+                           spliceStart: spliceStart, spliceCount: spliceCount,
+                           triesLater: Self.hasCaptures(item) || Self.hasChildren(item.expr))
+    }
+
+    static func hasCaptures(_ item: Query.Item) -> Bool {
+        if !item.captures.isEmpty { return true }
+        switch item.expr {
+        case .node(_, let children, _): return children.contains(where: hasCaptures)
+        case .group(let items): return items.contains(where: hasCaptures)
+        case .alternation(let alts): return alts.contains { $0.contains(where: hasCaptures) }
+        case .token, .any: return false
+        }
+    }
+
+    /// Whether the item's steps go on into the node's children (tree-sitter's "fallible" step).
+    static func hasChildren(_ e: Query.Expr) -> Bool {
+        switch e {
+        case .node(_, let children, _): return !children.isEmpty
+        case .group(let items): return items.count > 1 || items.contains { hasChildren($0.expr) }
+        case .alternation(let alts): return alts.contains { $0.count > 1 || $0.contains { hasChildren($0.expr) } }
+        case .token, .any: return false
+        }
     }
 
     mutating func expression(_ e: Query.Expr) throws -> Int32 {

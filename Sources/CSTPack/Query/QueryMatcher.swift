@@ -569,16 +569,24 @@ struct MatchRun {
     /// `list[from...]`. `previous` is the list index of the last matched sibling (for
     /// anchors, -1: none); `pinned` fixes where the next item must match (a top-level
     /// sibling group starts at a given node, -1: anywhere); `inParent` says the list is a
-    /// parent's children (so edge anchors apply).
+    /// parent's children (so edge anchors apply). `limit`, on a way that skipped a `?` or
+    /// `*` item present at list index `limit`: the next sibling matched must sit at or
+    /// before it (tree-sitter drops the skipping state when the item matches, as its
+    /// captures are a subset of the other's at the same step), and the way ends in
+    /// nothing if it matches no sibling.
     func matchSequence(end: Int, idx: Int, rest: Int, list: NodeList, from: Int, previous: Int,
-                       pinned: Int, inParent: Bool, depth: Int, _ k: (Int) -> Void) {
+                       pinned: Int, inParent: Bool, depth: Int, limit: Int = .max, _ k: (Int) -> Void) {
         guard step() else { return }
         var end = end, idx = idx, rest = rest
         while idx == end && rest >= 0 {
             let f = frames[rest]
             end = Int(f.end); idx = Int(f.idx); rest = Int(f.rest)
         }
-        guard idx < end else { counters[2] = previous; k(depth); return }
+        guard idx < end else {
+            // A skipping state that matched nothing since waits for, and loses to, the longer one.
+            guard limit == .max else { return }
+            counters[2] = previous; k(depth); return
+        }
         let item = q.items[idx]
         let tailEmpty = idx + 1 == end && (rest < 0 || frames[rest].tailEmpty)
 
@@ -592,7 +600,7 @@ struct MatchRun {
             for s in Int(item.spliceStart)..<Int(item.spliceStart + item.spliceCount) {
                 let r = q.ranges[s]
                 matchSequence(end: Int(r.start + r.count), idx: Int(r.start), rest: slot, list: list, from: from,
-                              previous: previous, pinned: pinned, inParent: inParent, depth: depth, k)
+                              previous: previous, pinned: pinned, inParent: inParent, depth: depth, limit: limit, k)
             }
             return
         }
@@ -607,17 +615,20 @@ struct MatchRun {
             func iterate(_ from: Int, _ prev: Int, _ d: Int, _ times: Int) {
                 guard !exhausted else { return }
                 let pin = times == 0 ? pinned : -1
+                let bound = times == 0 ? limit : .max
                 if times >= least {
                     matchSequence(end: end, idx: idx + 1, rest: rest, list: list, from: from, previous: prev, pinned: pin,
-                                  inParent: inParent, depth: d, k)
+                                  inParent: inParent, depth: d, limit: bound, k)
                 }
                 guard times < most else { return }
                 // Under `*` and `+` each repetition takes the group's earliest match (as a
                 // quantified single item takes its first run): the alternatives would only add
                 // dominated matches, in a number exponential in the siblings.
+                // A repetition after the first starts at the very next sibling (tree-sitter's
+                // repeat step seeks an immediate match), or not at all.
                 var taken = false
                 matchSequence(end: Int(x.first + x.count), idx: Int(x.first), rest: -1, list: list, from: from, previous: prev,
-                              pinned: pin, inParent: inParent, depth: d) { c in
+                              pinned: times == 0 ? pinned : from, inParent: inParent, depth: d, limit: bound) { c in
                     let last = counters[2]
                     guard !taken, last >= from else { return } // an iteration that matched nothing ends the loop
                     taken = most > 1 // `?`: each way is a match of its own
@@ -643,6 +654,37 @@ struct MatchRun {
             guard tailEmpty && item.anchoredAfter && inParent else { return true }
             return !anyNamed(list, j + 1, list.end)
         }
+        /// The way that skips this `?` or `*` item. tree-sitter splits its state on reaching
+        /// the item: one copy waits for the item, one goes on to the next. Inside a parent,
+        /// or after a group's first item, the copy going on lives until the item matches
+        /// (at list index `present`), so it may match siblings up to there; a top-level
+        /// group's leading item skips only where it is absent (as tree-sitter's states
+        /// started at each sibling work out).
+        func skip(present: Int) {
+            if present >= 0 && pinned >= 0 { return }
+            matchSequence(end: end, idx: idx + 1, rest: rest, list: list, from: from, previous: previous,
+                          pinned: pinned, inParent: inParent, depth: depth,
+                          limit: present < 0 ? limit : min(limit, present), k)
+        }
+        /// tree-sitter drops a state waiting for `field: ...` at a sibling of that field when
+        /// the parent's production has no later child of that field. Nodes under one hidden
+        /// child share its field, so a run of siblings with the field counts as one child,
+        /// but for its first node when a separator of the field follows it (`name: a, b`
+        /// is `a` then a hidden repetition of `, b`).
+        var fieldRun = (start: -1, end: -1, last: false)  // the run of siblings of the field last looked at
+        func lastOfField(_ j: Int) -> Bool {
+            let f = item.field
+            guard f != 0, fields[list[j]] == f else { return false }
+            if j < fieldRun.end && j > fieldRun.start { return fieldRun.last }
+            var first = j
+            while first > list.start && fields[list[first - 1]] == f { first -= 1 }
+            var m = j + 1
+            while m < list.end && fields[list[m]] == f { m += 1 }
+            fieldRun = (first, m, true)
+            while m < list.end { if fields[list[m]] == f { fieldRun.last = false; break }; m += 1 }
+            if j == first && first + 1 < fieldRun.end && !isNamed(list[first + 1]) { return false }
+            return fieldRun.last
+        }
         func continueAfter(_ j: Int, _ c: Int) {
             guard endsRight(j) else { return }
             matchSequence(end: end, idx: idx + 1, rest: rest, list: list, from: j + 1, previous: j, pinned: -1,
@@ -651,31 +693,33 @@ struct MatchRun {
 
         switch item.quantifier {
         case .one, .optional:
-            var matchedSomewhere = false
+            var firstMatch = -1
             var j = from
-            while j < list.end && !exhausted {
+            while j < list.end && j <= limit && !exhausted {
                 if pinned >= 0 && j != pinned { break }
                 if placeable(j, after: previous) {
                     let position = j
                     matchItem(idx, node: list[j], depth: depth) { c in
-                        matchedSomewhere = true
+                        if firstMatch < 0 { firstMatch = position }
                         continueAfter(position, c)
                     }
+                    if firstMatch >= 0 && !item.triesLater { break }
                 }
+                if lastOfField(j) { break }
                 j += 1
             }
-            // Like tree-sitter, an optional item that is present is not also skipped.
-            if item.quantifier == .optional && !matchedSomewhere {
-                matchSequence(end: end, idx: idx + 1, rest: rest, list: list, from: from, previous: previous,
-                              pinned: pinned, inParent: inParent, depth: depth, k)
+            if item.quantifier == .optional {
+                skip(present: firstMatch)
             }
         case .zeroOrMore, .oneOrMore:
             // As in tree-sitter: the run starts at the first sibling that matches and
             // continues through the immediately following siblings while they match.
-            var matchedSomewhere = false
+            var firstMatch = -1
             var j = from
-            while j < list.end && !exhausted {
+            var fieldEnded = false
+            while j < list.end && j <= limit && !exhausted && !fieldEnded {
                 if pinned >= 0 && j != pinned { break }
+                fieldEnded = lastOfField(j)
                 defer { j += 1 }
                 guard placeable(j, after: previous) else { continue }
                 var runCaps: [QueryMatch.Capture]? = nil
@@ -687,7 +731,7 @@ struct MatchRun {
                     matchItem(idx, node: list[j - 1], depth: depth) { _ in extends = true }
                     if extends { return }
                 }
-                matchedSomewhere = true
+                if firstMatch < 0 { firstMatch = j }
                 var last = j
                 while last + 1 < list.end && !exhausted {
                     var next: [QueryMatch.Capture]? = nil
@@ -704,9 +748,8 @@ struct MatchRun {
                 continueAfter(last, depth + run.count)
                 break
             }
-            if item.quantifier == .zeroOrMore && !matchedSomewhere {
-                matchSequence(end: end, idx: idx + 1, rest: rest, list: list, from: from, previous: previous,
-                              pinned: pinned, inParent: inParent, depth: depth, k)
+            if item.quantifier == .zeroOrMore {
+                skip(present: firstMatch)
             }
         }
     }
