@@ -1,0 +1,6 @@
+package main
+
+// doc
+func F() {}
+
+func G() {}
