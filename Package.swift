@@ -51,7 +51,7 @@ let package = Package(
         .executableTarget(name: "cstpack-outline", dependencies: ["CSTPack"], path: "Examples/Outline"),
         // scripts/bench-api's driver: walks every node of an archive within a cache budget.
         .executableTarget(name: "cstpack-api-walk", dependencies: ["CSTPack"], path: "Benchmarks/APIWalk"),
-        .testTarget(name: "CSTPackTests", dependencies: ["CSTPack", "CTreeSitter"]),
+        .testTarget(name: "CSTPackTests", dependencies: ["CSTPack", "CommandSupport", "CTreeSitter"]),
         // The public API as another program sees it (no @testable), checked against
         // tree-sitter's own C API.
         .testTarget(name: "CSTPackAPITests", dependencies: ["CSTPack", "CTreeSitter"]),

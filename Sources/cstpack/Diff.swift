@@ -139,8 +139,8 @@ struct Diff: ParsableCommand {
             if !quiet {
                 for w in plan.warnings { writeStderr("cstpack: warning: \(w)\n") }
                 let useColor = !json && !nameStatus && colorWanted(color)
-                let format: DiffRenderer.Format = stat ? .stat : nameStatus ? .nameStatus : json ? .json : .human
-                let renderer = DiffRenderer(format: format, color: useColor)
+                let format: DiffPrinter.Format = stat ? .stat : nameStatus ? .nameStatus : json ? .json : .human
+                let renderer = DiffPrinter(format: format, color: useColor)
                 var replayed = 0
                 var failures: [String] = []
                 func tally(_ f: FileDiff) {

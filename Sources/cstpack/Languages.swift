@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import CSTPack
 
 struct Languages: ParsableCommand {

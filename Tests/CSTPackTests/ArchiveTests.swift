@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import XCTest
+@testable import CommandSupport
 @testable import CSTPack
 
 /// Building the fixture tree into archives and reading everything back.

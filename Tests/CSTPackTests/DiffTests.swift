@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import XCTest
+@testable import CommandSupport
 @testable import CSTPack
 
 /// `cstpack diff`: file-level matching, GumTree node matching and its edit script, the
@@ -62,7 +63,7 @@ final class DiffTests: XCTestCase {
     }
 
     func nameStatus(_ files: [FileDiff]) -> [String] {
-        files.map { String(decoding: DiffRenderer(format: .nameStatus, color: false).render($0).dropLast(), as: UTF8.self) }
+        files.map { String(decoding: DiffPrinter(format: .nameStatus, color: false).render($0).dropLast(), as: UTF8.self) }
     }
 
     // MARK: File level
@@ -439,14 +440,14 @@ final class DiffTests: XCTestCase {
         guard case .coarse(let why) = w.mode else { return XCTFail("not coarse: \(w.mode)") }
         XCTAssertTrue(why.contains("budget"), why)
         let f = FileDiff(status: .modified, old: nil, new: SnapshotFile(path: Array("app.py".utf8), hash: ContentHash(low: 0, high: 0), language: "python", size: 0, lines: 0, index: -1), nodes: .diff(d))
-        let human = String(decoding: DiffRenderer(format: .human, color: false).render(f), as: UTF8.self)
+        let human = String(decoding: DiffPrinter(format: .human, color: false).render(f), as: UTF8.self)
         XCTAssertTrue(human.contains("coarse diff (\(reason))"), human)
-        let json = String(decoding: DiffRenderer(format: .json, color: false).render(f), as: UTF8.self)
+        let json = String(decoding: DiffPrinter(format: .json, color: false).render(f), as: UTF8.self)
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         let nodes = try XCTUnwrap(object["nodes"] as? [String: Any])
         XCTAssertEqual(nodes["mode"] as? String, "coarse")
         XCTAssertEqual(nodes["reason"] as? String, reason)
-        XCTAssertTrue(DiffRenderer(format: .stat, color: false).stat([f]).contains("(coarse)"))
+        XCTAssertTrue(DiffPrinter(format: .stat, color: false).stat([f]).contains("(coarse)"))
     }
 
     /// 10,000 levels of nesting, diffed on a thread with a 512 KiB stack: no recursion.
@@ -476,7 +477,7 @@ final class DiffTests: XCTestCase {
         XCTAssertTrue(box.results[1].isCoarse)
         XCTAssertEqual(box.results[1].changes.map(\.op), [.update])
         XCTAssertFalse(box.results[2].changes.isEmpty)
-        let render = DiffRenderer(format: .human, color: false)
+        let render = DiffPrinter(format: .human, color: false)
         XCTAssertFalse(render.human(FileDiff(status: .modified, old: nil, new: nil, nodes: .diff(box.results[0]))).isEmpty)
     }
 
@@ -544,7 +545,7 @@ final class DiffTests: XCTestCase {
                                     new: try fileTree(py("def \(longNew)(x):\n    return x + 1\n"), grammar), options: options)
         XCTAssertEqual(long.renames.map(\.oldName), [longOld])
         XCTAssertEqual(long.groups.first?.path.first?.name, longNew)
-        XCTAssertTrue(DiffRenderer(format: .human, color: false).groupTitle(long.groups[0]).contains("…"))
+        XCTAssertTrue(DiffPrinter(format: .human, color: false).groupTitle(long.groups[0]).contains("…"))
         // ... but not when the old name lives on in the scope: then one is inserted.
         let kept = TreeDiff.compute(old: try fileTree(py("class K:\n    def load(self, path):\n        return open(path).read()\n"), grammar),
                                     new: try fileTree(py("class K:\n    def read_all(self, path):\n        return open(path).read()\n\n    def load(self):\n        return 0\n"), grammar),
@@ -556,7 +557,7 @@ final class DiffTests: XCTestCase {
         XCTAssertEqual(wrapped.changes.map(\.op), [.insert])
         let at = "def f(x):\n    return ".utf8.count
         XCTAssertEqual(wrapped.changes.first?.kept.map { [$0.startByte, $0.endByte] }, [[at, at + 5]])
-        let line = DiffRenderer(format: .human, color: false).changeLine(wrapped.changes[0])
+        let line = DiffPrinter(format: .human, color: false).changeLine(wrapped.changes[0])
         XCTAssertTrue(line.hasSuffix("`x + a + 1`  (keeps 2:12-2:17)"), line)
         for d in [classes, wrapper, nested, renamed, kept, wrapped] { XCTAssertEqual(d.replay, .some(nil)) }
     }
@@ -763,20 +764,20 @@ final class DiffTests: XCTestCase {
         XCTAssertTrue(d.changes[0].newText?.contains("Return the last value of the list.\n\n    More words here.") ?? false, "\(d.changes[0].newText ?? "")")
         XCTAssertEqual(d.changes[1].newText?.hasSuffix("\(long)b"), true, "\(d.changes[1].newText ?? "")")
         let f = FileDiff(status: .modified, old: nil, new: SnapshotFile(path: Array("f.py".utf8), hash: ContentHash(low: 0, high: 0), language: "python", size: 0, lines: 0, index: -1), nodes: .diff(d))
-        let json = String(decoding: DiffRenderer(format: .json, color: false).render(f), as: UTF8.self)
+        let json = String(decoding: DiffPrinter(format: .json, color: false).render(f), as: UTF8.self)
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         let changes = try XCTUnwrap((object["nodes"] as? [String: Any])?["changes"] as? [[String: Any]])
         XCTAssertEqual(changes.map { $0["new_text"] as? String }, d.changes.map(\.newText))
         XCTAssertFalse(json.contains("…"))
         // Human output: the changed words marked, the cut marked.
-        let human = String(decoding: DiffRenderer(format: .human, color: false).render(f), as: UTF8.self)
+        let human = String(decoding: DiffPrinter(format: .human, color: false).render(f), as: UTF8.self)
         XCTAssertTrue(human.contains("[-first-]{+last+}"), human)
         XCTAssertTrue(human.contains("[-a-]{+b+}") || human.contains("[-\(long)a-]{+\(long)b+}"), human)
-        let colored = String(decoding: DiffRenderer(format: .human, color: true).render(f), as: UTF8.self)
+        let colored = String(decoding: DiffPrinter(format: .human, color: true).render(f), as: UTF8.self)
         XCTAssertTrue(colored.contains("\u{1B}[1;31mfirst\u{1B}[0m") && colored.contains("\u{1B}[1;32mlast\u{1B}[0m"), colored)
         XCTAssertEqual(WordDiff.segments("a + b", "a - b").map(\.kind), [.same, .deleted, .inserted, .same])
-        XCTAssertEqual(DiffRenderer.shortened("  first line\nsecond"), "first line…")
-        XCTAssertEqual(DiffRenderer.shortened(String(repeating: "x", count: 80)), String(repeating: "x", count: 59) + "…")
+        XCTAssertEqual(DiffPrinter.shortened("  first line\nsecond"), "first line…")
+        XCTAssertEqual(DiffPrinter.shortened(String(repeating: "x", count: 80)), String(repeating: "x", count: 59) + "…")
     }
 
     func testMinifiedFilesGetTheCoarseDiffUnlessForced() throws {
@@ -821,15 +822,15 @@ final class DiffTests: XCTestCase {
         let a = try build(oldRoot), b = try build(newRoot)
         let files = try plan(a, b)
         XCTAssertEqual(nameStatus(files), ["R100\tgo/main.go\tgo/other.go", "M\tpython/app.py"])
-        let human = files.map { String(decoding: DiffRenderer(format: .human, color: false).render($0), as: UTF8.self) }.joined()
+        let human = files.map { String(decoding: DiffPrinter(format: .human, color: false).render($0), as: UTF8.self) }.joined()
         XCTAssertTrue(human.contains("R100  go/main.go → go/other.go"), human)
         XCTAssertTrue(human.contains("class_definition `Inventory` › function_definition `tagged`: parameters changed"), human)
         XCTAssertTrue(human.contains("~ update  39:22-39:27  identifier  `tag` → `label`"), human)
         XCTAssertFalse(human.contains("\u{1B}["))
-        let colored = String(decoding: DiffRenderer(format: .human, color: true).render(files[1]), as: UTF8.self)
+        let colored = String(decoding: DiffPrinter(format: .human, color: true).render(files[1]), as: UTF8.self)
         XCTAssertTrue(colored.contains("\u{1B}[33m"))
         for f in files {
-            let line = String(decoding: DiffRenderer(format: .json, color: false).render(f), as: UTF8.self)
+            let line = String(decoding: DiffPrinter(format: .json, color: false).render(f), as: UTF8.self)
             XCTAssertTrue(line.hasSuffix("}\n"))
             let o = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             XCTAssertNotNil(o["status"] as? String)
@@ -848,7 +849,7 @@ final class DiffTests: XCTestCase {
                 XCTAssertEqual(o["score"] as? Int, 100)
             }
         }
-        let stat = DiffRenderer(format: .stat, color: false).stat(files)
+        let stat = DiffPrinter(format: .stat, color: false).stat(files)
         XCTAssertTrue(stat.contains("python/app.py") && stat.contains("+0 -0 ~1 >0"), stat)
         XCTAssertTrue(stat.contains("2 files changed (1 modified, 1 renamed)"), stat)
     }

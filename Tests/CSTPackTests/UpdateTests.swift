@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+@testable import CommandSupport
 @testable import CSTPack
 
 /// `update`, `build --reuse` and the live view: an archive kept current must equal a fresh

@@ -7,6 +7,10 @@ package enum WordDiff {
     package struct Segment: Sendable, Equatable {
         package var kind: Kind
         package var text: String
+        package init(kind: Kind, text: String) {
+            self.kind = kind
+            self.text = text
+        }
     }
 
     /// The two texts as one sequence of unchanged, deleted and inserted pieces, deletions

@@ -43,14 +43,3 @@ package enum JSONValue {
 package func jsonObject(_ pairs: KeyValuePairs<String, JSONValue>) -> String {
     JSONValue.object(pairs.map { ($0.key, $0.value) }).serialized
 }
-
-extension StatsReport {
-    package func json() throws -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try e.encode(self), as: UTF8.self)
-    }
-}
-
-/// Aligned text columns: first left-aligned, the rest right-aligned.
-package func textTable(_ rows: [[String]], numeric: Set<Int>? = nil) -> [String] { table(rows, numeric: numeric) }

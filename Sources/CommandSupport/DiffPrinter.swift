@@ -1,6 +1,7 @@
+import CSTPack
 /// The text forms of a diff: human-readable (optionally coloured), --stat, --name-status
 /// (git's letters, tab-separated raw paths) and --json (one object per file, JSON Lines).
-package struct DiffRenderer {
+package struct DiffPrinter {
     package enum Format: Sendable { case human, stat, nameStatus, json }
     package let format: Format
     package let color: Bool
