@@ -71,6 +71,13 @@ final class QueryTests: XCTestCase {
     func compareQueries(language: String, ext: String, real: String?) throws {
         let grammar = try TestGrammars.require(language)
         var compared = 0, matches = 0
+        // Each file parsed once, for every query file.
+        let trees: [(String, [UInt8], FileTree)] = try files(language, ext: ext, real: real).map { file in
+            let source = try readBytes(file)
+            let parsed = try source.withUnsafeBytes { try TreeSitterParser().parse($0, grammar: grammar, timeoutMicros: 0) }
+            return (file, source, FileTree(path: Array(file.utf8), table: grammar.table, tree: parsed.tree, source: source,
+                                           lineStarts: source.withUnsafeBytes { Lines.starts($0) }))
+        }
         for queryPath in queryFiles(language) {
             let text = try String(contentsOfFile: queryPath, encoding: .utf8)
             guard let tsQuery = Self.tsQuery(grammar, text) else {
@@ -84,12 +91,8 @@ final class QueryTests: XCTestCase {
             let query = try QueryParser.parse(text, table: grammar.table)
             XCTAssertEqual(query.patterns.count, Int(ts_query_pattern_count(tsQuery)), queryPath)
             let matcher = try QueryMatcher(query)
-            for file in files(language, ext: ext, real: real) {
-                let source = try readBytes(file)
+            for (file, source, ft) in trees {
                 let expected = try Self.treeSitterMatches(grammar, tsQuery, source)
-                let parsed = try source.withUnsafeBytes { try TreeSitterParser().parse($0, grammar: grammar, timeoutMicros: 0) }
-                let ft = FileTree(path: Array(file.utf8), table: grammar.table, tree: parsed.tree, source: source,
-                                  lineStarts: source.withUnsafeBytes { Lines.starts($0) })
                 let ours = try matcher.matches(in: ft).map { m in
                     Found(pattern: m.pattern, captures: m.captures.map {
                         "\(query.captureNames[$0.id])=\(ft.kindName($0.node))@\(ft.tree.starts[$0.node])-\(ft.tree.ends[$0.node])"
@@ -161,6 +164,8 @@ final class QueryTests: XCTestCase {
             String(decoding: source[Int(ts_node_start_byte(n))..<Int(ts_node_end_byte(n))], as: UTF8.self)
         }
         var out: [Found] = []
+        // Compiled once per pattern string, not once per match (most of the test's time).
+        var regexes: [UInt32: ByteRegex] = [:]
         var m = TSQueryMatch()
         while ts_query_cursor_next_match(cursor, &m) {
             let caps = (0..<Int(m.capture_count)).map { m.captures[$0] }
@@ -190,7 +195,8 @@ final class QueryTests: XCTestCase {
                         results = nodes.map { (text($0) == s) == positive }
                     }
                 case "match?", "not-match?", "any-match?", "any-not-match?":
-                    let re = try ByteRegex(string(args[2].value_id))
+                    let re = try regexes[args[2].value_id] ?? ByteRegex(string(args[2].value_id))
+                    regexes[args[2].value_id] = re
                     results = nodes.map { n in
                         let bytes = Array(text(n).utf8)
                         return bytes.withUnsafeBufferPointer { re.firstMatch(in: $0) } == positive
