@@ -64,6 +64,6 @@ enum FuzzPattern {
                 }
             }
             return bytes
-        }, sink: { _ in })
+        }, outputSize: { $0 }, sink: { _ in })
     }
 }

@@ -152,7 +152,7 @@ struct QueryCommand: ParsableCommand {
             try checkTextStored(archive)
             let printer = self.printer
             let result = try QueryRunner.run(archive, files: files, selector: selector, options: options,
-                                             each: { try printer.print($0) }, sink: writeStdout)
+                                             each: { try printer.print($0) }, outputSize: { $0.count }, sink: writeStdout)
             found = report(result, files: files.count)
         } catch {
             fail(error)
@@ -223,7 +223,7 @@ struct QueryCommand: ParsableCommand {
         files = try search.files(files, in: archive)
         let printer = self.printer
         let result = try QueryRunner.run(archive, files: files, search: search, options: options,
-                                         each: { try printer.print($0) }, sink: writeStdout)
+                                         each: { try printer.print($0) }, outputSize: { $0.count }, sink: writeStdout)
         found = report(result, files: files.count)
     }
 }

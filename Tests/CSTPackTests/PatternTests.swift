@@ -38,7 +38,7 @@ final class PatternTests: XCTestCase {
         _ = try QueryRunner.run(archive, files: files, search: s, options: options, each: { m in
             guard let ft = m.tree else { throw CSTPackError("no tree for \(m.path)") }
             return m.hits.map { match(ft, $0) }
-        }, sink: { found += $0 })
+        }, outputSize: { _ in 0 }, sink: { found += $0 })
         return found
     }
 

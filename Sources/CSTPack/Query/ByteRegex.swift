@@ -464,25 +464,30 @@ struct ByteRegex {
 
         /// After `[`: a class, with nested classes and `&&` `--` `~~`.
         mutating func parseClass(_ flags: Flags, start: Int) throws(SyntaxError) -> CharClass {
+            CharClass(try parseClassExpression(flags, start: start))
+        }
+
+        /// A class's members are gathered and its expression built once when it closes:
+        /// making a CharClass per member (its ASCII bitmap over the whole expression so far)
+        /// cost the square of the class's length.
+        mutating func parseClassExpression(_ flags: Flags, start: Int) throws(SyntaxError) -> CharClass.Expr {
             depth += 1
             defer { depth -= 1 }
             guard depth <= Self.maxDepth else { throw error("the regular expression nests too deeply", start) }
             var negated = false
             if peek == "^" { negated = true; at += 1 }
-            var result: CharClass? = nil
-            var pending: (op: Unicode.Scalar, left: CharClass)? = nil
-            var union = CharClass.none
+            var pending: (op: Unicode.Scalar, left: CharClass.Expr)? = nil
+            var ranges: [(UInt32, UInt32)] = []
+            var sets: [CharClass.Expr] = []
             var first = true
-            func close() -> CharClass {
-                var u = union
-                if let p = pending {
-                    switch p.op {
-                    case "&": u = p.left.intersecting(u)
-                    case "-": u = p.left.subtracting(u)
-                    default: u = p.left.symmetricDifference(u)
-                    }
+            func close() -> CharClass.Expr {
+                let u = CharClass.Expr.union(of: [.ranges(ranges)] + sets)
+                guard let p = pending else { return u }
+                switch p.op {
+                case "&": return .intersection(p.left, u)
+                case "-": return .intersection(p.left, .not(u))
+                default: return .union(.intersection(p.left, .not(u)), .intersection(u, .not(p.left)))
                 }
-                return u
             }
             while true {
                 guard let c = peek else { throw error("unclosed character class", start) }
@@ -496,18 +501,19 @@ struct ByteRegex {
                     at += 2
                     let left = close()
                     pending = (c, left)
-                    union = .none
+                    ranges = []
+                    sets = []
                     continue
                 }
                 if c == "[" {
                     // `[:alpha:]` or a nested class.
                     if at + 1 < scalars.count, scalars[at + 1] == ":" , let (cls, end) = posixClass(at) {
                         at = end
-                        union = union.union(cls)
+                        sets.append(cls.expr)
                         continue
                     }
                     at += 1
-                    union = union.union(try parseClass(flags, start: at - 1))
+                    sets.append(try parseClassExpression(flags, start: at - 1))
                     continue
                 }
                 var low: UInt32
@@ -517,7 +523,7 @@ struct ByteRegex {
                     switch e {
                     case .literal(let s): low = s.value
                     case .set(let cls):
-                        union = union.union(cls)
+                        sets.append(cls.expr)
                         continue
                     default: throw error("unrecognized escape sequence", at - 2)
                     }
@@ -539,15 +545,14 @@ struct ByteRegex {
                         throw error("invalid range boundary", at - 1)
                     }
                     guard high >= low else { throw error("invalid character class range", at - 1) }
-                    union = union.union(.range(low, high))
+                    ranges.append((low, high))
                 } else {
-                    union = union.union(.scalar(low))
+                    ranges.append((low, low))
                 }
             }
             var cls = close()
-            if flags.caseless { cls = cls.caseless() }
-            result = negated ? cls.negated() : cls
-            return result!
+            if flags.caseless { cls = .caseless(cls) }
+            return negated ? .not(cls) : cls
         }
 
         /// `[:name:]` (or `[:^name:]`) starting at `i`: the class and the index after it.
@@ -576,8 +581,7 @@ struct ByteRegex {
             case "xdigit": ranges = [(0x30, 0x39), (0x41, 0x46), (0x61, 0x66)]
             default: return nil
             }
-            var cls = CharClass.none
-            for (a, b) in ranges { cls = cls.union(.range(a, b)) }
+            let cls = CharClass(.ranges(ranges))
             return (negate ? cls.negated() : cls, j + 2)
         }
     }
@@ -649,6 +653,18 @@ struct CharClass: Sendable {
         case union(Expr, Expr)
         case intersection(Expr, Expr)
         case caseless(Expr)
+
+        /// The union of `parts` as a balanced tree, so that evaluating it recurses only
+        /// logarithmically deep however many parts a class has.
+        static func union(of parts: [Expr]) -> Expr {
+            switch parts.count {
+            case 0: return .ranges([])
+            case 1: return parts[0]
+            default:
+                let mid = parts.count / 2
+                return .union(union(of: Array(parts[..<mid])), union(of: Array(parts[mid...])))
+            }
+        }
     }
     let expr: Expr
     /// Membership of scalars 0-63 and 64-127.

@@ -154,8 +154,11 @@ package enum QueryRunner {
     /// Runs `selector` over `files`. Each file's matches are turned into an `Output` by
     /// `each`, in the worker thread that found them (so that printing is parallel too), and
     /// handed to `sink` in file order. Files without matches are not handed to `each`.
+    /// `outputSize` tells how many bytes an output holds: outputs waiting for their turn
+    /// count against the queue's memory bound.
     package static func run<Output: Sendable>(_ archive: Archive, files: [Int], selector: NodeSelector, options: QueryOptions,
                                               each: @escaping @Sendable (FileMatches) throws -> Output,
+                                              outputSize: @escaping @Sendable (Output) -> Int,
                                               sink: (Output) -> Void) throws -> QueryResult {
         var result = QueryResult()
         // Compile per language present (queries and kind names are per grammar).
@@ -206,21 +209,23 @@ package enum QueryRunner {
 
         let work = QueryWork(archive: archive, files: files, selector: selector, options: options,
                              queries: queries, kindCodes: kindCodes)
-        return try execute(work, result: result, each: each, sink: sink)
+        return try execute(work, result: result, each: each, outputSize: outputSize, sink: sink)
     }
 
     /// Runs a structural search (`--pattern`, `--rule`) over `files`, as `run` does.
     package static func run<Output: Sendable>(_ archive: Archive, files: [Int], search: StructuralSearch, options: QueryOptions,
                                               each: @escaping @Sendable (FileMatches) throws -> Output,
+                                              outputSize: @escaping @Sendable (Output) -> Int,
                                               sink: (Output) -> Void) throws -> QueryResult {
         let work = QueryWork(archive: archive, files: files, selector: nil, options: options, queries: [:], kindCodes: [:],
                              structural: search)
-        return try execute(work, result: QueryResult(), each: each, sink: sink)
+        return try execute(work, result: QueryResult(), each: each, outputSize: outputSize, sink: sink)
     }
 
     /// The files' outcomes, worked out in parallel and handed to `sink` in file order.
     static func execute<Output: Sendable>(_ work: QueryWork, result: QueryResult,
                                           each: @escaping @Sendable (FileMatches) throws -> Output,
+                                          outputSize: @escaping @Sendable (Output) -> Int,
                                           sink: (Output) -> Void) throws -> QueryResult {
         var result = result
         let files = work.files, options = work.options
@@ -237,7 +242,7 @@ package enum QueryRunner {
                 queue.put(taken.map { k in
                     let outcome = worker.process(k, each: each)
                     // Bytes waiting to be printed count against the queue's memory bound.
-                    return (k, outcome, (outcome.output as? [UInt8])?.count ?? 0)
+                    return (k, outcome, outcome.output.map(outputSize) ?? 0)
                 })
             }
         }
