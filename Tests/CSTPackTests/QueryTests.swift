@@ -435,6 +435,18 @@ final class QueryTests: XCTestCase {
             XCTAssertEqual(Array(text.utf8).withUnsafeBufferPointer { re.firstMatch(in: $0) }, inside, text)
             XCTAssertEqual(Array(text.utf8).withUnsafeBufferPointer { negated.firstMatch(in: $0) }, !inside, text)
         }
+        // Nested classes under (?i) and chains of set operations: each level used to test
+        // every case variant again, and `~~` repeated both operands (exponential in depth).
+        for depth in [20, 60, 120] {
+            let nested = try ByteRegex("(?i)^" + String(repeating: "[^", count: depth) + "k" + String(repeating: "]", count: depth) + "$")
+            let odd = depth % 2 == 1 // an odd number of negations leaves everything but k, K and the Kelvin sign
+            for text in ["k", "K", "\u{212A}", "x"] {
+                XCTAssertEqual(Array(text.utf8).withUnsafeBufferPointer { nested.firstMatch(in: $0) }, (text == "x") == odd, "depth \(depth) \(text)")
+            }
+            let chain = try ByteRegex("^[a-z" + String(repeating: "~~a-c", count: depth / 2) + "]$")
+            XCTAssertEqual(Array("b".utf8).withUnsafeBufferPointer { chain.firstMatch(in: $0) }, depth / 2 % 2 == 0, "~~ \(depth)")
+        }
+        XCTAssertThrowsError(try ByteRegex("[a" + String(repeating: "&&a", count: 200) + "]"), "set operations count against the nesting bound")
         // Set operations between long operands too.
         let both = try ByteRegex("^[" + body + "&&" + body + "--[0-4]]$")
         XCTAssertTrue(Array("7".utf8).withUnsafeBufferPointer { both.firstMatch(in: $0) })

@@ -471,8 +471,11 @@ struct ByteRegex {
         /// making a CharClass per member (its ASCII bitmap over the whole expression so far)
         /// cost the square of the class's length.
         mutating func parseClassExpression(_ flags: Flags, start: Int) throws(SyntaxError) -> CharClass.Expr {
+            // A set operation nests its operands one level deeper: both count against the
+            // nesting bound, which keeps a membership test's recursion shallow.
+            var operations = 0
             depth += 1
-            defer { depth -= 1 }
+            defer { depth -= 1 + operations }
             guard depth <= Self.maxDepth else { throw error("the regular expression nests too deeply", start) }
             var negated = false
             if peek == "^" { negated = true; at += 1 }
@@ -486,7 +489,7 @@ struct ByteRegex {
                 switch p.op {
                 case "&": return .intersection(p.left, u)
                 case "-": return .intersection(p.left, .not(u))
-                default: return .union(.intersection(p.left, .not(u)), .intersection(u, .not(p.left)))
+                default: return .symmetricDifference(p.left, u)
                 }
             }
             while true {
@@ -499,6 +502,9 @@ struct ByteRegex {
                 // Set operators: `&&`, `--`, `~~`.
                 if (c == "&" || c == "-" || c == "~"), at + 1 < scalars.count, scalars[at + 1] == c {
                     at += 2
+                    operations += 1
+                    depth += 1
+                    guard depth <= Self.maxDepth else { throw error("the regular expression nests too deeply", at - 2) }
                     let left = close()
                     pending = (c, left)
                     ranges = []
@@ -550,6 +556,7 @@ struct ByteRegex {
                     ranges.append((low, low))
                 }
             }
+            // As Rust's regex: each bracket folds case, then negates.
             var cls = close()
             if flags.caseless { cls = .caseless(cls) }
             return negated ? .not(cls) : cls
@@ -652,6 +659,8 @@ struct CharClass: Sendable {
         case not(Expr)
         case union(Expr, Expr)
         case intersection(Expr, Expr)
+        /// In exactly one of the two (`~~`); its own case so that each side is tested once.
+        case symmetricDifference(Expr, Expr)
         case caseless(Expr)
 
         /// The union of `parts` as a balanced tree, so that evaluating it recurses only
@@ -671,11 +680,14 @@ struct CharClass: Sendable {
     let low: UInt64, high: UInt64
     /// No member outside ASCII.
     let asciiOnly: Bool
+    /// Folds case somewhere (membership is decided over case variants).
+    let foldsCase: Bool
 
     init(_ e: Expr) {
         expr = e
+        foldsCase = Self.folds(e)
         var l: UInt64 = 0, h: UInt64 = 0
-        for v in UInt32(0)..<128 where Self.eval(e, v) {
+        for v in UInt32(0)..<128 where Self.eval(e, v, folds: foldsCase) {
             if v < 64 { l |= 1 << UInt64(v) } else { h |= 1 << UInt64(v - 64) }
         }
         low = l; high = h
@@ -697,7 +709,7 @@ struct CharClass: Sendable {
     func intersecting(_ o: CharClass) -> CharClass { CharClass(.intersection(expr, o.expr)) }
     func subtracting(_ o: CharClass) -> CharClass { CharClass(.intersection(expr, .not(o.expr))) }
     func symmetricDifference(_ o: CharClass) -> CharClass {
-        CharClass(.union(.intersection(expr, .not(o.expr)), .intersection(o.expr, .not(expr))))
+        CharClass(.symmetricDifference(expr, o.expr))
     }
     func caseless() -> CharClass { CharClass(.caseless(expr)) }
 
@@ -740,7 +752,7 @@ struct CharClass: Sendable {
         switch e {
         case .ranges(let rs): return rs.allSatisfy { $0.1 < 0x80 }
         case .intersection(let a, let b): return ascii(a) || ascii(b)
-        case .union(let a, let b): return ascii(a) && ascii(b)
+        case .union(let a, let b), .symmetricDifference(let a, let b): return ascii(a) && ascii(b)
         case .caseless(let a):
             // The Kelvin sign and the long s fold to k and s.
             guard ascii(a) else { return false }
@@ -753,7 +765,7 @@ struct CharClass: Sendable {
         if v < 64 { return low >> UInt64(v) & 1 != 0 }
         if v < 128 { return high >> UInt64(v - 64) & 1 != 0 }
         if v > 0x10FFFF || asciiOnly { return false }
-        return Self.eval(expr, v)
+        return Self.eval(expr, v, folds: foldsCase)
     }
 
     static func isWord(_ v: UInt32?) -> Bool {
@@ -761,8 +773,46 @@ struct CharClass: Sendable {
         return v <= 0x10FFFF && eval(.word, v)
     }
 
-    static func eval(_ e: Expr, _ v: UInt32) -> Bool {
+    static func eval(_ e: Expr, _ v: UInt32) -> Bool { eval(e, v, folds: folds(e)) }
+
+    /// Whether `e` folds case anywhere (then membership is decided over `v`'s case variants).
+    static func folds(_ e: Expr) -> Bool {
+        switch e {
+        case .caseless: return true
+        case .not(let a): return folds(a)
+        case .union(let a, let b), .intersection(let a, let b), .symmetricDifference(let a, let b): return folds(a) || folds(b)
+        default: return false
+        }
+    }
+
+    /// Membership of `v`. Under case folding every node is decided for all of `v`'s case
+    /// variants at once (a bit each), so each node is visited once: testing the variants
+    /// node by node multiplied the work by the variants at each nested folded class.
+    static func eval(_ e: Expr, _ v: UInt32, folds: Bool) -> Bool {
         guard v <= 0x10FFFF else { return false }
+        guard folds else { return leaf(e, v) ?? (members(e, [v]) & 1 != 0) }
+        return members(e, [v] + caseVariants(v).filter { $0 != v }.prefix(31)) & 1 != 0
+    }
+
+    /// Bit i set: `orbit[i]` is in `e`. The orbit is one set of case variants, so a folded
+    /// node holds all of them or none.
+    static func members(_ e: Expr, _ orbit: [UInt32]) -> UInt32 {
+        let all: UInt32 = orbit.count >= 32 ? .max : (1 << UInt32(orbit.count)) - 1
+        switch e {
+        case .not(let a): return ~members(a, orbit) & all
+        case .union(let a, let b): return members(a, orbit) | members(b, orbit)
+        case .intersection(let a, let b): return members(a, orbit) & members(b, orbit)
+        case .symmetricDifference(let a, let b): return members(a, orbit) ^ members(b, orbit)
+        case .caseless(let a): return members(a, orbit) != 0 ? all : 0
+        default:
+            var m: UInt32 = 0
+            for (i, w) in orbit.enumerated() where leaf(e, w) == true { m |= 1 << UInt32(i) }
+            return m
+        }
+    }
+
+    /// Membership in a node without operands; nil for the others.
+    static func leaf(_ e: Expr, _ v: UInt32) -> Bool? {
         switch e {
         case .ranges(let rs): return rs.contains { v >= $0.0 && v <= $0.1 }
         case .any: return true
@@ -790,13 +840,7 @@ struct CharClass: Sendable {
             case "uppercase", "upper": return p.isUppercase
             default: return p.isLowercase
             }
-        case .not(let a): return !eval(a, v)
-        case .union(let a, let b): return eval(a, v) || eval(b, v)
-        case .intersection(let a, let b): return eval(a, v) && eval(b, v)
-        case .caseless(let a):
-            if eval(a, v) { return true }
-            for w in caseVariants(v) where eval(a, w) { return true }
-            return false
+        default: return nil
         }
     }
 
