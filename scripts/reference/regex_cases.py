@@ -3,8 +3,9 @@
 answers of Rust's `regex` crate (through PyPI's flpc wheel), the engine tree-sitter's Rust
 binding runs #match? with. {"p": pattern, "t": text, "m": true|false} per case, or
 {"p": pattern, "error": message} when Rust rejects the pattern. Deterministic (fixed seed).
-Usage: python3 scripts/reference/regex_cases.py   (needs `pip install flpc==0.2.5`)"""
-import json, os, random
+Usage: python3 scripts/reference/regex_cases.py [OUT]   (needs `pip install flpc==0.2.5`; OUT
+instead of the fixture, e.g. to compare with it)"""
+import json, os, random, sys
 import flpc
 
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -49,7 +50,8 @@ for p, t in cases:
             seen.add(p)
         continue
     out.append({"p": p, "t": t, "m": flpc.search(r, t) is not None})
-with open(os.path.join(root, "Fixtures/queries/rust-regex-cases.jsonl"), "w", encoding="utf-8") as f:
+dest = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "Fixtures/queries/rust-regex-cases.jsonl")
+with open(dest, "w", encoding="utf-8") as f:
     for o in out:
         f.write(json.dumps(o, ensure_ascii=False) + "\n")
 print(len(out), "cases;", sum(1 for o in out if "error" in o), "rejected patterns")
