@@ -151,9 +151,7 @@ func listDirectory(_ path: String) throws -> [String] {
     defer { closedir(dir) }
     var names: [String] = []
     while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-        }
+        let name = String(decoding: entryName(entry), as: UTF8.self)
         if name != "." && name != ".." { names.append(name) }
     }
     return names

@@ -73,3 +73,11 @@ package enum Lines {
         return s
     }
 }
+
+/// A directory entry's name, read in place. `d_name` is declared 256 bytes long, but glibc
+/// allocates each entry only as long as its name: copying the field out (as
+/// `entry.pointee.d_name` does) read past the record (AddressSanitizer: heap-buffer-overflow).
+func entryName(_ entry: UnsafeMutablePointer<dirent>) -> [UInt8] {
+    let name = UnsafeRawPointer(entry) + MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+    return Array(UnsafeBufferPointer(start: name.assumingMemoryBound(to: UInt8.self), count: strlen(name.assumingMemoryBound(to: CChar.self))))
+}

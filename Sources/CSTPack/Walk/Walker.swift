@@ -124,9 +124,7 @@ package struct Walker {
             }
             var names: [(name: [UInt8], type: UInt8)] = []
             while let entry = readdir(dir) {
-                let name: [UInt8] = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    Array(raw.prefix { $0 != 0 })
-                }
+                let name = entryName(entry)
                 if name.first == UInt8(ascii: ".") { continue } // ".", "..", hidden files and VCS folders
                 names.append((name, entry.pointee.d_type))
             }
