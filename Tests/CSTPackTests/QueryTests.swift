@@ -258,6 +258,23 @@ final class QueryTests: XCTestCase {
         XCTAssertGreaterThan(checked, 1000)
     }
 
+    /// `((_)* (_)* …)` inside a parent can match one root in more ways than can be
+    /// compared pairwise (found by the query fuzzer: a 700-byte query on a small JSON file
+    /// ran past two minutes under ASan). The ways kept per root and the comparisons between them are bounded
+    /// like the search's steps, and a file that reaches the bound is reported.
+    func testSplitsOfQuantifiedWildcardsStayBounded() throws {
+        let g = try TestGrammars.require("json")
+        let source = Array(("{" + (0..<100).map { "\"k\($0)\": \($0)" }.joined(separator: ", ") + "}\n").utf8)
+        let ft = FileTree(path: Array("wide.json".utf8), table: g.table, tree: try parseTree(source, grammar: g), source: source,
+                          lineStarts: source.withUnsafeBytes { Lines.starts($0) })
+        let text = "(object " + (0..<16).map { "(_)* (_)* @c\($0) @d\($0)" }.joined(separator: " ") + ")"
+        let matcher = try QueryMatcher(try QueryParser.parse(text, table: g.table))
+        let started = monotonicSeconds()
+        XCTAssertFalse(try matcher.matches(in: ft).isEmpty)
+        XCTAssertLessThan(monotonicSeconds() - started, 10, "about 1 s in a debug build; 30 s before the bounds")
+        XCTAssertGreaterThan(matcher.budgetExceeded, 0, "the bound is reported")
+    }
+
     func testQueryErrorsPointAtTheProblem() throws {
         let g = try TestGrammars.require("python")
         func error(_ q: String) -> QueryError? {

@@ -73,6 +73,9 @@ package final class QueryMatcher {
     let leafPredicateStarts: [Int32]
     let leafPredicateList: [Unmanaged<TextPredicate>]
     package static let stepBudget = 200_000
+    /// Ways of matching one root kept at most; past it the root counts as out of budget.
+    /// (`((_)* (_)* …)` can match one root in more ways than steps could ever tell apart.)
+    static let resultLimit = 10_000
     static let noSource = CSTPackError("text predicates need the source, and this archive was built with --no-source")
     /// Roots whose search ran out of steps (reported, never silent).
     package private(set) var budgetExceeded = 0
@@ -218,7 +221,10 @@ package final class QueryMatcher {
                 case .single(let item):
                     run.resetBudget()
                     results.removeAll(keepingCapacity: true)
-                    run.matchItem(Int(item), node: node, depth: 0) { results.append(run.captures(0, $0)) }
+                    run.matchItem(Int(item), node: node, depth: 0) {
+                        results.append(run.captures(0, $0))
+                        if results.count >= Self.resultLimit { run.exhaust() }
+                    }
                     if run.exhausted { budgetExceeded += 1 }
                     if results.count > 1 {
                         // Ways of matching that end together at the same step keep only the
@@ -239,7 +245,10 @@ package final class QueryMatcher {
                     let start = parent < 0 ? 0 : Int(position[node])
                     run.matchSequence(end: Int(seq.start + seq.count), idx: Int(seq.start), rest: -1, list: list,
                                       from: start, previous: -1, pinned: start, inParent: parent >= 0,
-                                      depth: 0) { results.append(run.captures(0, $0)) }
+                                      depth: 0) {
+                        results.append(run.captures(0, $0))
+                        if results.count >= Self.resultLimit { run.exhaust() }
+                    }
                     if run.exhausted { budgetExceeded += 1 }
                     if leadingOptional {
                         for caps in results { deferred.append((p, node, caps)) }
@@ -267,17 +276,31 @@ package final class QueryMatcher {
         var groups: [Key: [Int]] = [:]
         for (k, m) in sorted.enumerated() { groups[Key(pattern: m.0, last: m.2.last?.node ?? m.1), default: []].append(k) }
         var dropped = Set<Int>()
+        var representative: [Int: Int] = [:] // a match -> the first with the same captures
         var seen = Set<[Int]>()
-        for (_, members) in groups where members.count > 1 {
-            for a in members {
-                let ca = Set(sorted[a].2.map { [$0.id, $0.node] })
-                for b in members where b != a && !dropped.contains(b) {
-                    let cb = Set(sorted[b].2.map { [$0.id, $0.node] })
-                    if ca.count < cb.count && ca.isSubset(of: cb) { dropped.insert(a); break }
+        // Each match's captures as a set, made once; equal ones compared once. The pairs
+        // compared are bounded like the search: past the bound the rest are all reported
+        // (and the file warned about), rather than the comparisons taking the square of a
+        // huge number of ways of matching.
+        var comparisons = 0
+        let comparisonLimit = Self.stepBudget * 10
+        compare: for (_, members) in groups where members.count > 1 {
+            var unique: [Int] = []
+            var firstOf: [[Int]: Int] = [:]
+            for k in members {
+                let key = sorted[k].2.flatMap { [$0.id, $0.node] }
+                if let first = firstOf[key] { representative[k] = first } else { firstOf[key] = k; unique.append(k) }
+            }
+            let sets = unique.map { k in Set(sorted[k].2.map { [$0.id, $0.node] }) }
+            for (i, a) in unique.enumerated() {
+                for (j, b) in unique.enumerated() where j != i && !dropped.contains(b) {
+                    comparisons += 1
+                    if comparisons > comparisonLimit { budgetExceeded += 1; break compare }
+                    if sets[i].count < sets[j].count && sets[i].isSubset(of: sets[j]) { dropped.insert(a); break }
                 }
             }
         }
-        for (k, m) in sorted.enumerated() where !dropped.contains(k) {
+        for (k, m) in sorted.enumerated() where !dropped.contains(representative[k] ?? k) {
             // The same captures reached from two roots are one match.
             guard seen.insert([m.0] + m.2.flatMap { [$0.id, $0.node] }).inserted else { continue }
             if try predicatesHold(m.0, m.2[...], text) { out.append(pattern: m.0, root: m.1, captures: m.2) }
@@ -493,6 +516,8 @@ struct MatchRun {
 
     var exhausted: Bool { counters[0] > QueryMatcher.stepBudget }
     func resetBudget() { counters[0] = 0 }
+    /// Ends the current root's search as if its steps had run out.
+    func exhaust() { counters[0] = QueryMatcher.stepBudget + 1 }
     @inline(__always) func step() -> Bool { counters[0] += 1; return counters[0] <= QueryMatcher.stepBudget }
 
     @inline(__always) func inSet(_ set: Int32, _ kind: UInt16) -> Bool {
