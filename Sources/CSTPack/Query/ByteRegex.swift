@@ -694,7 +694,6 @@ struct CharClass: Sendable {
         asciiOnly = Self.ascii(e)
     }
 
-    static let none = CharClass(.ranges([]))
     static let anything = CharClass(.any)
     static let digit = CharClass(.digit)
     static let word = CharClass(.word)
@@ -702,15 +701,7 @@ struct CharClass: Sendable {
     static func scalar(_ v: UInt32) -> CharClass { CharClass(.ranges([(v, v)])) }
     static func range(_ a: UInt32, _ b: UInt32) -> CharClass { CharClass(.ranges([(a, b)])) }
     func negated() -> CharClass { CharClass(.not(expr)) }
-    func union(_ o: CharClass) -> CharClass {
-        if case .ranges(let a) = expr, case .ranges(let b) = o.expr { return CharClass(.ranges(a + b)) }
-        return CharClass(.union(expr, o.expr))
-    }
-    func intersecting(_ o: CharClass) -> CharClass { CharClass(.intersection(expr, o.expr)) }
     func subtracting(_ o: CharClass) -> CharClass { CharClass(.intersection(expr, .not(o.expr))) }
-    func symmetricDifference(_ o: CharClass) -> CharClass {
-        CharClass(.symmetricDifference(expr, o.expr))
-    }
     func caseless() -> CharClass { CharClass(.caseless(expr)) }
 
     /// `\p{..}` names: general categories (short and long names) and a few binary properties.
