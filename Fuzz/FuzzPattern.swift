@@ -4,19 +4,27 @@
 // file (and whose next bits pick a strictness), then the text. It is compiled as
 // `query --pattern` / `--rule` would (parsed with the file's grammar, metavariables and
 // keys checked) and run over the file, rendered as `--json` (metavariables included).
-// Errors are expected; a trap, a hang or an oversized allocation is a finding.
+// Errors are expected; a trap, a hang or an oversized allocation is a finding. Pattern text
+// is parsed as the CLI parses it: in the parse helper of CSTPACK_FUZZ_PARSE_HELPER (a cstpack
+// executable), since grammars' scanners crash on some text and only the helper contains that.
 
 import Glibc
 
 enum FuzzPattern {
     nonisolated(unsafe) static var archive: Archive! = nil
     nonisolated(unsafe) static var files: [Int] = []
+    nonisolated(unsafe) static var parser: PatternTextParser! = nil
 
     static func initialize() {
         guard let p = getenv("CSTPACK_FUZZ_ARCHIVE") else {
             fputs("fuzz: the pattern target needs CSTPACK_FUZZ_ARCHIVE=PATH (an archive of Fixtures/tree)\n", stderr)
             exit(2)
         }
+        guard let helper = getenv("CSTPACK_FUZZ_PARSE_HELPER") else {
+            fputs("fuzz: the pattern target needs CSTPACK_FUZZ_PARSE_HELPER=PATH (a cstpack executable)\n", stderr)
+            exit(2)
+        }
+        parser = PatternTextParser(helper: String(cString: helper))
         let path = String(cString: p)
         do {
             archive = try Archive(path: path)
@@ -44,9 +52,9 @@ enum FuzzPattern {
         do {
             if mode & 1 == 0 {
                 let strictness = PatternStrictness.allCases[Int(mode >> 1) % PatternStrictness.allCases.count]
-                search = try StructuralSearch.pattern(text, language: nil, strictness: strictness, archive: archive, files: [file])
+                search = try StructuralSearch.pattern(text, language: nil, strictness: strictness, archive: archive, files: [file], parser: parser)
             } else {
-                search = StructuralSearch(rules: try RuleFileCompiler.compile(text, path: "fuzz.yml", onlyLanguage: nil, archive: archive))
+                search = StructuralSearch(rules: try RuleFileCompiler.compile(text, path: "fuzz.yml", onlyLanguage: nil, archive: archive, parser: parser))
             }
         } catch {
             return

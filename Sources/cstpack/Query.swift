@@ -214,10 +214,12 @@ struct QueryCommand: ParsableCommand {
         var files = try Locate.select(archive, all ? [] : archiveOption.storedPatterns(arguments, archive), excludes: exclude)
         if files.isEmpty { throw CSTPackError("no stored file matches '\(arguments.first ?? "")'") }
         let search: StructuralSearch
+        // Pattern text is parsed in the parse helper: a grammar's scanner may crash on it.
+        let parser = PatternTextParser(helper: ownExecutable())
         if let pattern {
-            search = try StructuralSearch.pattern(pattern, language: lang, strictness: level, archive: archive, files: files)
+            search = try StructuralSearch.pattern(pattern, language: lang, strictness: level, archive: archive, files: files, parser: parser)
         } else {
-            search = try StructuralSearch.rules(file: rule!, language: lang, archive: archive, files: files)
+            search = try StructuralSearch.rules(file: rule!, language: lang, archive: archive, files: files, parser: parser)
         }
         try checkTextStored(archive)
         files = try search.files(files, in: archive)

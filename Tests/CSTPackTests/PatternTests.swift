@@ -19,7 +19,8 @@ final class PatternTests: XCTestCase {
                 storeSource: Bool = true) throws -> [Match] {
         let archive = try archive(files, storeSource: storeSource)
         let all = Array(0..<archive.fileCount)
-        let s = try StructuralSearch.pattern(pattern, language: lang, strictness: strictness, archive: archive, files: all)
+        let s = try StructuralSearch.pattern(pattern, language: lang, strictness: strictness, archive: archive, files: all,
+                                             parser: PatternTextParser(helper: CLITests.executable))
         var options = QueryOptions()
         options.variables = true
         options.jobs = 2
@@ -185,6 +186,36 @@ final class PatternTests: XCTestCase {
         }
     }
 
+    /// tree-sitter-markdown's scanner overruns its state buffer on a few hundred `[` (an
+    /// assertion at 300, a corrupted heap at 2,000; found by the pattern fuzzer): the CLI parses
+    /// pattern text in its parse helper, so that is an error line and exit 2, not a crash.
+    func testPatternThatCrashesTheGrammarIsAnError() throws {
+        guard let exe = CLITests.executable else { throw XCTSkip("the cstpack executable is not built") }
+        let grammars = try TestGrammars.require()
+        guard grammars.grammars["markdown"] != nil else { throw XCTSkip("no markdown grammar") }
+        let root = try makeTempDir("cstpack-pattern-crash")
+        try writeBytes(Array("# Title\n\nSome [link](x).\n".utf8), to: root + "/a.md")
+        let archive = try makeTempDir("cstpack-pattern-crash-archive") + "/a.cstpack"
+        try buildArchive(root: root, output: archive, grammars: grammars) { $0.noIgnore = true }
+        let rules = try makeTempDir("cstpack-pattern-crash-rules") + "/r.yml"
+        let brackets = String(repeating: "[", count: 2000)
+        try writeBytes(Array("id: x\nlanguage: markdown\nrule:\n  pattern: \"\(brackets)\"\n".utf8), to: rules)
+        for args in [["-p", brackets, "--lang", "markdown"], ["-p", "/" + String(repeating: "[", count: 700)], ["--rule", rules]] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: exe)
+            p.arguments = ["query", "--all", "-a", archive, "--as-built"] + args
+            let err = Pipe()
+            p.standardError = err
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 2, "\(args.prefix(1)): \(text)")
+            XCTAssertTrue(text.hasPrefix("cstpack: error: ") && text.contains("does not parse as markdown")
+                          && text.split(separator: "\n").count == 1, "\(args.prefix(1)): \(text)")
+        }
+    }
+
     // MARK: Rule files
 
     func runRules(_ files: [String: String], _ yaml: String) throws -> [Match] {
@@ -192,7 +223,8 @@ final class PatternTests: XCTestCase {
         let path = try makeTempDir("cstpack-rules") + "/r.yml"
         try writeBytes(Array(yaml.utf8), to: path)
         let all = Array(0..<archive.fileCount)
-        let s = try StructuralSearch.rules(file: path, language: nil, archive: archive, files: all)
+        let s = try StructuralSearch.rules(file: path, language: nil, archive: archive, files: all,
+                                           parser: PatternTextParser(helper: CLITests.executable))
         return try matches(archive, try s.files(all, in: archive), s, QueryOptions()) { ft, hit in
             Match(path: ft.displayPath, text: "\(hit.rule?.id ?? "(no rule)"): \(Self.text(ft, hit.node))",
                   start: Int(ft.tree.starts[hit.node]), end: Int(ft.tree.ends[hit.node]), vars: [:])

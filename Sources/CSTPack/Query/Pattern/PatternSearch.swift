@@ -11,12 +11,12 @@ package struct StructuralSearch: Sendable {
 
     /// `--pattern`: compiles `pattern` for the language `--lang` names, or the one language
     /// of the selected files. Every error (no such language, the pattern does not parse,
-    /// unknown metavariable forms) is thrown here, once.
+    /// unknown metavariable forms) is thrown here, once. `parser` parses the pattern text.
     package static func pattern(_ pattern: String, language: String?, strictness: PatternStrictness,
-                                archive: Archive, files: [Int]) throws -> StructuralSearch {
+                                archive: Archive, files: [Int], parser: PatternTextParser) throws -> StructuralSearch {
         let l = try resolveLanguage(language, archive: archive, files: files)
         let grammar = try grammar(for: l, archive: archive)
-        let compiled = try PatternCompiler.compile(pattern, grammar: grammar, strictness: strictness)
+        let compiled = try PatternCompiler.compile(pattern, grammar: grammar, strictness: strictness, parser: parser)
         return StructuralSearch(rules: [l: [SearchRule(id: nil, message: nil, severity: nil, rule: CompiledRule(.pattern(compiled)))]])
     }
 

@@ -23,6 +23,7 @@ enum RuleFileCompiler {
         let id: String
         let grammar: Grammar
         let budget: Budget
+        let parser: PatternTextParser
 
         func error(_ node: Node?, _ message: String) -> CSTPackError {
             CSTPackError("\(location(node)) rule '\(id)': \(message)")
@@ -35,7 +36,8 @@ enum RuleFileCompiler {
 
     /// Every rule of the file for the archive's languages (a language the archive lacks has
     /// nothing to match). Everything is checked before any file is read.
-    static func compile(_ text: String, path: String, onlyLanguage: String?, archive: Archive) throws -> [Int: [SearchRule]] {
+    static func compile(_ text: String, path: String, onlyLanguage: String?, archive: Archive,
+                        parser: PatternTextParser) throws -> [Int: [SearchRule]] {
         var documents: [Node] = []
         do {
             let parser = try Parser(yaml: text)
@@ -72,7 +74,7 @@ enum RuleFileCompiler {
             // A language the archive lacks, or not the one --lang asks for: nothing to run.
             guard let l = archive.languages.firstIndex(where: { $0.name == grammarName }),
                   onlyLanguage.map({ PatternLanguage.grammarName($0) == grammarName }) ?? true, severity != "off" else { continue }
-            let context = Context(path: path, id: id, grammar: try StructuralSearch.grammar(for: l, archive: archive), budget: budget)
+            let context = Context(path: path, id: id, grammar: try StructuralSearch.grammar(for: l, archive: archive), budget: budget, parser: parser)
             let rule = try compileRule(ruleNode, context)
             var constraints: [(String, Rule)] = []
             if let c = map["constraints"] {
@@ -175,7 +177,7 @@ enum RuleFileCompiler {
     static func compilePattern(_ node: Node, _ c: Context) throws -> CompiledPattern {
         do {
             if let s = node.scalar?.string {
-                return try PatternCompiler.compile(s, grammar: c.grammar, strictness: .smart)
+                return try PatternCompiler.compile(s, grammar: c.grammar, strictness: .smart, parser: c.parser)
             }
             guard let map = node.mapping else { throw c.error(node, "'pattern' is a string or a mapping (context, selector, strictness)") }
             var context: String? = nil, selector: String? = nil, strictness = PatternStrictness.smart
@@ -191,7 +193,7 @@ enum RuleFileCompiler {
                 }
             }
             guard let context else { throw c.error(node, "a pattern object needs 'context'") }
-            return try PatternCompiler.compile(context, grammar: c.grammar, strictness: strictness, selector: selector)
+            return try PatternCompiler.compile(context, grammar: c.grammar, strictness: strictness, selector: selector, parser: c.parser)
         } catch let e as CSTPackError where !e.description.hasPrefix(c.path) {
             throw c.error(node, "pattern: \(e.description)")
         }
@@ -200,12 +202,13 @@ enum RuleFileCompiler {
 
 extension StructuralSearch {
     /// `--rule FILE.yml`: every rule compiled (and every error thrown) before a file is read.
-    package static func rules(file path: String, language: String?, archive: Archive, files: [Int]) throws -> StructuralSearch {
+    package static func rules(file path: String, language: String?, archive: Archive, files: [Int],
+                              parser: PatternTextParser) throws -> StructuralSearch {
         let bytes: [UInt8]
         do { bytes = try readFile(Array(path.utf8), limit: 16 << 20) } catch { throw CSTPackError("cannot read the rule file \(path): \(error)") }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw CSTPackError("\(path): the rule file is not UTF-8 text")
         }
-        return StructuralSearch(rules: try RuleFileCompiler.compile(text, path: path, onlyLanguage: language, archive: archive))
+        return StructuralSearch(rules: try RuleFileCompiler.compile(text, path: path, onlyLanguage: language, archive: archive, parser: parser))
     }
 }
