@@ -457,7 +457,15 @@ final class LiveFaultTests: XCTestCase {
         let archive = dir + "/a.cstpack", fresh = dir + "/fresh.cstpack"
         try buildArchive(root: root, output: archive, grammars: grammars) { $0.noIgnore = true }
         let churn = root + "/python/churn.py"
-        final class Stop: @unchecked Sendable { var now = false }
+        // Read by the writer thread and set by this one: under a lock (ThreadSanitizer).
+        final class Stop: @unchecked Sendable {
+            private let lock = Mutex()
+            private var value = false
+            var now: Bool {
+                get { lock.locked { value } }
+                set { lock.locked { value = newValue } }
+            }
+        }
         let stop = Stop()
         let writer = Thread {
             var k = 0
