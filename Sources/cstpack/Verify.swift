@@ -37,6 +37,7 @@ struct Verify: ParsableCommand {
         var options = VerifyOptions()
         options.sourceDirectory = source
         options.deep = deep
+        options.parseHelper = ownExecutable()
         let grammars = (deep || source != nil) ? grammarOptions.registry() : nil
         let report = Verifier.run(archive, options: options, grammars: grammars)
         if json {

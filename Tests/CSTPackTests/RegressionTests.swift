@@ -104,6 +104,61 @@ final class RegressionTests: XCTestCase {
         }
     }
 
+    /// `verify --deep` re-parses the stored source, which a forger chooses: 2,000 `[` stored as
+    /// a markdown file's source overran tree-sitter-markdown's scanner state (assertion or
+    /// heap corruption) inside verify itself. Re-parsed in the parse helper (as the CLI does),
+    /// it is one problem reported for that file, and verify goes on.
+    func testVerifyDeepOfForgedSourceThatCrashesTheGrammarIsAProblem() throws {
+        let registry = try TestGrammars.require()
+        guard registry.grammars["markdown"] != nil else { throw XCTSkip("no markdown grammar") }
+        guard let helper = CLITests.executable else { throw XCTSkip("the cstpack executable is not built") }
+        let dir = try makeTempDir("cstpack-forged-source")
+        try FileManager.default.createDirectory(atPath: dir + "/tree", withIntermediateDirectories: true)
+        let benign = String(repeating: "x", count: 2000)
+        try writeBytes(Array(benign.utf8), to: dir + "/tree/a.md")
+        try writeBytes(Array("# b\n".utf8), to: dir + "/tree/b.md")
+        try buildArchive(root: dir + "/tree", output: dir + "/a.cstpack", grammars: registry) { $0.noIgnore = true; $0.codec = .none }
+        // The stored source, changed in place: its segment's checksum no longer matches, as
+        // if the forger had recomputed it (checksums are not enforced in the child).
+        var bytes = try readBytes(dir + "/a.cstpack")
+        let run = Array(benign.utf8)
+        let at = try XCTUnwrap((0...(bytes.count - run.count)).first { bytes[$0] == run[0] && Array(bytes[$0..<($0 + run.count)]) == run },
+                               "the stored source is in the archive as written (--codec none)")
+        for k in 0..<run.count { bytes[at + k] = UInt8(ascii: "[") }
+        // And the file entry's content hash, recomputed for the new text.
+        let built = try Archive(path: dir + "/a.cstpack")
+        var files = ByteWriter()
+        files.u32(UInt32(built.fileCount)); files.u32(0)
+        for i in 0..<built.fileCount {
+            var e = try built.file(i)
+            if try built.path(ofFile: i) == Array("a.md".utf8) {
+                e.contentHash = Array(repeating: UInt8(ascii: "["), count: run.count).withUnsafeBytes { Hash.content($0) }
+            }
+            e.write(to: &files)
+        }
+        let forged = try Self.replacingSections([.files: files.bytes], in: bytes)
+        do {
+            let (outcome, lines) = runIsolatedCollecting { mark in
+                Hash.checksumsEnforced = false
+                do {
+                    let a = try forged.withUnsafeBytes { try Archive(copying: $0, name: "forged") }
+                    var o = VerifyOptions()
+                    o.deep = true
+                    o.parseHelper = helper // in process (nil), the child died of the assertion
+                    let report = Verifier.run(a, options: o, grammars: registry)
+                    for p in report.problems { mark("problem: \(p)") }
+                    mark("reparsed \(report.filesReparsed)")
+                } catch {
+                    mark("open: \(error)")
+                }
+                return 0
+            }
+            XCTAssertEqual(outcome, .exited(0), "\(lines)")
+            XCTAssertTrue(lines.contains { $0.hasPrefix("problem: a.md: ") && $0.contains("crashed") }, "\(lines)")
+            XCTAssertTrue(lines.contains("reparsed 1"), "b.md is still re-parsed: \(lines)")
+        }
+    }
+
     /// `archive` with the given sections replaced by these bytes, stored uncompressed at
     /// the end, and every checksum (section, table, header) and the length recomputed.
     static func replacingSections(_ replacements: [Format.SectionID: [UInt8]], in archive: [UInt8]) throws -> [UInt8] {

@@ -13,7 +13,8 @@ import Glibc
 /// result per file, in order.
 ///
 ///     request:  u32 files, then per file: u32 n + library path, u32 n + grammar name,
-///               u64 timeout µs, u8 want tree, u64 n + source bytes
+///               u64 timeout µs, u8 tree (0 none, 1 read by the fast walker, 2 by
+///               tree-sitter's cursor), u64 n + source bytes
 ///     reply:    per file: u8 0, u64 tree-sitter bytes, u64 node count n, then n × u16 kinds,
 ///               n × u16 fields, n × u8 flags, n × u32 starts, n × u32 ends, n × i32 parents
 ///               (n = 0 when no tree was wanted);  or u8 1, u32 n + error message
@@ -113,9 +114,12 @@ package final class IsolatedParser {
     }
 
     /// Parses `source` in the helper. Returns nil when `wantTree` is false (parse only).
+    /// `reader` is how the helper reads tree-sitter's tree (`verify` reads it with the cursor,
+    /// not with the build's walker it checks).
     package func parse(_ source: UnsafeRawBufferPointer, grammar: Grammar, timeoutMicros: UInt64,
-                      wantTree: Bool) throws -> TreeSitterParser.Result? {
-        try parse([Job(source: source, grammar: grammar)], timeoutMicros: timeoutMicros, wantTree: wantTree)[0].get()
+                      wantTree: Bool, reader: TreeSitterParser.Reader = .fast) throws -> TreeSitterParser.Result? {
+        try receive(try send([Job(source: source, grammar: grammar)], timeoutMicros: timeoutMicros,
+                             wantTree: wantTree, reader: reader))[0].get()
     }
 
     /// Parses a batch in one round trip: per file, its result or the error tree-sitter gave.
@@ -134,7 +138,8 @@ package final class IsolatedParser {
     /// Sends a batch; `receive` reads its reply. In between the caller may do other work
     /// (encode the previous batch) while the helper parses: a request must then fit in the
     /// pipe (`Self.pipeBytes`), or the helper, blocked on its reply, never reads it.
-    package func send(_ jobs: [Job], timeoutMicros: UInt64, wantTree: Bool) throws -> Sent {
+    package func send(_ jobs: [Job], timeoutMicros: UInt64, wantTree: Bool,
+                      reader: TreeSitterParser.Reader = .fast) throws -> Sent {
         if pid == 0 { try start() }
         var w = Frame.writer(capacity: 4 + jobs.reduce(0) { $0 + 40 + $1.grammar.libraryPath.utf8.count + $1.grammar.name.utf8.count + $1.source.count })
         w.u32(UInt32(jobs.count))
@@ -142,7 +147,7 @@ package final class IsolatedParser {
             let path = Array(job.grammar.libraryPath.utf8), name = Array(job.grammar.name.utf8)
             w.u32(UInt32(path.count)); w.append(path)
             w.u32(UInt32(name.count)); w.append(name)
-            w.u64(timeoutMicros); w.u8(wantTree ? 1 : 0)
+            w.u64(timeoutMicros); w.u8(wantTree ? (reader == .cursor ? 2 : 1) : 0)
             w.u64(UInt64(job.source.count)); w.append(job.source)
         }
         guard Frame.write(toChild, &w) == 0 else { throw crashed() }
@@ -232,7 +237,7 @@ enum Frame {
 /// the library the parent names (the same file, so the same kind and field numbers).
 package enum ParseHelper {
     package static func serve() -> Int32 {
-        let parser = TreeSitterParser()
+        let parser = TreeSitterParser(), cursorParser = TreeSitterParser(reader: .cursor)
         var registries: [String: GrammarRegistry] = [:]
         while true {
             // The parent is done when its end of the pipe closes.
@@ -242,12 +247,12 @@ package enum ParseHelper {
                 var r = ByteReader(raw, context: "parse request")
                 guard let count = try? r.u32() else { return errorReply("the parse helper got a malformed request", into: &reply) }
                 for _ in 0..<count {
-                    let path: String, name: String, timeout: UInt64, wantTree: Bool, source: UnsafeRawBufferPointer
+                    let path: String, name: String, timeout: UInt64, tree: UInt8, source: UnsafeRawBufferPointer
                     do {
                         path = String(decoding: try r.bytes(Int(try r.u32())), as: UTF8.self)
                         name = String(decoding: try r.bytes(Int(try r.u32())), as: UTF8.self)
                         timeout = try r.u64()
-                        wantTree = try r.u8() == 1
+                        tree = try r.u8()
                         source = try r.bytes(Int(try r.u64()))
                     } catch {
                         return errorReply("the parse helper got a malformed request: \(error)", into: &reply)
@@ -260,8 +265,8 @@ package enum ParseHelper {
                     }
                     do {
                         let result: TreeSitterParser.Result?
-                        if wantTree {
-                            result = try parser.parse(source, grammar: grammar, timeoutMicros: timeout)
+                        if tree != 0 {
+                            result = try (tree == 2 ? cursorParser : parser).parse(source, grammar: grammar, timeoutMicros: timeout)
                         } else {
                             try parser.parseOnly(source, grammar: grammar, timeoutMicros: timeout)
                             result = nil

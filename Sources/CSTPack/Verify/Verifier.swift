@@ -5,6 +5,10 @@ package struct VerifyOptions: Sendable {
     package var sourceDirectory: String?
     /// Re-parse each file from the archive's stored source and compare every node.
     package var deep = false
+    /// A cstpack executable whose `parse-helper` re-parses, or nil to re-parse in this
+    /// process. The text re-parsed may be a forger's (the stored source), and grammars'
+    /// scanners crash on some text: the CLI passes itself, so that is a problem reported.
+    package var parseHelper: String?
     package var jobs = 1
     package init() {}
 }
@@ -100,6 +104,7 @@ package enum Verifier {
         var previousPath: [UInt8]? = nil
         report.files = archive.fileCount
         var trees: [Int: (nodes: Int, errors: Bool)] = [:]
+        let isolated = options.parseHelper.map { IsolatedParser(executable: $0) }
         for i in 0..<archive.fileCount {
             progress(i, archive.fileCount)
             var where_ = "file \(i)"
@@ -132,7 +137,7 @@ package enum Verifier {
                 if options.deep || options.sourceDirectory != nil {
                     guard let grammars else { throw FormatError("no grammars loaded to re-parse") }
                     let compared = try reparseAndCompare(ft, entry: f, archive: archive, grammars: grammars,
-                                                         directory: options.sourceDirectory)
+                                                         directory: options.sourceDirectory, isolated: isolated)
                     report.filesReparsed += 1
                     report.nodesCompared += compared
                 }
@@ -187,7 +192,7 @@ package enum Verifier {
     /// Parses the file again (from `directory`, or its stored source) and compares every
     /// node: kind, field, flags, range and parent. Returns the number of nodes compared.
     static func reparseAndCompare(_ ft: FileTree, entry f: FileEntry, archive: Archive, grammars: GrammarRegistry,
-                                  directory: String?) throws -> Int {
+                                  directory: String?, isolated: IsolatedParser?) throws -> Int {
         let table = ft.table
         guard let grammar = grammars.grammars[table.name] else {
             throw CSTPackError("no grammar '\(table.name)' loaded to re-parse with")
@@ -205,10 +210,15 @@ package enum Verifier {
             text = s
         }
         // The cursor, not the build's direct walker: the proof does not share the code it checks.
-        let parser = TreeSitterParser(reader: .cursor)
-        let parsed = try text.withUnsafeBytes { try parser.parse($0, grammar: grammar, timeoutMicros: 0) }
-        try compare(parsed.tree, ft.tree, table: table)
-        return parsed.tree.count
+        let parsed = try text.withUnsafeBytes { raw -> CSTTree in
+            guard let isolated else { return try TreeSitterParser(reader: .cursor).parse(raw, grammar: grammar, timeoutMicros: 0).tree }
+            guard let r = try isolated.parse(raw, grammar: grammar, timeoutMicros: 0, wantTree: true, reader: .cursor) else {
+                throw CSTPackError("the parse helper returned no tree")
+            }
+            return r.tree
+        }
+        try compare(parsed, ft.tree, table: table)
+        return parsed.count
     }
 
     /// The first difference between what tree-sitter gave and what the archive holds.
