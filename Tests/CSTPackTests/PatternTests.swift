@@ -172,18 +172,24 @@ final class PatternTests: XCTestCase {
         try buildArchive(root: root, output: archive, grammars: try TestGrammars.require()) { $0.noIgnore = true }
         for (args, expected) in [(["-p", "print("], "does not parse as python"), (["-p", "$Foo"], "unknown metavariable form"),
                                  (["-p", "f($A)", "--strictness", "loose"], "--strictness"), (["--rule", rules], "r.yml:5:3:")] {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: exe)
-            p.arguments = ["query", "--all", "-a", archive, "--as-built"] + args
-            let err = Pipe()
-            p.standardError = err
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
-            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            XCTAssertEqual(p.terminationStatus, 2, "\(args)")
+            let (status, text) = try queryStderr(exe, archive, args)
+            XCTAssertEqual(status, 2, "\(args)")
             XCTAssertTrue(text.hasPrefix("cstpack: error: ") && text.contains(expected) && text.split(separator: "\n").count == 1, "\(args): \(text)")
         }
+    }
+
+    /// `cstpack query --all -a ARCHIVE --as-built ARGS...`: its exit status and standard error.
+    func queryStderr(_ exe: String, _ archive: String, _ args: [String]) throws -> (status: Int32, stderr: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = ["query", "--all", "-a", archive, "--as-built"] + args
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, text)
     }
 
     /// tree-sitter-markdown's scanner overruns its state buffer on a few hundred `[` (an
@@ -201,16 +207,8 @@ final class PatternTests: XCTestCase {
         let brackets = String(repeating: "[", count: 2000)
         try writeBytes(Array("id: x\nlanguage: markdown\nrule:\n  pattern: \"\(brackets)\"\n".utf8), to: rules)
         for args in [["-p", brackets, "--lang", "markdown"], ["-p", "/" + String(repeating: "[", count: 700)], ["--rule", rules]] {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: exe)
-            p.arguments = ["query", "--all", "-a", archive, "--as-built"] + args
-            let err = Pipe()
-            p.standardError = err
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
-            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            XCTAssertEqual(p.terminationStatus, 2, "\(args.prefix(1)): \(text)")
+            let (status, text) = try queryStderr(exe, archive, args)
+            XCTAssertEqual(status, 2, "\(args.prefix(1)): \(text)")
             XCTAssertTrue(text.hasPrefix("cstpack: error: ") && text.contains("does not parse as markdown")
                           && text.split(separator: "\n").count == 1, "\(args.prefix(1)): \(text)")
         }

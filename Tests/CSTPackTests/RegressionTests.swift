@@ -137,26 +137,24 @@ final class RegressionTests: XCTestCase {
             e.write(to: &files)
         }
         let forged = try Self.replacingSections([.files: files.bytes], in: bytes)
-        do {
-            let (outcome, lines) = runIsolatedCollecting { mark in
-                Hash.checksumsEnforced = false
-                do {
-                    let a = try forged.withUnsafeBytes { try Archive(copying: $0, name: "forged") }
-                    var o = VerifyOptions()
-                    o.deep = true
-                    o.parseHelper = helper // in process (nil), the child died of the assertion
-                    let report = Verifier.run(a, options: o, grammars: registry)
-                    for p in report.problems { mark("problem: \(p)") }
-                    mark("reparsed \(report.filesReparsed)")
-                } catch {
-                    mark("open: \(error)")
-                }
-                return 0
+        let (outcome, lines) = runIsolatedCollecting { mark in
+            Hash.checksumsEnforced = false
+            do {
+                let a = try forged.withUnsafeBytes { try Archive(copying: $0, name: "forged") }
+                var o = VerifyOptions()
+                o.deep = true
+                o.parseHelper = helper // in process (nil), the child died of the assertion
+                let report = Verifier.run(a, options: o, grammars: registry)
+                for p in report.problems { mark("problem: \(p)") }
+                mark("reparsed \(report.filesReparsed)")
+            } catch {
+                mark("open: \(error)")
             }
-            XCTAssertEqual(outcome, .exited(0), "\(lines)")
-            XCTAssertTrue(lines.contains { $0.hasPrefix("problem: a.md: ") && $0.contains("crashed") }, "\(lines)")
-            XCTAssertTrue(lines.contains("reparsed 1"), "b.md is still re-parsed: \(lines)")
+            return 0
         }
+        XCTAssertEqual(outcome, .exited(0), "\(lines)")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("problem: a.md: ") && $0.contains("crashed") }, "\(lines)")
+        XCTAssertTrue(lines.contains("reparsed 1"), "b.md is still re-parsed: \(lines)")
     }
 
     /// `archive` with the given sections replaced by these bytes, stored uncompressed at
