@@ -13,7 +13,7 @@ import Glibc
 enum FuzzPattern {
     nonisolated(unsafe) static var archive: Archive! = nil
     nonisolated(unsafe) static var files: [Int] = []
-    nonisolated(unsafe) static var parser: PatternTextParser! = nil
+    nonisolated(unsafe) static var parser: UntrustedTextParser! = nil
 
     static func initialize() {
         guard let p = getenv("CSTPACK_FUZZ_ARCHIVE") else {
@@ -24,7 +24,7 @@ enum FuzzPattern {
             fputs("fuzz: the pattern target needs CSTPACK_FUZZ_PARSE_HELPER=PATH (a cstpack executable)\n", stderr)
             exit(2)
         }
-        parser = PatternTextParser(helper: String(cString: helper))
+        parser = UntrustedTextParser(helper: String(cString: helper))
         let path = String(cString: p)
         do {
             archive = try Archive(path: path)

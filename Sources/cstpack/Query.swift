@@ -215,7 +215,7 @@ struct QueryCommand: ParsableCommand {
         if files.isEmpty { throw CSTPackError("no stored file matches '\(arguments.first ?? "")'") }
         let search: StructuralSearch
         // Pattern text is parsed in the parse helper: a grammar's scanner may crash on it.
-        let parser = PatternTextParser(helper: ownExecutable())
+        let parser = UntrustedTextParser(helper: ownExecutable())
         if let pattern {
             search = try StructuralSearch.pattern(pattern, language: lang, strictness: level, archive: archive, files: files, parser: parser)
         } else {

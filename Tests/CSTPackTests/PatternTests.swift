@@ -20,7 +20,7 @@ final class PatternTests: XCTestCase {
         let archive = try archive(files, storeSource: storeSource)
         let all = Array(0..<archive.fileCount)
         let s = try StructuralSearch.pattern(pattern, language: lang, strictness: strictness, archive: archive, files: all,
-                                             parser: PatternTextParser(helper: CLITests.executable))
+                                             parser: UntrustedTextParser(helper: CLITests.executable))
         var options = QueryOptions()
         options.variables = true
         options.jobs = 2
@@ -222,7 +222,7 @@ final class PatternTests: XCTestCase {
         try writeBytes(Array(yaml.utf8), to: path)
         let all = Array(0..<archive.fileCount)
         let s = try StructuralSearch.rules(file: path, language: nil, archive: archive, files: all,
-                                           parser: PatternTextParser(helper: CLITests.executable))
+                                           parser: UntrustedTextParser(helper: CLITests.executable))
         return try matches(archive, try s.files(all, in: archive), s, QueryOptions()) { ft, hit in
             Match(path: ft.displayPath, text: "\(hit.rule?.id ?? "(no rule)"): \(Self.text(ft, hit.node))",
                   start: Int(ft.tree.starts[hit.node]), end: Int(ft.tree.ends[hit.node]), vars: [:])

@@ -104,7 +104,8 @@ package enum Verifier {
         var previousPath: [UInt8]? = nil
         report.files = archive.fileCount
         var trees: [Int: (nodes: Int, errors: Bool)] = [:]
-        let isolated = options.parseHelper.map { IsolatedParser(executable: $0) }
+        // The cursor, not the build's direct walker: the proof does not share the code it checks.
+        let parser = UntrustedTextParser(helper: options.parseHelper, reader: .cursor)
         for i in 0..<archive.fileCount {
             progress(i, archive.fileCount)
             var where_ = "file \(i)"
@@ -137,7 +138,7 @@ package enum Verifier {
                 if options.deep || options.sourceDirectory != nil {
                     guard let grammars else { throw FormatError("no grammars loaded to re-parse") }
                     let compared = try reparseAndCompare(ft, entry: f, archive: archive, grammars: grammars,
-                                                         directory: options.sourceDirectory, isolated: isolated)
+                                                         directory: options.sourceDirectory, parser: parser)
                     report.filesReparsed += 1
                     report.nodesCompared += compared
                 }
@@ -192,7 +193,7 @@ package enum Verifier {
     /// Parses the file again (from `directory`, or its stored source) and compares every
     /// node: kind, field, flags, range and parent. Returns the number of nodes compared.
     static func reparseAndCompare(_ ft: FileTree, entry f: FileEntry, archive: Archive, grammars: GrammarRegistry,
-                                  directory: String?, isolated: IsolatedParser?) throws -> Int {
+                                  directory: String?, parser: UntrustedTextParser) throws -> Int {
         let table = ft.table
         guard let grammar = grammars.grammars[table.name] else {
             throw CSTPackError("no grammar '\(table.name)' loaded to re-parse with")
@@ -209,14 +210,7 @@ package enum Verifier {
             guard let s = ft.source else { throw CSTPackError("no stored source to re-parse (built with --no-source)") }
             text = s
         }
-        // The cursor, not the build's direct walker: the proof does not share the code it checks.
-        let parsed = try text.withUnsafeBytes { raw -> CSTTree in
-            guard let isolated else { return try TreeSitterParser(reader: .cursor).parse(raw, grammar: grammar, timeoutMicros: 0).tree }
-            guard let r = try isolated.parse(raw, grammar: grammar, timeoutMicros: 0, wantTree: true, reader: .cursor) else {
-                throw CSTPackError("the parse helper returned no tree")
-            }
-            return r.tree
-        }
+        let parsed = try parser.parse(text, grammar: grammar, timeoutMicros: 0)
         try compare(parsed, ft.tree, table: table)
         return parsed.count
     }

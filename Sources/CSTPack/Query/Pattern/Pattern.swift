@@ -96,36 +96,6 @@ enum PatternLanguage {
     }
 }
 
-/// Parses pattern text with a grammar. Pattern text is untrusted input, and grammars'
-/// external scanners crash on short hostile text (tree-sitter-markdown's overruns its state
-/// buffer on a few hundred `[`, then aborts or corrupts the heap), which no check of ours can
-/// prevent. With a helper executable (the CLI passes itself), text is parsed in
-/// `cstpack parse-helper`, like files at build, so such a crash is an error; without one
-/// (library use) it is parsed in this process. One parser serves every pattern of a search.
-package final class PatternTextParser {
-    private let isolated: IsolatedParser?
-
-    /// `helper`: a cstpack executable to run `parse-helper` from, or nil to parse in process.
-    package init(helper: String?) {
-        isolated = helper.map { IsolatedParser(executable: $0) }
-    }
-
-    /// Pattern text is short: a second is far more than any grammar needs for it.
-    static let timeoutMicros: UInt64 = 1_000_000
-
-    func parse(_ source: [UInt8], grammar: Grammar) throws -> CSTTree {
-        try source.withUnsafeBytes { raw in
-            guard let isolated else {
-                return try TreeSitterParser(reader: .cursor).parse(raw, grammar: grammar, timeoutMicros: Self.timeoutMicros).tree
-            }
-            guard let result = try isolated.parse(raw, grammar: grammar, timeoutMicros: Self.timeoutMicros, wantTree: true) else {
-                throw CSTPackError("the parse helper returned no tree")
-            }
-            return result.tree
-        }
-    }
-}
-
 enum PatternCompiler {
     /// ast-grep's pre-processing: `$` becomes the expando character where it starts a
     /// metavariable (`$A`, `$$A`, `$$$A`, `$_`, `$$$`).
@@ -173,7 +143,7 @@ enum PatternCompiler {
     /// With `selector` (a rule's pattern object), `pattern` is the context and the pattern is
     /// its first node of that kind, which candidates must have too.
     static func compile(_ pattern: String, grammar: Grammar, strictness: PatternStrictness, selector: String? = nil,
-                        parser: PatternTextParser) throws -> CompiledPattern {
+                        parser: UntrustedTextParser) throws -> CompiledPattern {
         let lang = grammar.name
         let expando = PatternLanguage.expando(lang)
         try checkSigils(pattern, expando: expando)
@@ -182,7 +152,8 @@ enum PatternCompiler {
         let table = grammar.table
         func parse(_ source: [UInt8]) throws -> (tree: CSTTree, ends: [Int32]) {
             let t: CSTTree
-            do { t = try parser.parse(source, grammar: grammar) } catch {
+            // Pattern text is short: a second is far more than any grammar needs for it.
+            do { t = try parser.parse(source, grammar: grammar, timeoutMicros: 1_000_000) } catch {
                 throw CSTPackError("the pattern does not parse as \(lang): \(error)")
             }
             return (t, t.subtreeEnds())

@@ -13,7 +13,7 @@ package struct StructuralSearch: Sendable {
     /// of the selected files. Every error (no such language, the pattern does not parse,
     /// unknown metavariable forms) is thrown here, once. `parser` parses the pattern text.
     package static func pattern(_ pattern: String, language: String?, strictness: PatternStrictness,
-                                archive: Archive, files: [Int], parser: PatternTextParser) throws -> StructuralSearch {
+                                archive: Archive, files: [Int], parser: UntrustedTextParser) throws -> StructuralSearch {
         let l = try resolveLanguage(language, archive: archive, files: files)
         let grammar = try grammar(for: l, archive: archive)
         let compiled = try PatternCompiler.compile(pattern, grammar: grammar, strictness: strictness, parser: parser)

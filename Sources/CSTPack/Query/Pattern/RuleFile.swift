@@ -23,7 +23,7 @@ enum RuleFileCompiler {
         let id: String
         let grammar: Grammar
         let budget: Budget
-        let parser: PatternTextParser
+        let parser: UntrustedTextParser
 
         func error(_ node: Node?, _ message: String) -> CSTPackError {
             CSTPackError("\(location(node)) rule '\(id)': \(message)")
@@ -37,7 +37,7 @@ enum RuleFileCompiler {
     /// Every rule of the file for the archive's languages (a language the archive lacks has
     /// nothing to match). Everything is checked before any file is read.
     static func compile(_ text: String, path: String, onlyLanguage: String?, archive: Archive,
-                        parser: PatternTextParser) throws -> [Int: [SearchRule]] {
+                        parser: UntrustedTextParser) throws -> [Int: [SearchRule]] {
         var documents: [Node] = []
         do {
             let parser = try Parser(yaml: text)
@@ -203,7 +203,7 @@ enum RuleFileCompiler {
 extension StructuralSearch {
     /// `--rule FILE.yml`: every rule compiled (and every error thrown) before a file is read.
     package static func rules(file path: String, language: String?, archive: Archive, files: [Int],
-                              parser: PatternTextParser) throws -> StructuralSearch {
+                              parser: UntrustedTextParser) throws -> StructuralSearch {
         let bytes: [UInt8]
         do { bytes = try readFile(Array(path.utf8), limit: 16 << 20) } catch { throw CSTPackError("cannot read the rule file \(path): \(error)") }
         guard let text = String(validating: bytes, as: UTF8.self) else {
