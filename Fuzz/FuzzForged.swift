@@ -148,7 +148,7 @@ enum FuzzForged {
                 let base = get32(table, at: e + 20)
                 guard inside(offset, stored), raw <= 1 << 22 else { return nil }
                 let storedBytes = Array(bytes[Int(offset)..<Int(offset + stored)])
-                if codec == Codec.zstd.rawValue && base != Format.none32 {
+                if codec == Codec.zstd.rawValue && base != 0xFFFF_FFFF { // names a base
                     segments.append((storedBytes, codec))  // needs its dictionary: kept as stored
                     continue
                 }

@@ -36,7 +36,7 @@ enum DecodeAll {
                 guard first < archive.fileCount else { break }
                 for i in first..<min(first + run, archive.fileCount) {
                     do {
-                        guard try archive.file(i).sameAs == Format.none32 else { continue }
+                        guard try archive.file(i).sameAs == nil else { continue }
                         buffers = try reader.decode(file: i, reusing: buffers)
                         files += 1
                         nodes += buffers.count
@@ -62,7 +62,7 @@ enum EncodeAll {
         var trees: [(tree: CSTTree, language: Int)] = []
         for i in 0..<archive.fileCount {
             let f = try archive.file(i)
-            guard f.sameAs == Format.none32 else { continue }
+            guard f.sameAs == nil else { continue }
             trees.append((try reader.tree(ofFile: i), Int(f.language)))
         }
         let models = try archive.languages.indices.map { try archive.tagModel(language: $0) }

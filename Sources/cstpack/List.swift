@@ -30,7 +30,7 @@ struct List: ParsableCommand {
                 if nul {
                     writeStdout(pathBytes + [0])
                 } else if json {
-                    let sameAs: JSONValue = f.sameAs == Format.none32 ? .null : .string(String(decoding: try archive.path(ofFile: Int(f.sameAs)), as: UTF8.self))
+                    let sameAs: JSONValue = try f.sameAs.map { .string(String(decoding: try archive.path(ofFile: $0.index), as: UTF8.self)) } ?? .null
                     print(jsonObject(["path": .string(path), "language": .string(lang), "bytes": .int(Int(f.sourceLength)),
                                       "lines": .int(Int(f.lineCount)), "nodes": .int(Int(f.nodeCount)),
                                       "syntax_errors": .bool(f.flags.contains(.syntaxErrors)), "same_as": sameAs]))

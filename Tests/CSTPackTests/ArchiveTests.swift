@@ -163,14 +163,14 @@ final class ArchiveTests: XCTestCase {
         }
         let fa = try archive.file(a), fb = try archive.file(b)
         let (first, second) = b < a ? (fb, fa) : (fa, fb)
-        XCTAssertEqual(first.sameAs, Format.none32, "the earlier path owns the records")
-        XCTAssertEqual(second.sameAs, UInt32(min(a, b)), "the later path shares them")
+        XCTAssertNil(first.sameAs, "the earlier path owns the records")
+        XCTAssertEqual(second.sameAs, FileID(min(a, b)), "the later path shares them")
         XCTAssertEqual(first.firstCSTRecord, second.firstCSTRecord)
         XCTAssertEqual(first.firstSourceRecord, second.firstSourceRecord)
         XCTAssertEqual(try reader.tree(ofFile: a), try reader.tree(ofFile: b))
         XCTAssertEqual(try reader.source(ofFile: a), try reader.source(ofFile: b))
         XCTAssertEqual(summary.files, archive.fileCount)
-        let unique = try (0..<archive.fileCount).filter { try archive.file($0).sameAs == Format.none32 }.count
+        let unique = try (0..<archive.fileCount).filter { try archive.file($0).sameAs == nil }.count
         XCTAssertEqual(unique, archive.fileCount - 1, "exactly one file is shared")
 
         // Skipped: binary data and text without a grammar.
@@ -381,9 +381,9 @@ final class ArchiveTests: XCTestCase {
 
         // Lookups around every checkpoint and at random.
         var ids: Set<Int> = [0, full.count - 1]
-        var cstSegments = Set<UInt32>()
+        var cstSegments = Set<SegmentID>()
         for k in 0..<Int(f.cstRecordCount) {
-            let r = try archive.record(Int(f.firstCSTRecord) + k)
+            let r = try archive.record(f.firstCSTRecord.index + k)
             cstSegments.insert(r.segment)
             for delta in -1...1 { let id = Int(r.first) + delta; if id >= 0 && id < full.count { ids.insert(id) } }
         }

@@ -154,19 +154,19 @@ final class GoldenVectorTests: XCTestCase {
         XCTAssertEqual(Int(version), Int(a.version)); XCTAssertEqual(Int(maxRaw), a.maxSegmentRaw); XCTAssertEqual(Int(length), a.size)
         let sectionNames = [1: "STRINGS", 2: "LANGUAGES", 3: "BASES", 4: "SEGMENTS", 5: "SEGMENT_TABLE", 6: "RECORDS", 7: "FILES", 8: "BUILD_INFO", 9: "TREE"]
         for s in a.sections.values.sorted(by: { $0.offset < $1.offset }) {
-            out.append("section \(s.id) \(sectionNames[Int(s.id)] ?? "?") codec=\(s.codec.rawValue) offset=\(s.offset) length=\(s.length) checksum=\(hex64(s.checksum))")
+            out.append("section \(s.id.rawValue) \(sectionNames[Int(s.id.rawValue)] ?? "?") codec=\(s.codec.rawValue) offset=\(s.offset) length=\(s.length) checksum=\(hex64(s.checksum))")
         }
         out.append("strings count=\(a.strings.count)")
-        for i in 0..<a.strings.count { out.append("string \(i) \(quoted(try a.strings.byteArray(UInt32(i))))") }
+        for i in 0..<a.strings.count { out.append("string \(i) \(quoted(try a.strings.byteArray(StringID(i))))") }
         for (i, l) in a.languages.enumerated() {
             out.append("language \(i) \(quoted(Array(l.name.utf8))) abi=\(l.abi) grammar_hash=\(hex64(l.grammarHash)) kinds=\(l.kindCount) fields=\(l.fieldCount)")
         }
         for (i, b) in a.bases.enumerated() {
-            out.append("base \(i) kind=\(b.kind) stream=\(b.stream) language=\(b.language) offset=\(b.offset) length=\(b.length) checksum=\(hex64(b.checksum))")
+            out.append("base \(i) kind=\(b.kind.rawValue) stream=\(b.stream.rawValue) language=\(b.language) offset=\(b.offset) length=\(b.length) checksum=\(hex64(b.checksum))")
         }
         for i in 0..<a.segmentCount {
             let s = try a.segment(i)
-            let base = s.base == Format.none32 ? "NONE" : "\(s.base)"
+            let base = s.base.map { "\($0)" } ?? "NONE"
             out.append("segment \(i) offset=\(s.offset) stored=\(s.storedLength) raw=\(s.rawLength) codec=\(s.codec.rawValue) stream=\(s.stream.rawValue) base=\(base) checksum=\(hex64(s.checksum))")
         }
         for i in 0..<a.recordCount {
@@ -179,7 +179,7 @@ final class GoldenVectorTests: XCTestCase {
             let table = a.languages[Int(f.language)]
             let flagNames = [(Format.FileFlags.source, "SOURCE"), (.lineTable, "LINE_TABLE"), (.syntaxErrors, "SYNTAX_ERRORS")]
                 .filter { f.flags.contains($0.0) }.map(\.1)
-            let sameAs = f.sameAs == Format.none32 ? "NONE" : "\(f.sameAs)"
+            let sameAs = f.sameAs.map { "\($0)" } ?? "NONE"
             out.append("file \(i) \(quoted(try a.path(ofFile: i))) language=\(f.language) flags=\(flagNames.isEmpty ? "-" : flagNames.joined(separator: ",")) "
                 + "hash=\(f.contentHash) source_length=\(f.sourceLength) line_count=\(f.lineCount) node_count=\(f.nodeCount) cst_bytes=\(f.cstBytes) "
                 + "cst_records=\(f.firstCSTRecord)+\(f.cstRecordCount) source_records=\(f.firstSourceRecord)+\(f.sourceRecordCount) same_as=\(sameAs)")

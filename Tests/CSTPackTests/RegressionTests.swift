@@ -76,8 +76,8 @@ final class RegressionTests: XCTestCase {
         }
         for i in 0..<archive.recordCount {
             let r = try archive.record(i)
-            let first = i == Int(try archive.file(0).firstCSTRecord) ? claimed - 4 : r.first
-            for v in [r.segment, r.offset, r.length, first] { records.u32(v) }
+            let first = i == (try archive.file(0).firstCSTRecord.index) ? claimed - 4 : r.first
+            RecordEntry(segment: r.segment, offset: r.offset, length: r.length, first: first).write(to: &records)
         }
         let forged = try Self.replacingSections([.files: files.bytes, .records: records.bytes], in: try readBytes(dir + "/a.cstpack"))
         for enforced in [true, false] {

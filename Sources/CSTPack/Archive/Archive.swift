@@ -36,15 +36,6 @@ package final class Archive: @unchecked Sendable {
     private let recordTable: ByteReader
     private let fileTable: ByteReader
 
-    package struct BaseEntry: Sendable {
-        package var kind: UInt8
-        package var stream: UInt8
-        package var language: UInt16
-        package var offset: UInt64
-        package var length: UInt64
-        package var checksum: UInt64
-    }
-
     /// The archive the reading commands use when none is named.
     package static let defaultPath = "index.cstpack"
 
@@ -99,91 +90,22 @@ package final class Archive: @unchecked Sendable {
         var owned: [UnsafeMutableRawBufferPointer] = []
         do {
             let all = ByteReader(UnsafeRawBufferPointer(start: m, count: size), context: path)
-            var h = try all.slice(at: 0, length: Format.headerSize, context: "\(path) header")
-            let magic = Array(try h.bytes(8))
-            guard magic == Format.magic else { throw FormatError("\(path): not a cstpack archive (bad magic bytes)") }
-            version = try h.u32()
-            guard Format.readableVersions.contains(version) else {
-                throw FormatError("\(path): archive format version \(version); this cstpack reads versions \(Format.readableVersions.lowerBound) to \(Format.readableVersions.upperBound)")
-            }
-            let headerSum = Hash.xxh3(UnsafeRawBufferPointer(start: m, count: 56))
-            let rawFlags = try h.u32()
-            let fileLength = try h.u64()
-            let tableOffset = try h.u64()
-            let sectionCount = Int(try h.u32())
-            maxSegmentRaw = Int(try h.u32())
-            let tableSum = try h.u64()
-            guard try h.u64() == 0 else { throw FormatError("\(path): reserved header bytes 48-55 are not zero") }
-            guard Hash.checksumMatches(headerSum, try h.u64()) else { throw FormatError("\(path): header checksum mismatch (corrupt header)") }
-            flags = Format.HeaderFlags(rawValue: rawFlags)
-            guard Format.HeaderFlags.known.isSuperset(of: flags) else {
-                throw FormatError("\(path): unknown header flags 0x\(String(rawFlags, radix: 16)) (written by a newer cstpack?)")
-            }
-            guard fileLength == UInt64(size) else {
-                throw FormatError("\(path): archive is \(size) bytes but its header says \(fileLength) (truncated or extended)")
-            }
-            guard maxSegmentRaw <= Format.maxSegmentRaw else { throw FormatError("\(path): segment size \(maxSegmentRaw) too large") }
-            guard sectionCount <= 64, tableOffset <= UInt64(size) else { throw FormatError("\(path): section table out of range") }
-            let table = try all.slice(at: Int(tableOffset), length: sectionCount * Format.sectionEntrySize, context: "\(path) section table")
-            guard Hash.checksumMatches(Hash.xxh3(UnsafeRawBufferPointer(start: table.base, count: table.count)), tableSum) else {
-                throw FormatError("\(path): section table checksum mismatch")
-            }
-            var t = table
-            var found: [Format.SectionID: SectionEntry] = [:]
-            for _ in 0..<sectionCount {
-                let rawID = try t.u32()
-                let rawCodec = try t.u32()
-                guard let codec = Format.SectionCodec(rawValue: rawCodec) else {
-                    throw FormatError("\(path): section \(rawID) has unknown codec \(rawCodec)")
-                }
-                let entry = SectionEntry(id: rawID, codec: codec, offset: try t.u64(), length: try t.u64(), checksum: try t.u64())
-                guard let id = Format.SectionID(rawValue: entry.id), Format.SectionID.required(version: version).contains(id) else {
-                    throw FormatError("\(path): unknown section id \(entry.id) in a version \(version) archive")
-                }
-                guard found[id] == nil else { throw FormatError("\(path): section \(id) appears twice") }
-                guard entry.offset >= UInt64(Format.headerSize), entry.offset <= UInt64(size),
-                      entry.length <= UInt64(size) - entry.offset else {
-                    throw FormatError("\(path): section \(id) (\(entry.offset)+\(entry.length)) lies outside the file")
-                }
-                found[id] = entry
-            }
-            for id in Format.SectionID.required(version: version) where found[id] == nil {
-                throw FormatError("\(path): section \(id) is missing")
-            }
+            let header = try ArchiveHeader.read(all, path: path)
+            version = header.version
+            flags = header.flags
+            maxSegmentRaw = header.maxSegmentRaw
+            let found = try SectionEntry.readTable(all, header: header, path: path)
             sections = found
             func section(_ id: Format.SectionID) throws(FormatError) -> ByteReader {
-                let e = found[id]!
-                let context = "\(path) \(id) section"
-                var r = try all.slice(at: Int(e.offset), length: Int(e.length), context: context)
-                if id == .segments {
-                    guard e.codec == .stored else { throw FormatError("\(context): segments cannot be compressed as a section") }
-                    return r
-                }
-                let sum = Hash.xxh3(UnsafeRawBufferPointer(start: r.base, count: r.count))
-                guard Hash.checksumMatches(sum, e.checksum) else { throw FormatError("\(path): \(id) section checksum mismatch (corrupt)") }
-                guard e.codec == .zstd else { return r }
-                let raw = try r.u64()
-                let stored = try r.bytes(r.remaining)
-                guard raw <= UInt64(max(stored.count * Format.maxSectionExpansion, 1 << 20)), raw <= UInt64(Format.maxSegmentRaw) else {
-                    throw FormatError("\(context): claims \(raw) bytes from \(stored.count) compressed")
-                }
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(Int(raw), 1), alignment: 16)
-                owned.append(buffer)
-                let out = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(raw)])
-                do {
-                    try SectionCompression.decompress(stored, into: out)
-                } catch {
-                    throw FormatError("\(context): \(error.description)")
-                }
-                return ByteReader(UnsafeRawBufferPointer(out), context: context)
+                try found[id]!.content(of: all, path: path) { owned.append($0) }
             }
             strings = try StringTable(try section(.strings))
-            languages = try Self.readLanguages(try section(.languages), strings: strings)
+            languages = try LanguageTable.readSection(try section(.languages), strings: strings)
             let basesSection = try section(.bases)
             basesContent = basesSection
-            bases = try Self.readBases(basesSection, languageCount: languages.count)
+            bases = try BaseEntry.readSection(basesSection, languageCount: languages.count)
             var modelBase = [Int?](repeating: nil, count: languages.count)
-            for (i, b) in bases.enumerated() where b.kind == Format.BaseKind.tagModel.rawValue {
+            for (i, b) in bases.enumerated() where b.kind == .tagModel {
                 guard modelBase[Int(b.language)] == nil else {
                     throw FormatError("\(path): bases section: two tag models for language \(b.language)")
                 }
@@ -193,7 +115,7 @@ package final class Archive: @unchecked Sendable {
             (segmentTable, segmentCount) = try Self.table(try section(.segmentTable), entrySize: Format.segmentEntrySize, name: "segment table")
             (recordTable, recordCount) = try Self.table(try section(.records), entrySize: Format.recordEntrySize, name: "record table")
             (fileTable, fileCount) = try Self.table(try section(.files), entrySize: Format.fileEntrySize, name: "file index")
-            buildInfo = try Self.readBuildInfo(try section(.buildInfo), languageCount: languages.count)
+            buildInfo = try BuildInfo.read(try section(.buildInfo), languageCount: languages.count)
             treeState = found[.tree] == nil ? nil : try TreeState.read(try section(.tree), strings: strings, fileCount: fileCount)
             _ = try section(.segments)
             ownedSections = owned
@@ -254,119 +176,19 @@ package final class Archive: @unchecked Sendable {
         throw CSTPackError("no archive given and no \(defaultPath) in \(shown) (use -a/--archive PATH, set CSTPACK_ARCHIVE, or run `cstpack build DIR` first)")
     }
 
-    private static func table(_ r: ByteReader, entrySize: Int, name: String) throws(FormatError) -> (ByteReader, Int) {
-        var h = r
-        let n = Int(try h.u32())
-        guard try h.u32() == 0 else { throw FormatError("\(r.context): reserved field is not zero") }
-        guard n <= (r.count - 8) / entrySize, r.count == 8 + n * entrySize else {
-            throw FormatError("\(r.context): \(name) of \(n) entries does not match its \(r.count) bytes")
-        }
-        return (try r.slice(at: 8, length: n * entrySize, context: r.context), n)
-    }
-
-    private static func readLanguages(_ section: ByteReader, strings: StringTable) throws(FormatError) -> [LanguageTable] {
+    /// A fixed-entry table that is its whole section: its entries and their count.
+    private static func table(_ section: ByteReader, entrySize: Int, name: String) throws(FormatError) -> (ByteReader, Int) {
         var r = section
-        let n = Int(try r.u32())
-        guard n <= 0xFFFF else { throw FormatError("\(r.context): \(n) languages") }
-        var out: [LanguageTable] = []
-        for _ in 0..<n {
-            let name = try strings.string(try r.u32())
-            let abi = try r.u32()
-            let hash = try r.u64()
-            let kinds = Int(try r.u32())
-            guard kinds >= 1, kinds <= 0x10000, kinds * 5 <= r.remaining else { throw FormatError("\(r.context): \(name): \(kinds) kinds") }
-            var kindNames: [String] = [], kindNamed: [Bool] = []
-            for _ in 0..<kinds {
-                kindNames.append(try strings.string(try r.u32()))
-                let named = try r.u8()
-                guard named <= 1 else { throw FormatError("\(r.context): \(name): bad named flag") }
-                kindNamed.append(named == 1)
-            }
-            let fields = Int(try r.u32())
-            guard fields < 0xFFFF, fields * 4 <= r.remaining else { throw FormatError("\(r.context): \(name): \(fields) fields") }
-            var fieldNames = [""]
-            for _ in 0..<fields { fieldNames.append(try strings.string(try r.u32())) }
-            let table = LanguageTable(name: name, abi: abi, kindNames: kindNames, kindNamed: kindNamed, fieldNames: fieldNames)
-            guard table.grammarHash == hash else { throw FormatError("\(r.context): \(name): grammar hash does not match its tables") }
-            out.append(table)
-        }
-        guard r.isAtEnd else { throw FormatError("\(r.context): \(r.remaining) stray bytes") }
-        return out
-    }
-
-    private static func readBases(_ section: ByteReader, languageCount: Int) throws(FormatError) -> [BaseEntry] {
-        var r = section
-        let n = Int(try r.u32())
-        guard try r.u32() == 0 else { throw FormatError("\(r.context): reserved field is not zero") }
-        guard n <= r.remaining / Format.baseEntrySize else { throw FormatError("\(r.context): \(n) bases do not fit") }
-        var out: [BaseEntry] = []
-        for _ in 0..<n {
-            let kind = try r.u8(), stream = try r.u8(), language = try r.u16()
-            guard let k = Format.BaseKind(rawValue: kind), let s = Format.Stream(rawValue: stream) else {
-                throw FormatError("\(r.context): base of unknown kind \(kind) or stream \(stream)")
-            }
-            guard k != .tagModel || (s == .cst && Int(language) < languageCount) else {
-                throw FormatError("\(r.context): tag model for stream \(stream), language \(language) (\(languageCount) languages)")
-            }
-            guard try r.u32() == 0 else { throw FormatError("\(r.context): reserved field is not zero") }
-            let e = BaseEntry(kind: kind, stream: stream, language: language,
-                              offset: try r.u64(), length: try r.u64(), checksum: try r.u64())
-            let tableEnd = UInt64(8 + n * Format.baseEntrySize)
-            guard e.offset >= tableEnd, e.offset <= UInt64(section.count), e.length <= UInt64(section.count) - e.offset else {
-                throw FormatError("\(r.context): base outside the section")
-            }
-            out.append(e)
-        }
-        return out
-    }
-
-    private static func readBuildInfo(_ section: ByteReader, languageCount: Int) throws(FormatError) -> BuildInfo {
-        var r = section
-        var info = BuildInfo()
-        let n = Int(try r.u32())
-        guard n == languageCount else { throw FormatError("\(r.context): \(n) language entries for \(languageCount) languages") }
-        for _ in 0..<n {
-            let lang = try r.u16()
-            guard try r.u16() == 0, Int(lang) < languageCount else { throw FormatError("\(r.context): bad language entry") }
-            info.languages.append(LanguageBuildInfo(language: lang, files: try r.u32(), treeSitterBytes: try r.u64(),
-                                                    phase1Bytes: try r.u64(), bytecodeBytes: try r.u64(),
-                                                    unmodelledBytes: try r.u64()))
-        }
-        guard let codec = Codec(rawValue: try r.u8()) else { throw FormatError("\(r.context): unknown codec") }
-        info.codec = codec
-        info.level = Int(Int8(bitPattern: try r.u8()))
-        info.phases = Format.Phases(rawValue: try r.u16())
-        guard Format.Phases.all.isSuperset(of: info.phases) else { throw FormatError("\(r.context): unknown phase bits") }
-        info.segmentSize = try r.u32()
-        let counts = Int(try r.u32())
-        guard counts == SkipCounts.fieldCount else { throw FormatError("\(r.context): \(counts) skip counters") }
-        var a: [Int] = []
-        for _ in 0..<counts { a.append(Int(try r.u32())) }
-        info.skipped = SkipCounts(a)
-        guard r.isAtEnd else { throw FormatError("\(r.context): \(r.remaining) stray bytes") }
-        return info
+        let n = try TableHead.read(&r, entrySize: entrySize, name: name, exact: true)
+        return (try section.slice(at: 8, length: n * entrySize, context: section.context), n)
     }
 
     // MARK: Entries
 
     package func segment(_ i: Int) throws(FormatError) -> SegmentEntry {
         guard i >= 0, i < segmentCount else { throw FormatError("segment \(i) outside the \(segmentCount) segments") }
-        var r = segmentTable
-        try r.seek(to: i * Format.segmentEntrySize)
-        let offset = try r.u64(), stored = try r.u32(), raw = try r.u32()
-        let codecByte = try r.u8(), streamByte = try r.u8()
-        guard try r.u16() == 0 else { throw FormatError("segment \(i): reserved field is not zero") }
-        let base = try r.u32(), checksum = try r.u64()
-        guard let codec = Codec(rawValue: codecByte) else { throw FormatError("segment \(i): unknown codec \(codecByte)") }
-        guard let stream = Format.Stream(rawValue: streamByte) else { throw FormatError("segment \(i): unknown stream \(streamByte)") }
-        let seg = sections[.segments]!
-        guard offset >= seg.offset, UInt64(stored) <= seg.offset + seg.length - min(offset, seg.offset + seg.length),
-              offset <= seg.offset + seg.length else {
-            throw FormatError("segment \(i): \(offset)+\(stored) lies outside the segments section")
-        }
-        guard raw >= 1, Int(raw) <= maxSegmentRaw else { throw FormatError("segment \(i): raw length \(raw) outside 1...\(maxSegmentRaw)") }
-        guard base == Format.none32 || Int(base) < bases.count else { throw FormatError("segment \(i): base \(base) does not exist") }
-        return SegmentEntry(offset: offset, storedLength: stored, rawLength: raw, codec: codec, stream: stream, base: base, checksum: checksum)
+        var r = try segmentTable.slice(at: i * Format.segmentEntrySize, length: Format.segmentEntrySize, context: "segment \(i)")
+        return try SegmentEntry.read(&r, segment: i, region: sections[.segments]!, maxRaw: maxSegmentRaw, baseCount: bases.count)
     }
 
     /// The stored (possibly compressed) bytes of segment `i`, inside the mapping: valid only
@@ -407,30 +229,14 @@ package final class Archive: @unchecked Sendable {
 
     package func record(_ i: Int) throws(FormatError) -> RecordEntry {
         guard i >= 0, i < recordCount else { throw FormatError("record \(i) outside the \(recordCount) records") }
-        var r = recordTable
-        try r.seek(to: i * Format.recordEntrySize)
-        let e = RecordEntry(segment: try r.u32(), offset: try r.u32(), length: try r.u32(), first: try r.u32())
-        // Callers index per-segment tables with this: it must name an existing segment.
-        guard Int(e.segment) < segmentCount else { throw FormatError("record \(i): segment \(e.segment) does not exist (\(segmentCount) segments)") }
-        return e
+        var r = try recordTable.slice(at: i * Format.recordEntrySize, length: Format.recordEntrySize, context: "record \(i)")
+        return try RecordEntry.read(&r, record: i, segmentCount: segmentCount)
     }
 
     package func file(_ i: Int) throws(FormatError) -> FileEntry {
         guard i >= 0, i < fileCount else { throw FormatError("file \(i) outside the \(fileCount) files") }
         var r = try fileTable.slice(at: i * Format.fileEntrySize, length: Format.fileEntrySize, context: "file \(i)")
-        let e = try FileEntry.read(&r)
-        guard Int(e.language) < languages.count else { throw FormatError("file \(i): language \(e.language) does not exist") }
-        guard Format.FileFlags.known.isSuperset(of: e.flags), !e.flags.isSuperset(of: [.source, .lineTable]) else { throw FormatError("file \(i): unknown flags \(e.flags.rawValue)") }
-        // Node ids are Int32 in decoded trees: a larger count (forged; checksums are no MAC)
-        // would let ids pass `id < node_count` and trap on conversion.
-        guard e.nodeCount >= 1, e.nodeCount <= UInt32(Int32.max) else {
-            throw FormatError("file \(i): \(e.nodeCount) nodes (1 to 2147483647)")
-        }
-        guard UInt64(e.firstCSTRecord) + UInt64(e.cstRecordCount) <= UInt64(recordCount),
-              UInt64(e.firstSourceRecord) + UInt64(e.sourceRecordCount) <= UInt64(recordCount), e.cstRecordCount >= 1 else {
-            throw FormatError("file \(i): records outside the record table")
-        }
-        return e
+        return try FileEntry.read(&r, file: i, languageCount: languages.count, recordCount: recordCount)
     }
 
     package func path(ofFile i: Int) throws(FormatError) -> [UInt8] {
@@ -445,7 +251,7 @@ package final class Archive: @unchecked Sendable {
             // Only the entry's path id (its first field) and a byte comparison: this runs
             // on every `query FILE ...`.
             var r = try fileTable.slice(at: mid * Format.fileEntrySize, length: 4, context: "file \(mid)")
-            let p = try strings.bytes(try r.u32())
+            let p = try strings.bytes(try r.index(StringID.self))
             let order = path.withUnsafeBytes { q -> Int in
                 let n = min(p.count, q.count)
                 let c = n == 0 ? 0 : Int(memcmp(p.baseAddress!, q.baseAddress!, n))

@@ -60,8 +60,8 @@ package final class ArchiveReader {
         guard Hash.checksumMatches(Hash.xxh3(stored), s.checksum) else { throw FormatError("segment \(i): checksum mismatch (corrupt data)") }
         var out: [UInt8] = []
         var dict: (id: Int, bytes: UnsafeRawBufferPointer)? = nil
-        if s.base != Format.none32 {
-            let b = Int(s.base)
+        if let id = s.base {
+            let b = id.index
             let bytes = try archive.baseBytes(b)
             guard Hash.checksumMatches(Hash.xxh3(bytes), archive.bases[b].checksum) else { throw FormatError("base \(b): checksum mismatch") }
             dict = (b, bytes)
@@ -87,9 +87,9 @@ package final class ArchiveReader {
     /// The bytes of record `i`, checked to lie inside its segment of the expected stream.
     package func recordBytes(_ i: Int, stream: Format.Stream) throws -> ArraySlice<UInt8> {
         let r = try archive.record(i)
-        let s = try archive.segment(Int(r.segment))
+        let s = try archive.segment(r.segment.index)
         guard s.stream == stream else { throw FormatError("record \(i) points into a \(s.stream) segment, expected \(stream)") }
-        let bytes = try segmentBytes(Int(r.segment), prefix: readsPrefixes ? Int(r.offset) + Int(r.length) : nil)
+        let bytes = try segmentBytes(r.segment.index, prefix: readsPrefixes ? Int(r.offset) + Int(r.length) : nil)
         guard UInt64(r.offset) + UInt64(r.length) <= UInt64(bytes.count) else {
             throw FormatError("record \(i): \(r.offset)+\(r.length) outside segment \(r.segment) (\(bytes.count) bytes)")
         }
@@ -112,7 +112,7 @@ package final class ArchiveReader {
                             sourceLength: Int(f.sourceLength), reusing: reusing)
         var total = 0
         for k in 0..<Int(f.cstRecordCount) {
-            let recordIndex = Int(f.firstCSTRecord) + k
+            let recordIndex = f.firstCSTRecord.index + k
             let rec = try archive.record(recordIndex)
             guard Int(rec.first) == d.count else {
                 throw FormatError("\(context) record \(k): says it starts at node \(rec.first), the stream is at node \(d.count)")
@@ -136,9 +136,9 @@ package final class ArchiveReader {
         // the bytes actually read.
         var out: [UInt8] = []
         for k in 0..<Int(f.sourceRecordCount) {
-            let rec = try archive.record(Int(f.firstSourceRecord) + k)
+            let rec = try archive.record(f.firstSourceRecord.index + k)
             guard Int(rec.first) == out.count else { throw FormatError("file \(i): source record \(k) starts at \(rec.first), expected \(out.count)") }
-            out.append(contentsOf: try recordBytes(Int(f.firstSourceRecord) + k, stream: .source))
+            out.append(contentsOf: try recordBytes(f.firstSourceRecord.index + k, stream: .source))
         }
         guard out.count == Int(f.sourceLength) else { throw FormatError("file \(i): source is \(out.count) bytes, the index says \(f.sourceLength)") }
         return out
@@ -151,7 +151,7 @@ package final class ArchiveReader {
         guard f.flags.contains(.lineTable) else { return nil }
         var bytes: [UInt8] = []
         for k in 0..<Int(f.sourceRecordCount) {
-            bytes.append(contentsOf: try recordBytes(Int(f.firstSourceRecord) + k, stream: .source))
+            bytes.append(contentsOf: try recordBytes(f.firstSourceRecord.index + k, stream: .source))
         }
         return try bytes.withUnsafeBytes { raw in try LineTable.decode(raw, sourceLength: Int(f.sourceLength)) }
     }
@@ -161,7 +161,7 @@ package final class ArchiveReader {
     /// the nodes actually decoded, so memory does not depend on this claim either).
     func checkNodeCount(_ f: FileEntry, fromRecord k: Int, firstNode: Int, context: String) throws {
         var bytes = 0
-        for r in k..<Int(f.cstRecordCount) { bytes += Int(try archive.record(Int(f.firstCSTRecord) + r).length) }
+        for r in k..<Int(f.cstRecordCount) { bytes += Int(try archive.record(f.firstCSTRecord.index + r).length) }
         guard firstNode <= Int(f.nodeCount), Int(f.nodeCount) - firstNode <= bytes else {
             throw FormatError("\(context): \(f.nodeCount) nodes cannot fit in \(bytes) bytes of records")
         }
@@ -173,14 +173,14 @@ package final class ArchiveReader {
         let f = try archive.file(i)
         guard id >= 0, id < Int(f.nodeCount) else { throw FormatError("node \(id) outside the \(f.nodeCount) nodes of file \(i)") }
         var k = Int(f.cstRecordCount) - 1
-        while k > 0, Int(try archive.record(Int(f.firstCSTRecord) + k).first) > id { k -= 1 }
-        let start = Int(try archive.record(Int(f.firstCSTRecord) + k).first)
+        while k > 0, Int(try archive.record(f.firstCSTRecord.index + k).first) > id { k -= 1 }
+        let start = Int(try archive.record(f.firstCSTRecord.index + k).first)
         try checkNodeCount(f, fromRecord: k, firstNode: start, context: "file \(i)")
         var d = TreeDecoder(table: archive.languages[Int(f.language)], model: try archive.tagModel(language: Int(f.language)),
                             nodeCount: Int(f.nodeCount),
                             sourceLength: Int(f.sourceLength), base: start)
         while k < Int(f.cstRecordCount) {
-            let bytes = try recordBytes(Int(f.firstCSTRecord) + k, stream: .cst)
+            let bytes = try recordBytes(f.firstCSTRecord.index + k, stream: .cst)
             let complete = try bytes.withUnsafeBytes { (raw) -> Bool in
                 var r = ByteReader(raw, context: "file \(i) record \(k)")
                 try d.readState(&r, checkAgainstRunning: d.recordsRead > 0)

@@ -141,8 +141,8 @@ package final class ArchiveWriter {
                               flags: file.sourceFlags.union(file.syntaxErrors ? .syntaxErrors : []),
                               contentHash: file.contentHash, sourceLength: UInt32(file.sourceLength),
                               lineCount: UInt32(file.lineCount), nodeCount: UInt32(file.nodeCount),
-                              cstBytes: UInt32(file.cst.byteCount), firstCSTRecord: 0, cstRecordCount: 0,
-                              firstSourceRecord: 0, sourceRecordCount: 0, sameAs: Format.none32)
+                              cstBytes: UInt32(file.cst.byteCount), firstCSTRecord: RecordID(0), cstRecordCount: 0,
+                              firstSourceRecord: RecordID(0), sourceRecordCount: 0, sameAs: nil)
         try add(file.path, entry, state: state) {
             for (record, first) in zip(file.cst.records, file.cst.firstNodes) {
                 try place(record[...], stream: .cst, first: first)
@@ -172,12 +172,12 @@ package final class ArchiveWriter {
                     cst: () throws -> [CopiedRecord], source: () throws -> [CopiedRecord]) throws {
         var e = entry
         e.pathID = strings.intern(path)
-        e.sameAs = Format.none32
+        e.sameAs = nil
         func put(_ list: [CopiedRecord], _ stream: Format.Stream) throws {
             for r in list {
                 switch r {
                 case .inCopiedSegment(let entry):
-                    precondition(copiedSegments.contains(Int(entry.segment)), "a record of a segment that was not copied")
+                    precondition(copiedSegments.contains(entry.segment.index), "a record of a segment that was not copied")
                     records.append(entry)
                 case .bytes(let bytes, let first): try place(bytes, stream: stream, first: first)
                 }
@@ -212,14 +212,14 @@ package final class ArchiveWriter {
             let e = files[earlier]
             entry.firstCSTRecord = e.firstCSTRecord; entry.cstRecordCount = e.cstRecordCount
             entry.firstSourceRecord = e.firstSourceRecord; entry.sourceRecordCount = e.sourceRecordCount
-            entry.sameAs = UInt32(earlier)
+            entry.sameAs = FileID(earlier)
         } else {
-            entry.firstCSTRecord = UInt32(records.count)
+            entry.firstCSTRecord = RecordID(records.count)
             entry.cstRecordCount = UInt32(try placeCST())
-            entry.firstSourceRecord = UInt32(records.count)
+            entry.firstSourceRecord = RecordID(records.count)
             try placeSource()
-            entry.sourceRecordCount = UInt32(records.count) - entry.firstSourceRecord
-            entry.sameAs = Format.none32
+            entry.sourceRecordCount = UInt32(records.count - entry.firstSourceRecord.index)
+            entry.sameAs = nil
             byContent[key] = files.count
         }
         files.append(entry)
@@ -231,9 +231,9 @@ package final class ArchiveWriter {
 
     /// Writes segment `i` of `archive` as it is stored there (no decompression); returns
     /// its index in this archive. Its checksum is verified first: a copy never hides damage.
-    package func copySegment(_ i: Int, of archive: Archive) throws -> UInt32 {
+    package func copySegment(_ i: Int, of archive: Archive) throws -> SegmentID {
         let s = try archive.segment(i)
-        precondition(s.base == Format.none32, "segments that name a base are not copied")
+        precondition(s.base == nil, "segments that name a base are not copied")
         let stored = try archive.storedBytes(segment: i)
         guard Hash.checksumMatches(Hash.xxh3(stored), s.checksum) else {
             throw CSTPackError("\(archive.path): segment \(i): checksum mismatch (corrupt data)")
@@ -245,7 +245,7 @@ package final class ArchiveWriter {
         maxRaw = max(maxRaw, Int(s.rawLength))
         copiedSegments.insert(index)
         try write(stored)
-        return UInt32(index)
+        return SegmentID(index)
     }
 
     private func place(_ bytes: ArraySlice<UInt8>, stream: Format.Stream, first: UInt32) throws {
@@ -253,7 +253,8 @@ package final class ArchiveWriter {
             try seal(stream)
         }
         let index = records.count
-        records.append(RecordEntry(segment: Format.none32, offset: UInt32(pending[stream]!.bytes.count),
+        // The segment is known when it is sealed.
+        records.append(RecordEntry(segment: SegmentID(rawValue: .max), offset: UInt32(pending[stream]!.bytes.count),
                                    length: UInt32(bytes.count), first: first))
         pending[stream]!.bytes.append(contentsOf: bytes)
         pending[stream]!.recordIndices.append(index)
@@ -267,9 +268,9 @@ package final class ArchiveWriter {
         let stored = try p.bytes.withUnsafeBytes { try c.compress($0) }
         let useStored = compressor.codec != .none && stored.count < p.bytes.count
         let payload = useStored ? stored : p.bytes
-        let segmentIndex = UInt32(segments.count)
+        let segmentIndex = SegmentID(segments.count)
         segments.append(SegmentEntry(offset: offset, storedLength: UInt32(payload.count), rawLength: UInt32(p.bytes.count),
-                                     codec: useStored ? compressor.codec : .none, stream: stream, base: Format.none32,
+                                     codec: useStored ? compressor.codec : .none, stream: stream, base: nil,
                                      checksum: Hash.xxh3(payload)))
         maxRaw = max(maxRaw, p.bytes.count)
         for r in p.recordIndices { records[r].segment = segmentIndex }
@@ -282,56 +283,38 @@ package final class ArchiveWriter {
             try seal(.cst)
             try seal(.source)
             buildInfo.skipped = skipped
-            var sections: [(Format.SectionID, Format.SectionCodec, UInt64, UInt64, UInt64)] = []
             let segmentsStart = UInt64(Format.headerSize)
-            sections.append((.segments, .stored, segmentsStart, offset - segmentsStart, 0))
-
+            var sections = [SectionEntry(id: .segments, codec: .stored, offset: segmentsStart, length: offset - segmentsStart, checksum: 0)]
             // Metadata is compressed when that saves bytes (Spec/FORMAT.md, "Section table").
             func section(_ id: Format.SectionID, _ raw: [UInt8]) throws {
-                var codec = Format.SectionCodec.stored
-                var bytes = raw
-                let packed = durable ? try SectionCompression.compress(raw) : raw
-                if durable && packed.count + 8 < raw.count {
-                    var w = ByteWriter(capacity: packed.count + 8)
-                    w.u64(UInt64(raw.count))
-                    w.append(packed)
-                    bytes = w.bytes
-                    codec = .zstd
-                }
-                sections.append((id, codec, offset, UInt64(bytes.count), Hash.xxh3(bytes)))
+                let (codec, bytes) = try SectionEntry.store(raw, compress: durable)
+                sections.append(SectionEntry(id: id, codec: codec, offset: offset, length: UInt64(bytes.count), checksum: Hash.xxh3(bytes)))
                 try write(bytes)
             }
             // Language tables intern their names before the string table is written.
-            let languageBytes = serializeLanguages()
+            let languageBytes = LanguageTable.writeSection(languages, strings: &strings)
             let treeBytes = serializeTree()
             try section(.strings, strings.serialize())
             try section(.languages, languageBytes)
-            try section(.bases, serializeBases())
-            try section(.segmentTable, serializeSegments())
-            try section(.records, serializeRecords())
-            try section(.files, serializeFiles())
-            try section(.buildInfo, serializeBuildInfo())
+            try section(.bases, BaseEntry.writeSection(models.enumerated().compactMap { i, m in
+                m.map { (kind: .tagModel, stream: .cst, language: UInt16(i), bytes: $0.serialized()) }
+            }))
+            try section(.segmentTable, table(segments) { $0.write(to: &$1) })
+            try section(.records, table(records) { $0.write(to: &$1) })
+            try section(.files, table(files) { $0.write(to: &$1) })
+            var info = ByteWriter()
+            buildInfo.write(to: &info)
+            try section(.buildInfo, info.bytes)
             try section(.tree, treeBytes)
 
-            var table = ByteWriter()
-            for (id, codec, off, len, sum) in sections {
-                table.u32(id.rawValue); table.u32(codec.rawValue); table.u64(off); table.u64(len); table.u64(sum)
-            }
+            let table = SectionEntry.writeTable(sections)
             let tableOffset = offset
-            try write(table.bytes)
+            try write(table)
 
-            var header = ByteWriter()
-            header.append(Format.magic)
-            header.u32(Format.version)
-            header.u32(files.contains { $0.flags.contains(.source) } ? Format.HeaderFlags.sources.rawValue : 0)
-            header.u64(offset)
-            header.u64(tableOffset)
-            header.u32(UInt32(sections.count))
-            header.u32(UInt32(maxRaw))
-            header.u64(Hash.xxh3(table.bytes))
-            header.u64(0)
-            header.u64(Hash.xxh3(header.bytes))
-            try header.bytes.withUnsafeBytes { h in
+            let header = ArchiveHeader(flags: files.contains { $0.flags.contains(.source) } ? .sources : [],
+                                       fileLength: offset, tableOffset: tableOffset, sectionCount: sections.count,
+                                       maxSegmentRaw: maxRaw, tableChecksum: Hash.xxh3(table)).write()
+            try header.withUnsafeBytes { h in
                 guard pwrite(fd, h.baseAddress, h.count, 0) == h.count else {
                     throw CSTPackError("\(tempPath): cannot write header: \(errnoText())")
                 }
@@ -354,19 +337,6 @@ package final class ArchiveWriter {
     package var fileCount: Int { files.count }
     package var archiveBytes: UInt64 { offset }
 
-    private func serializeLanguages() -> [UInt8] {
-        var w = ByteWriter()
-        w.u32(UInt32(languages.count))
-        for l in languages {
-            w.u32(strings.intern(l.name)); w.u32(l.abi); w.u64(l.grammarHash)
-            w.u32(UInt32(l.kindCount))
-            for (name, named) in zip(l.kindNames, l.kindNamed) { w.u32(strings.intern(name)); w.u8(named ? 1 : 0) }
-            w.u32(UInt32(l.fieldCount))
-            for f in l.fieldNames.dropFirst() { w.u32(strings.intern(f)) }
-        }
-        return w.bytes
-    }
-
     private func serializeTree() -> [UInt8] {
         var t = tree ?? TreeState(root: [], machine: [], options: TreeOptions(), files: [], passedOver: [])
         t.files = fileStates
@@ -375,55 +345,11 @@ package final class ArchiveWriter {
         return w.bytes
     }
 
-    private func serializeBases() -> [UInt8] {
+    /// A fixed-entry table section: its head, then each entry.
+    private func table<Entry>(_ entries: [Entry], _ write: (Entry, inout ByteWriter) -> Void) -> [UInt8] {
         var w = ByteWriter()
-        let present = models.enumerated().compactMap { i, m in m.map { (i, $0.serialized()) } }
-        w.u32(UInt32(present.count)); w.u32(0)
-        var offset = UInt64(8 + present.count * Format.baseEntrySize)
-        for (language, bytes) in present {
-            w.u8(Format.BaseKind.tagModel.rawValue); w.u8(Format.Stream.cst.rawValue); w.u16(UInt16(language)); w.u32(0)
-            w.u64(offset); w.u64(UInt64(bytes.count)); w.u64(Hash.xxh3(bytes))
-            offset += UInt64(bytes.count)
-        }
-        for (_, bytes) in present { w.append(bytes) }
-        return w.bytes
-    }
-
-    private func serializeSegments() -> [UInt8] {
-        var w = ByteWriter()
-        w.u32(UInt32(segments.count)); w.u32(0)
-        for s in segments {
-            w.u64(s.offset); w.u32(s.storedLength); w.u32(s.rawLength)
-            w.u8(s.codec.rawValue); w.u8(s.stream.rawValue); w.u16(0); w.u32(s.base); w.u64(s.checksum)
-        }
-        return w.bytes
-    }
-
-    private func serializeRecords() -> [UInt8] {
-        var w = ByteWriter()
-        w.u32(UInt32(records.count)); w.u32(0)
-        for r in records { w.u32(r.segment); w.u32(r.offset); w.u32(r.length); w.u32(r.first) }
-        return w.bytes
-    }
-
-    private func serializeFiles() -> [UInt8] {
-        var w = ByteWriter()
-        w.u32(UInt32(files.count)); w.u32(0)
-        for f in files { f.write(to: &w) }
-        return w.bytes
-    }
-
-    private func serializeBuildInfo() -> [UInt8] {
-        var w = ByteWriter()
-        w.u32(UInt32(buildInfo.languages.count))
-        for l in buildInfo.languages {
-            w.u16(l.language); w.u16(0); w.u32(l.files)
-            w.u64(l.treeSitterBytes); w.u64(l.phase1Bytes); w.u64(l.bytecodeBytes); w.u64(l.unmodelledBytes)
-        }
-        w.u8(buildInfo.codec.rawValue); w.u8(UInt8(bitPattern: Int8(clamping: buildInfo.level))); w.u16(buildInfo.phases.rawValue)
-        w.u32(buildInfo.segmentSize)
-        w.u32(UInt32(SkipCounts.fieldCount))
-        for c in buildInfo.skipped.asArray { w.u32(UInt32(clamping: c)) }
+        TableHead.write(count: entries.count, to: &w)
+        for e in entries { write(e, &w) }
         return w.bytes
     }
 }

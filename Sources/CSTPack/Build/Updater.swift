@@ -327,8 +327,8 @@ package enum Updater {
                 let f = try base.file(i)
                 let key = Key(hash: f.contentHash, language: languageIndex[base.languages[Int(f.language)].name]!, flags: f.flags.rawValue)
                 guard owners.insert(key).inserted else { continue }
-                for r in Int(f.firstCSTRecord)..<Int(f.firstCSTRecord + f.cstRecordCount) { let e = try base.record(r); liveBytes[Int(e.segment)] += Int(e.length) }
-                for r in Int(f.firstSourceRecord)..<Int(f.firstSourceRecord + f.sourceRecordCount) { let e = try base.record(r); liveBytes[Int(e.segment)] += Int(e.length) }
+                for r in f.cstRecords { let e = try base.record(r); liveBytes[e.segment.index] += Int(e.length) }
+                for r in f.sourceRecords { let e = try base.record(r); liveBytes[e.segment.index] += Int(e.length) }
             case .parse:
                 if case .encoded(let e)? = encoded[k] {
                     owners.insert(Key(hash: e.contentHash, language: e.language, flags: e.sourceFlags.union(e.syntaxErrors ? .syntaxErrors : []).rawValue))
@@ -336,7 +336,7 @@ package enum Updater {
             case .skip: break
             }
         }
-        let keep = o.ephemeral ? (0..<base.segmentCount).filter { liveBytes[$0] > 0 && ((try? base.segment($0).base) == Format.none32) }
+        let keep = o.ephemeral ? (0..<base.segmentCount).filter { liveBytes[$0] > 0 && ((try? base.segment($0))?.base == nil) }
                                : try segmentsToKeep(base, liveBytes: liveBytes)
 
         let writer = try ArchiveWriter(destination: options.output, languages: tables, phases: base.buildInfo.phases,
@@ -344,19 +344,19 @@ package enum Updater {
                                        sourceLevel: options.sourceLevel ?? base.buildInfo.codec.defaultSourceLevel,
                                        segmentSize: Int(base.buildInfo.segmentSize), durable: o.durable)
         do {
-            var segmentMap: [Int: UInt32] = [:]
+            var segmentMap: [Int: SegmentID] = [:]
             for s in keep.sorted() { segmentMap[s] = try writer.copySegment(s, of: base) }
             plan.summary.segmentsCopied = keep.count
             plan.summary.deadBytes = try keep.reduce(0) { $0 + Int(try base.segment($1).rawLength) - liveBytes[$1] }
             let reader = ArchiveReader(base, cacheLimit: 16 << 20, scanning: true)
             var repacked = Set<Int>()
-            func records(_ first: UInt32, _ count: UInt32, _ stream: Format.Stream) throws -> [ArchiveWriter.CopiedRecord] {
-                try (Int(first)..<Int(first + count)).map { r in
+            func records(_ range: Range<Int>, _ stream: Format.Stream) throws -> [ArchiveWriter.CopiedRecord] {
+                try range.map { r in
                     let e = try base.record(r)
-                    if let s = segmentMap[Int(e.segment)] {
+                    if let s = segmentMap[e.segment.index] {
                         return .inCopiedSegment(RecordEntry(segment: s, offset: e.offset, length: e.length, first: e.first))
                     }
-                    repacked.insert(Int(e.segment))
+                    repacked.insert(e.segment.index)
                     return .bytes(try reader.recordBytes(r, stream: stream), first: e.first)
                 }
             }
@@ -371,8 +371,8 @@ package enum Updater {
                     let st = StoredFileState(stamp: stamp, treeSitterBytes: old.treeSitterBytes, phase1Bytes: old.phase1Bytes,
                                              unmodelledBytes: old.unmodelledBytes)
                     try writer.add(copied: chosen[k].file.path, f, state: st,
-                                   cst: { try records(f.firstCSTRecord, f.cstRecordCount, .cst) },
-                                   source: { try records(f.firstSourceRecord, f.sourceRecordCount, .source) })
+                                   cst: { try records(f.cstRecords, .cst) },
+                                   source: { try records(f.sourceRecords, .source) })
                     plan.summary.reused += 1
                     plan.summary.files += 1
                 case .parse:
@@ -418,7 +418,7 @@ package enum Updater {
             let e = try base.segment(s)
             total += Int(e.rawLength)
             let live = liveBytes[s]
-            guard live > 0, e.base == Format.none32, live * 2 >= Int(e.rawLength),
+            guard live > 0, e.base == nil, live * 2 >= Int(e.rawLength),
                   Int(e.rawLength) * 4 >= Int(base.buildInfo.segmentSize) else { continue }
             keep.append((s, Int(e.rawLength) - live))
         }

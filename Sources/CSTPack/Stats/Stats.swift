@@ -113,17 +113,17 @@ package struct StatsReport: Codable, Sendable {
             perLanguage[l].lines += Int(f.lineCount)
             perLanguage[l].nodes += Int(f.nodeCount)
             perLanguage[l].source_bytes += Int(f.sourceLength)
-            guard f.sameAs == Format.none32 else { continue }
+            guard f.sameAs == nil else { continue }
             perLanguage[l].unique_files += 1
             for k in 0..<Int(f.cstRecordCount) {
-                let r = try archive.record(Int(f.firstCSTRecord) + k)
-                attributed[l] += Double(r.length) * storedPerRawByte[Int(r.segment)]
+                let r = try archive.record(f.firstCSTRecord.index + k)
+                attributed[l] += Double(r.length) * storedPerRawByte[r.segment.index]
                 liveCSTRaw += Int(r.length)
             }
             for k in 0..<Int(f.sourceRecordCount) {
-                let r = try archive.record(Int(f.firstSourceRecord) + k)
-                let e = try archive.segment(Int(r.segment))
-                let share = Double(r.length) * storedPerRawByte[Int(r.segment)]
+                let r = try archive.record(f.firstSourceRecord.index + k)
+                let e = try archive.segment(r.segment.index)
+                let share = Double(r.length) * storedPerRawByte[r.segment.index]
                 if e.stream == .source && f.flags.contains(.source) { sourceAttributed[l] += share } else { attributed[l] += share }
             }
         }
@@ -164,7 +164,7 @@ package struct StatsReport: Codable, Sendable {
         var p2 = Phase2()
         p2.applied = info.phases.contains(.delta)
         for (b, e) in archive.bases.enumerated() {
-            let kind = Format.BaseKind(rawValue: e.kind) == .tagModel ? "tag model" : "zstd dictionary"
+            let kind = e.kind == .tagModel ? "tag model" : "zstd dictionary"
             let language = Int(e.language) < archive.languages.count ? archive.languages[Int(e.language)].name : "?"
             p2.bases.append(Base(kind: kind, language: language, bytes: Int(e.length)))
         }
@@ -213,7 +213,7 @@ package struct StatsReport: Codable, Sendable {
         var plain: [Int: [[UInt8]]] = [:]
         for i in 0..<archive.fileCount {
             let f = try archive.file(i)
-            if f.sameAs != Format.none32, let records = plain[Int(f.sameAs)] {
+            if let owner = f.sameAs, let records = plain[owner.index] {
                 try all.add(records)
                 continue
             }
@@ -237,9 +237,9 @@ package struct StatsReport: Codable, Sendable {
         let reader = ArchiveReader(archive, scanning: true)
         for i in 0..<archive.fileCount {
             let f = try archive.file(i)
-            guard f.sameAs == Format.none32 else { continue }
+            guard f.sameAs == nil else { continue }
             var records: [[UInt8]] = []
-            for k in 0..<Int(f.cstRecordCount) { records.append(Array(try reader.recordBytes(Int(f.firstCSTRecord) + k, stream: .cst))) }
+            for k in 0..<Int(f.cstRecordCount) { records.append(Array(try reader.recordBytes(f.firstCSTRecord.index + k, stream: .cst))) }
             try sizers[Int(f.language)].add(records)
         }
         var out: [Int] = []

@@ -108,7 +108,7 @@ extension ArchiveReader {
     /// (positions never decrease: a binary search reading one varint per probe).
     private func lastCheckpoint(_ i: Int, _ f: FileEntry, atOrBefore byte: UInt32) throws -> Int {
         func position(_ k: Int) throws -> UInt64 {
-            let bytes = try recordBytes(Int(f.firstCSTRecord) + k, stream: .cst)
+            let bytes = try recordBytes(f.firstCSTRecord.index + k, stream: .cst)
             return try bytes.withUnsafeBytes { raw in
                 var r = ByteReader(raw, context: "file \(i) record \(k)")
                 return try r.varint(max: UInt64(f.sourceLength), "checkpoint position")
@@ -130,7 +130,7 @@ extension ArchiveReader {
     private func partialFileTree(_ i: Int, _ f: FileEntry, fromRecord first: Int, at byte: UInt32, anonymous: Bool,
                                  source: [UInt8]?, lineStarts: [UInt32]?) throws -> (tree: FileTree, node: Int)? {
         let context = "file \(i)"
-        let base = first == 0 ? 0 : Int(try archive.record(Int(f.firstCSTRecord) + first).first)
+        let base = first == 0 ? 0 : Int(try archive.record(f.firstCSTRecord.index + first).first)
         try checkNodeCount(f, fromRecord: first, firstNode: base, context: context)
         var d = TreeDecoder(table: archive.languages[Int(f.language)], model: try archive.tagModel(language: Int(f.language)),
                             nodeCount: Int(f.nodeCount), sourceLength: Int(f.sourceLength), base: base, reusing: lookupBuffers)
@@ -142,7 +142,7 @@ extension ArchiveReader {
         var best: Int32? = nil
         var searched = false, complete = false
         for k in first..<Int(f.cstRecordCount) where !complete {
-            let recordIndex = Int(f.firstCSTRecord) + k
+            let recordIndex = f.firstCSTRecord.index + k
             let rec = try archive.record(recordIndex)
             guard Int(rec.first) == base + d.count else {
                 throw FormatError("\(context) record \(k): says it starts at node \(rec.first), the stream is at node \(base + d.count)")

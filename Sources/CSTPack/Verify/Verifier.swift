@@ -61,7 +61,7 @@ package enum Verifier {
                 problem("base \(b): checksum mismatch")
                 continue
             }
-            if e.kind == Format.BaseKind.tagModel.rawValue {
+            if e.kind == .tagModel {
                 do { _ = try archive.tagModel(language: Int(e.language)) } catch { problem("\(error)") }
             }
         }
@@ -72,7 +72,7 @@ package enum Verifier {
         for i in 0..<archive.recordCount {
             do {
                 let r = try archive.record(i)
-                let s = Int(r.segment)
+                let s = r.segment.index
                 guard s < archive.segmentCount else { throw FormatError("segment \(s) does not exist") }
                 let end = Int(r.offset) + Int(r.length)
                 guard end <= segmentRaw[s] else { throw FormatError("ends past segment \(s)") }
@@ -118,19 +118,19 @@ package enum Verifier {
                 }
                 previousPath = path
                 report.nodes += Int(f.nodeCount)
-                if f.sameAs != Format.none32 {
-                    let e = try archive.file(Int(f.sameAs))
-                    guard Int(f.sameAs) < i, e.sameAs == Format.none32, e.contentHash == f.contentHash, e.language == f.language,
+                if let owner = f.sameAs {
+                    let e = try archive.file(owner.index)
+                    guard owner.index < i, e.sameAs == nil, e.contentHash == f.contentHash, e.language == f.language,
                           e.firstCSTRecord == f.firstCSTRecord, e.cstRecordCount == f.cstRecordCount,
                           e.firstSourceRecord == f.firstSourceRecord, e.sourceRecordCount == f.sourceRecordCount,
                           e.nodeCount == f.nodeCount, e.sourceLength == f.sourceLength, e.flags == f.flags else {
-                        throw FormatError("shares the records of file \(f.sameAs), but their entries disagree")
+                        throw FormatError("shares the records of file \(owner), but their entries disagree")
                     }
                     if options.sourceDirectory == nil { continue }
                 }
                 let ft = try reader.fileTree(i)
                 try checkInvariants(ft, entry: f)
-                if f.sameAs == Format.none32 {
+                if f.sameAs == nil {
                     if let w = try oversizedCST(i, f, reader: reader, compressor: &compressor) { report.warnings.append("\(where_): \(w)") }
                     report.uniqueFiles += 1
                     trees[i] = (ft.count, f.flags.contains(.syntaxErrors))
@@ -156,7 +156,7 @@ package enum Verifier {
     static func oversizedCST(_ i: Int, _ f: FileEntry, reader: ArchiveReader, compressor: inout Compressor?) throws -> String? {
         guard f.cstBytes > f.sourceLength else { return nil }
         var raw: [UInt8] = []
-        for k in 0..<Int(f.cstRecordCount) { raw.append(contentsOf: try reader.recordBytes(Int(f.firstCSTRecord) + k, stream: .cst)) }
+        for k in 0..<Int(f.cstRecordCount) { raw.append(contentsOf: try reader.recordBytes(f.firstCSTRecord.index + k, stream: .cst)) }
         let info = reader.archive.buildInfo
         if compressor == nil { compressor = Compressor(codec: info.codec, level: info.level) }
         let packed = info.codec == .none ? raw.count : min(raw.count, try raw.withUnsafeBytes { try compressor!.compress($0) }.count)

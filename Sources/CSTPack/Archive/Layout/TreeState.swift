@@ -95,7 +95,7 @@ package struct TreeState: Sendable, Equatable {
     static let passedOverEntrySize = 40
 
     func write(to w: inout ByteWriter, strings: inout StringTableBuilder) {
-        w.u32(strings.intern(root)); w.u32(strings.intern(machine))
+        w.index(strings.intern(root)); w.index(strings.intern(machine))
         var flags: UInt32 = 0
         if options.storeSource { flags |= 1 }
         if options.noIgnore { flags |= 2 }
@@ -103,9 +103,9 @@ package struct TreeState: Sendable, Equatable {
         w.u32(flags); w.u32(options.maxFileSize); w.u32(options.checkpointBytes)
         w.u32(UInt32(bitPattern: options.sourceLevel)); w.u64(options.parseTimeoutMicros)
         w.u32(UInt32(options.excludes.count))
-        for e in options.excludes { w.u32(strings.intern(e)) }
+        for e in options.excludes { w.index(strings.intern(e)) }
         w.u32(UInt32(options.languageOverrides.count))
-        for (ext, name) in options.languageOverrides { w.u32(strings.intern(ext)); w.u32(strings.intern(name)) }
+        for (ext, name) in options.languageOverrides { w.index(strings.intern(ext)); w.index(strings.intern(name)) }
         w.u32(UInt32(files.count)); w.u32(0)
         for f in files {
             write(f.stamp, to: &w)
@@ -113,7 +113,7 @@ package struct TreeState: Sendable, Equatable {
         }
         w.u32(UInt32(passedOver.count)); w.u32(0)
         for p in passedOver {
-            w.u32(strings.intern(p.path)); w.u8(p.reason.rawValue); w.u8(0); w.u16(0)
+            w.index(strings.intern(p.path)); w.u8(p.reason.rawValue); w.u8(0); w.u16(0)
             write(p.stamp, to: &w)
         }
     }
@@ -128,8 +128,8 @@ package struct TreeState: Sendable, Equatable {
 
     static func read(_ section: ByteReader, strings: StringTable, fileCount: Int) throws(FormatError) -> TreeState {
         var r = section
-        let root = try strings.byteArray(try r.u32())
-        let machine = try strings.byteArray(try r.u32())
+        let root = try strings.byteArray(try r.index(StringID.self))
+        let machine = try strings.byteArray(try r.index(StringID.self))
         let flags = try r.u32()
         guard flags & ~7 == 0 else { throw FormatError("\(r.context): unknown flags \(flags)") }
         var o = TreeOptions()
@@ -138,10 +138,10 @@ package struct TreeState: Sendable, Equatable {
         o.sourceLevel = Int32(bitPattern: try r.u32()); o.parseTimeoutMicros = try r.u64()
         let excludes = Int(try r.u32())
         guard excludes <= r.remaining / 4 else { throw FormatError("\(r.context): \(excludes) excludes do not fit") }
-        for _ in 0..<excludes { o.excludes.append(try strings.string(try r.u32())) }
+        for _ in 0..<excludes { o.excludes.append(try strings.string(try r.index(StringID.self))) }
         let overrides = Int(try r.u32())
         guard overrides <= r.remaining / 8 else { throw FormatError("\(r.context): \(overrides) overrides do not fit") }
-        for _ in 0..<overrides { o.languageOverrides.append((try strings.string(try r.u32()), try strings.string(try r.u32()))) }
+        for _ in 0..<overrides { o.languageOverrides.append((try strings.string(try r.index(StringID.self)), try strings.string(try r.index(StringID.self)))) }
         let n = Int(try r.u32())
         guard try r.u32() == 0 else { throw FormatError("\(r.context): reserved field is not zero") }
         guard n == fileCount else { throw FormatError("\(r.context): \(n) file stamps for \(fileCount) files") }
@@ -158,7 +158,7 @@ package struct TreeState: Sendable, Equatable {
         guard m <= r.remaining / passedOverEntrySize else { throw FormatError("\(r.context): \(m) passed-over files do not fit") }
         var passed: [PassedOverFile] = []
         for _ in 0..<m {
-            let path = try strings.byteArray(try r.u32())
+            let path = try strings.byteArray(try r.index(StringID.self))
             guard let reason = PassedOverFile.Reason(rawValue: try r.u8()) else { throw FormatError("\(r.context): unknown reason") }
             guard try r.u8() == 0, try r.u16() == 0 else { throw FormatError("\(r.context): reserved field is not zero") }
             if let last = passed.last, !last.path.lexicographicallyPrecedes(path) {

@@ -1,20 +1,21 @@
-/// Interned byte strings: kind names, field names, language names and paths, each stored
-/// once and referred to by a 32-bit id (Spec/FORMAT.md, "STRINGS").
+/// STRINGS (Spec/FORMAT.md, 6): kind names, field names, language names and paths, each
+/// stored once and referred to by its `StringID`. The write side interns as the other
+/// sections are written; the read side is a checked view into the mapped section.
 package struct StringTableBuilder {
-    private var ids: [[UInt8]: UInt32] = [:]
+    private var ids: [[UInt8]: StringID] = [:]
     private(set) var strings: [[UInt8]] = []
 
     package init() {}
 
-    package mutating func intern(_ s: [UInt8]) -> UInt32 {
+    package mutating func intern(_ s: [UInt8]) -> StringID {
         if let id = ids[s] { return id }
-        let id = UInt32(strings.count)
+        let id = StringID(strings.count)
         ids[s] = id
         strings.append(s)
         return id
     }
 
-    package mutating func intern(_ s: String) -> UInt32 { intern(Array(s.utf8)) }
+    package mutating func intern(_ s: String) -> StringID { intern(Array(s.utf8)) }
 
     func serialize() -> [UInt8] {
         var w = ByteWriter()
@@ -30,7 +31,6 @@ package struct StringTableBuilder {
     }
 }
 
-/// Read side of the string table: a checked view into the mapped section.
 package struct StringTable: @unchecked Sendable {
     let reader: ByteReader
     package let count: Int
@@ -57,18 +57,18 @@ package struct StringTable: @unchecked Sendable {
     }
 
     /// Inside the archive's memory: valid only while it lives, so not public.
-    func bytes(_ id: UInt32) throws(FormatError) -> UnsafeRawBufferPointer {
-        guard Int(id) < count else { throw FormatError("string id \(id) outside the \(count) strings") }
+    func bytes(_ id: StringID) throws(FormatError) -> UnsafeRawBufferPointer {
+        guard id.index < count else { throw FormatError("string id \(id) outside the \(count) strings") }
         var r = reader
-        try r.seek(to: 4 + Int(id) * 4)
+        try r.seek(to: 4 + id.index * 4)
         let a = Int(try r.u32()), b = Int(try r.u32())
         try r.seek(to: blobStart + a)
         return try r.bytes(b - a)
     }
 
-    package func string(_ id: UInt32) throws(FormatError) -> String {
+    package func string(_ id: StringID) throws(FormatError) -> String {
         String(decoding: try bytes(id), as: UTF8.self)
     }
 
-    package func byteArray(_ id: UInt32) throws(FormatError) -> [UInt8] { Array(try bytes(id)) }
+    package func byteArray(_ id: StringID) throws(FormatError) -> [UInt8] { Array(try bytes(id)) }
 }
