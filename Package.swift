@@ -51,7 +51,10 @@ let package = Package(
         .executableTarget(name: "cstpack-outline", dependencies: ["CSTPack"], path: "Examples/Outline"),
         // scripts/bench-api's driver: walks every node of an archive within a cache budget.
         .executableTarget(name: "cstpack-api-walk", dependencies: ["CSTPack"], path: "Benchmarks/APIWalk"),
-        .testTarget(name: "CSTPackTests", dependencies: ["CSTPack", "CommandSupport", "CTreeSitter"]),
+        // What a forger does (recompute every checksum), for the tests and scripts/fuzz: the
+        // shipped library has no way to turn its checksums off.
+        .target(name: "CSTPackForgery", dependencies: ["CSTPack", "CXXHash", "CZstd"]),
+        .testTarget(name: "CSTPackTests", dependencies: ["CSTPack", "CSTPackForgery", "CommandSupport", "CTreeSitter"]),
         // The public API as another program sees it (no @testable), checked against
         // tree-sitter's own C API.
         .testTarget(name: "CSTPackAPITests", dependencies: ["CSTPack", "CTreeSitter"]),

@@ -2,18 +2,25 @@
 // strings, languages, bases, tables, build info), then for every file its path, index
 // lookup, tree, source, line table, node API and single nodes from checkpoints, then
 // `stats` and `verify` (ReadEverything). Built by scripts/fuzz with swiftc together with
-// Sources/CSTPack (one module) and run from seed archives built out of Fixtures/tree.
-// Not a SwiftPM target. CSTPACK_FUZZ_CHECKSUMS=0 ignores checksum mismatches, so that
-// mutations reach the structure checks and decoders behind them.
+// Sources/CSTPack and Sources/CSTPackForgery (one module) and run from seed archives built
+// out of Fixtures/tree. Not a SwiftPM target. CSTPACK_FUZZ_RESEAL=1 recomputes every
+// checksum of the mutated input first (Reseal), as a forger would, so that mutations
+// reach the structure checks and decoders behind them; the reader is the shipped one.
 
 import Glibc
 
 enum FuzzArchive {
+    nonisolated(unsafe) static var reseal = false
+
     static func initialize() {
-        if let v = getenv("CSTPACK_FUZZ_CHECKSUMS"), String(cString: v) == "0" { Hash.checksumsEnforced = false }
+        if let v = getenv("CSTPACK_FUZZ_RESEAL"), String(cString: v) == "1" { reseal = true }
     }
 
     static func run(_ input: UnsafeRawBufferPointer) {
-        ReadEverything.run(input)
+        if reseal {
+            Reseal.resealed(Array(input)).withUnsafeBytes { _ = ReadEverything.run($0) }
+        } else {
+            ReadEverything.run(input)
+        }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import XCTest
 @testable import CSTPack
+import CSTPackForgery
 
 /// Hostile source trees and archives of another version (issue 6). The slow cases (a real
 /// 50 MB file parsed, 100,000 files) are in scripts/hostile; faults during a build (kill -9,

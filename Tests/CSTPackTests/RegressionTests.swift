@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import XCTest
 @testable import CSTPack
+import CSTPackForgery
 
 /// Inputs that crashed a reader (found by scripts/fuzz), kept in Fixtures/crashes/ and read
 /// again exactly as the fuzz target reads them (ReadEverything: open, every file's tree,
@@ -32,18 +33,17 @@ final class RegressionTests: XCTestCase {
         XCTAssertFalse(inputs.isEmpty, "Fixtures/crashes holds the inputs scripts/fuzz found")
         for name in inputs {
             let bytes = try readBytes(Self.crashes.appendingPathComponent(name).path)
-            // As found (checksums ignored: a forger recomputes them) and as shipped.
-            for enforced in [false, true] {
+            // As the fuzzer read it (checksums recomputed, as a forger would) and as found.
+            for (input, how) in [(Reseal.resealed(bytes), "resealed"), (bytes, "as found")] {
                 let started = monotonicSeconds()
                 let (outcome, last) = runIsolated { mark in
                     Self.capAddressSpace(extra: 512 << 20)
-                    Hash.checksumsEnforced = enforced
                     mark("reading")
-                    let reads = bytes.withUnsafeBytes { ReadEverything.run($0) }
+                    let reads = input.withUnsafeBytes { ReadEverything.run($0) }
                     mark("done \(reads)")
                     return 0
                 }
-                XCTAssertEqual(outcome, .exited(0), "\(name) (checksums \(enforced ? "on" : "off")): \(outcome) after \(last ?? "-")")
+                XCTAssertEqual(outcome, .exited(0), "\(name) (\(how)): \(outcome) after \(last ?? "-")")
                 XCTAssertLessThan(monotonicSeconds() - started, 20, "\(name): reading took too long")
             }
         }
@@ -79,11 +79,10 @@ final class RegressionTests: XCTestCase {
             let first = i == (try archive.file(0).firstCSTRecord.index) ? claimed - 4 : r.first
             RecordEntry(segment: r.segment, offset: r.offset, length: r.length, first: first).write(to: &records)
         }
-        let forged = try Self.replacingSections([.files: files.bytes, .records: records.bytes], in: try readBytes(dir + "/a.cstpack"))
-        for enforced in [true, false] {
+        let forged = Self.replacingSections([.files: files.bytes, .records: records.bytes], in: try readBytes(dir + "/a.cstpack"))
+        do {
             let (outcome, lines) = runIsolatedCollecting { mark in
                 Self.capAddressSpace(extra: 512 << 20)
-                Hash.checksumsEnforced = enforced
                 do {
                     let a = try forged.withUnsafeBytes { try Archive(copying: $0, name: "forged") }
                     do { _ = try a.file(0); mark("file: accepted") } catch { mark("file: \(error)") }
@@ -96,7 +95,7 @@ final class RegressionTests: XCTestCase {
                 }
                 return 0
             }
-            XCTAssertEqual(outcome, .exited(0), "checksums \(enforced): \(lines)")
+            XCTAssertEqual(outcome, .exited(0), "\(lines)")
             XCTAssertFalse(lines.contains { $0.hasPrefix("open: ") }, "the checksums were recomputed: \(lines)")
             XCTAssertTrue(lines.contains { $0.hasPrefix("file: ") && $0.contains("2147483647") }, "\(lines)")
             XCTAssertTrue(lines.contains { $0.hasPrefix("node: ") && $0 != "node: decoded" }, "\(lines)")
@@ -118,8 +117,7 @@ final class RegressionTests: XCTestCase {
         try writeBytes(Array(benign.utf8), to: dir + "/tree/a.md")
         try writeBytes(Array("# b\n".utf8), to: dir + "/tree/b.md")
         try buildArchive(root: dir + "/tree", output: dir + "/a.cstpack", grammars: registry) { $0.noIgnore = true; $0.codec = .none }
-        // The stored source, changed in place: its segment's checksum no longer matches, as
-        // if the forger had recomputed it (checksums are not enforced in the child).
+        // The stored source, changed in place (its segment's checksum is recomputed below).
         var bytes = try readBytes(dir + "/a.cstpack")
         let run = Array(benign.utf8)
         let at = try XCTUnwrap((0...(bytes.count - run.count)).first { bytes[$0] == run[0] && Array(bytes[$0..<($0 + run.count)]) == run },
@@ -136,9 +134,8 @@ final class RegressionTests: XCTestCase {
             }
             e.write(to: &files)
         }
-        let forged = try Self.replacingSections([.files: files.bytes], in: bytes)
+        let forged = Self.replacingSections([.files: files.bytes], in: bytes)
         let (outcome, lines) = runIsolatedCollecting { mark in
-            Hash.checksumsEnforced = false
             do {
                 let a = try forged.withUnsafeBytes { try Archive(copying: $0, name: "forged") }
                 var o = VerifyOptions()
@@ -157,40 +154,21 @@ final class RegressionTests: XCTestCase {
         XCTAssertTrue(lines.contains("reparsed 1"), "b.md is still re-parsed: \(lines)")
     }
 
-    /// `archive` with the given sections replaced by these bytes, stored uncompressed at
-    /// the end, and every checksum (section, table, header) and the length recomputed.
-    static func replacingSections(_ replacements: [Format.SectionID: [UInt8]], in archive: [UInt8]) throws -> [UInt8] {
-        var bytes = archive
-        func u32(_ o: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[o + $1]) << (8 * $1) } }
-        func u64(_ o: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[o + $1]) << (8 * UInt64($1)) } }
-        func put(_ v: UInt64, at o: Int, width: Int) { for k in 0..<width { bytes[o + k] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(k))) } }
-        let table = Int(u64(24)), count = u32(32)
-        for k in 0..<count {
-            let entry = table + 32 * k
-            guard let id = Format.SectionID(rawValue: UInt32(u32(entry))), let content = replacements[id] else { continue }
-            let offset = bytes.count
-            bytes += content
-            put(0, at: entry + 4, width: 4)
-            put(UInt64(offset), at: entry + 8, width: 8)
-            put(UInt64(content.count), at: entry + 16, width: 8)
-            put(Hash.xxh3(content), at: entry + 24, width: 8)
-        }
-        put(UInt64(bytes.count), at: 16, width: 8)
-        put(Hash.xxh3(Array(bytes[table..<(table + 32 * count)])), at: 40, width: 8)
-        put(Hash.xxh3(Array(bytes[0..<56])), at: 56, width: 8)
-        return bytes
+    /// `archive` with the given sections replaced by these bytes and every checksum
+    /// recomputed, as a forger would.
+    static func replacingSections(_ replacements: [Format.SectionID: [UInt8]], in archive: [UInt8]) -> [UInt8] {
+        Reseal.replacingSections(Dictionary(uniqueKeysWithValues: replacements.map { ($0.key.rawValue, $0.value) }), in: archive)
     }
 
     /// The specific failures each finding caused are now clean errors (in a child too, so
     /// that a regression fails this test and not the whole run).
     func testFuzzFindingsGiveErrors() throws {
         func open(_ name: String) throws -> Archive {
-            let bytes = try readBytes(Self.crashes.appendingPathComponent(name).path)
+            let bytes = Reseal.resealed(try readBytes(Self.crashes.appendingPathComponent(name).path))
             return try bytes.withUnsafeBytes { try Archive(copying: $0, name: name) }
         }
         let (outcome, lines) = runIsolatedCollecting { mark in
             Self.capAddressSpace(extra: 512 << 20)
-            Hash.checksumsEnforced = false
             do {
                 // A record naming a segment that does not exist: stats indexed past its
                 // per-segment table.

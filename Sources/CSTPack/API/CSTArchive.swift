@@ -56,7 +56,7 @@ public final class CSTArchive: Sendable {
 
     /// An archive already opened (and validated) by the reader: what the fuzz targets hand
     /// the public API, forged bytes included.
-    init(opened archive: Archive, path: String, cacheLimit: Int) throws {
+    package init(opened archive: Archive, path: String, cacheLimit: Int) throws {
         self.path = path
         self.cacheLimit = max(0, cacheLimit)
         let reading = ArchiveReading(archive, cacheLimit: self.cacheLimit)

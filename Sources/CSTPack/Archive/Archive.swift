@@ -71,7 +71,7 @@ package final class Archive: @unchecked Sendable {
 
     /// Opens an archive held in memory (copied, so `bytes` need not outlive it). `name`
     /// stands for the path in messages. Used by tests and the fuzz target.
-    convenience init(copying bytes: UnsafeRawBufferPointer, name: String = "<memory>") throws {
+    package convenience init(copying bytes: UnsafeRawBufferPointer, name: String = "<memory>") throws {
         guard bytes.count >= Format.headerSize else {
             throw CSTPackError("\(name): not a cstpack archive (only \(bytes.count) bytes; a header is \(Format.headerSize))")
         }
@@ -209,7 +209,7 @@ package final class Archive: @unchecked Sendable {
         return try modelLock.locked { () throws(FormatError) -> TagModel in
             if let m = models[b] { return m }
             let bytes = try baseBytes(b)
-            guard Hash.checksumMatches(Hash.xxh3(bytes), bases[b].checksum) else { throw FormatError("base \(b): checksum mismatch") }
+            guard Hash.xxh3(bytes) == bases[b].checksum else { throw FormatError("base \(b): checksum mismatch") }
             let m = try TagModel.parse(bytes, table: languages[language], context: "base \(b) (tag model of \(languages[language].name))")
             models[b] = m
             return m

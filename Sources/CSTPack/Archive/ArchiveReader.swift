@@ -57,13 +57,13 @@ package final class ArchiveReader {
         if let old = cache.removeValue(forKey: i) { cachedBytes -= old.bytes.count }
         let s = try archive.segment(i)
         let stored = try archive.storedBytes(segment: i)
-        guard Hash.checksumMatches(Hash.xxh3(stored), s.checksum) else { throw FormatError("segment \(i): checksum mismatch (corrupt data)") }
+        guard Hash.xxh3(stored) == s.checksum else { throw FormatError("segment \(i): checksum mismatch (corrupt data)") }
         var out: [UInt8] = []
         var dict: (id: Int, bytes: UnsafeRawBufferPointer)? = nil
         if let id = s.base {
             let b = id.index
             let bytes = try archive.baseBytes(b)
-            guard Hash.checksumMatches(Hash.xxh3(bytes), archive.bases[b].checksum) else { throw FormatError("base \(b): checksum mismatch") }
+            guard Hash.xxh3(bytes) == archive.bases[b].checksum else { throw FormatError("base \(b): checksum mismatch") }
             dict = (b, bytes)
         }
         // A prefix is rounded up to 64 KiB, so that the next records of the same segment

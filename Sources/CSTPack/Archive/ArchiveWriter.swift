@@ -235,7 +235,7 @@ package final class ArchiveWriter {
         let s = try archive.segment(i)
         precondition(s.base == nil, "segments that name a base are not copied")
         let stored = try archive.storedBytes(segment: i)
-        guard Hash.checksumMatches(Hash.xxh3(stored), s.checksum) else {
+        guard Hash.xxh3(stored) == s.checksum else {
             throw CSTPackError("\(archive.path): segment \(i): checksum mismatch (corrupt data)")
         }
         let index = segments.count

@@ -10,17 +10,6 @@ package enum Hash {
         bytes.withUnsafeBytes { xxh3($0) }
     }
 
-    /// Every stored checksum is compared through here. The fuzz target (scripts/fuzz) and
-    /// the regression tests of its findings turn checking off, so that damaged bytes reach
-    /// the structure checks behind the checksums, as a forged archive with recomputed
-    /// checksums would (XXH3 is not a MAC). Internal: nothing public can change it.
-    nonisolated(unsafe) static var checksumsEnforced = true
-
-    @inline(__always)
-    static func checksumMatches(_ computed: UInt64, _ stored: UInt64) -> Bool {
-        computed == stored || !checksumsEnforced
-    }
-
     /// 128-bit content hash of a source file, as two little-endian halves (low, high).
     package static func content(_ buffer: UnsafeRawBufferPointer) -> ContentHash {
         let h = XXH3_128bits(buffer.baseAddress, buffer.count)

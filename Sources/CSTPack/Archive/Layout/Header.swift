@@ -36,7 +36,7 @@ package struct ArchiveHeader: Sendable, Equatable {
                                    fileLength: try h.u64(), tableOffset: try h.u64(), sectionCount: Int(try h.u32()),
                                    maxSegmentRaw: Int(try h.u32()), tableChecksum: try h.u64())
         guard try h.u64() == 0 else { throw FormatError("\(path): reserved header bytes 48-55 are not zero") }
-        guard Hash.checksumMatches(sum, try h.u64()) else { throw FormatError("\(path): header checksum mismatch (corrupt header)") }
+        guard try h.u64() == sum else { throw FormatError("\(path): header checksum mismatch (corrupt header)") }
         guard Format.HeaderFlags.known.isSuperset(of: header.flags) else {
             throw FormatError("\(path): unknown header flags 0x\(String(rawFlags, radix: 16)) (written by a newer cstpack?)")
         }
@@ -75,7 +75,7 @@ package struct SectionEntry: Sendable, Equatable {
     package static func readTable(_ file: ByteReader, header: ArchiveHeader, path: String) throws(FormatError) -> [Format.SectionID: SectionEntry] {
         let table = try file.slice(at: Int(header.tableOffset), length: header.sectionCount * Format.sectionEntrySize,
                                    context: "\(path) section table")
-        guard Hash.checksumMatches(Hash.xxh3(UnsafeRawBufferPointer(start: table.base, count: table.count)), header.tableChecksum) else {
+        guard Hash.xxh3(UnsafeRawBufferPointer(start: table.base, count: table.count)) == header.tableChecksum else {
             throw FormatError("\(path): section table checksum mismatch")
         }
         let required = Format.SectionID.required(version: header.version)
@@ -128,7 +128,7 @@ extension SectionEntry {
             return r
         }
         let sum = Hash.xxh3(UnsafeRawBufferPointer(start: r.base, count: r.count))
-        guard Hash.checksumMatches(sum, checksum) else { throw FormatError("\(path): \(id) section checksum mismatch (corrupt)") }
+        guard sum == checksum else { throw FormatError("\(path): \(id) section checksum mismatch (corrupt)") }
         guard codec == .zstd else { return r }
         let raw = try r.u64()
         let stored = try r.bytes(r.remaining)

@@ -1,18 +1,20 @@
+import CSTPack
+
 /// Every read a user of an archive can make, over every file: what the fuzz target
 /// (Fuzz/FuzzArchive.swift, scripts/fuzz) runs on each input and what the regression tests
 /// run on each input it found crashing. Errors are expected (the input is hostile); only a
 /// trap, a hang or an oversized allocation is a failure. Each file is decoded about twice
 /// (by the node API and by `verify`), plus single nodes from checkpoints.
-enum ReadEverything {
+package enum ReadEverything {
     /// Opens `bytes` as an archive and reads everything; returns how many reads succeeded.
     @discardableResult
-    static func run(_ bytes: UnsafeRawBufferPointer) -> Int {
+    package static func run(_ bytes: UnsafeRawBufferPointer) -> Int {
         guard let archive = try? Archive(copying: bytes, name: "input") else { return 0 }
         return run(archive)
     }
 
     @discardableResult
-    static func run(_ archive: Archive) -> Int {
+    package static func run(_ archive: Archive) -> Int {
         var ok = 0
         func attempt<T>(_ body: () throws -> T) -> T? {
             guard let v = try? body() else { return nil }
