@@ -187,7 +187,8 @@ package final class Archive: @unchecked Sendable {
 
     package func segment(_ i: Int) throws(FormatError) -> SegmentEntry {
         guard i >= 0, i < segmentCount else { throw FormatError("segment \(i) outside the \(segmentCount) segments") }
-        var r = try segmentTable.slice(at: i * Format.segmentEntrySize, length: Format.segmentEntrySize, context: "segment \(i)")
+        var r = segmentTable
+        try r.seek(to: i * Format.segmentEntrySize)
         return try SegmentEntry.read(&r, segment: i, region: sections[.segments]!, maxRaw: maxSegmentRaw, baseCount: bases.count)
     }
 
@@ -229,7 +230,9 @@ package final class Archive: @unchecked Sendable {
 
     package func record(_ i: Int) throws(FormatError) -> RecordEntry {
         guard i >= 0, i < recordCount else { throw FormatError("record \(i) outside the \(recordCount) records") }
-        var r = try recordTable.slice(at: i * Format.recordEntrySize, length: Format.recordEntrySize, context: "record \(i)")
+        // A seek, not a slice: no context string per record on this hot path.
+        var r = recordTable
+        try r.seek(to: i * Format.recordEntrySize)
         return try RecordEntry.read(&r, record: i, segmentCount: segmentCount)
     }
 
