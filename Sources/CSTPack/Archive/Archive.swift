@@ -209,8 +209,7 @@ package final class Archive: @unchecked Sendable {
         guard language >= 0, language < modelBase.count, let b = modelBase[language] else { return nil }
         return try modelLock.locked { () throws(FormatError) -> TagModel in
             if let m = models[b] { return m }
-            let bytes = try baseBytes(b)
-            guard Hash.xxh3(bytes) == bases[b].checksum else { throw FormatError("base \(b): checksum mismatch") }
+            let bytes = try verifiedBaseBytes(b)
             let m = try TagModel.parse(bytes, table: languages[language], context: "base \(b) (tag model of \(languages[language].name))")
             models[b] = m
             return m
@@ -223,6 +222,13 @@ package final class Archive: @unchecked Sendable {
         guard i >= 0, i < bases.count else { throw FormatError("base \(i) outside the \(bases.count) bases") }
         let b = bases[i]
         return UnsafeRawBufferPointer(start: basesContent.base! + Int(b.offset), count: Int(b.length))
+    }
+
+    /// Base `i`'s bytes, after checking them against the entry's checksum.
+    func verifiedBaseBytes(_ i: Int) throws(FormatError) -> UnsafeRawBufferPointer {
+        let bytes = try baseBytes(i)
+        guard Hash.xxh3(bytes) == bases[i].checksum else { throw FormatError("base \(i): checksum mismatch") }
+        return bytes
     }
 
     /// A copy of base `i`'s bytes.

@@ -62,9 +62,7 @@ package final class ArchiveReader {
         var dict: (id: Int, bytes: UnsafeRawBufferPointer)? = nil
         if let id = s.base {
             let b = id.index
-            let bytes = try archive.baseBytes(b)
-            guard Hash.xxh3(bytes) == archive.bases[b].checksum else { throw FormatError("base \(b): checksum mismatch") }
-            dict = (b, bytes)
+            dict = (b, try archive.verifiedBaseBytes(b))
         }
         // A prefix is rounded up to 64 KiB, so that the next records of the same segment
         // are usually there already.
@@ -111,8 +109,7 @@ package final class ArchiveReader {
         var d = TreeDecoder(table: table, model: try archive.tagModel(language: Int(f.language)), nodeCount: Int(f.nodeCount),
                             sourceLength: Int(f.sourceLength), reusing: reusing)
         var total = 0
-        for k in 0..<Int(f.cstRecordCount) {
-            let recordIndex = f.firstCSTRecord.index + k
+        for (k, recordIndex) in f.cstRecords.enumerated() {
             let rec = try archive.record(recordIndex)
             guard Int(rec.first) == d.count else {
                 throw FormatError("\(context) record \(k): says it starts at node \(rec.first), the stream is at node \(d.count)")
@@ -135,10 +132,10 @@ package final class ArchiveReader {
         // are read (fuzzing found a 600 MB reserve from a 6 KB archive); appends grow with
         // the bytes actually read.
         var out: [UInt8] = []
-        for k in 0..<Int(f.sourceRecordCount) {
-            let rec = try archive.record(f.firstSourceRecord.index + k)
+        for (k, r) in f.sourceRecords.enumerated() {
+            let rec = try archive.record(r)
             guard Int(rec.first) == out.count else { throw FormatError("file \(i): source record \(k) starts at \(rec.first), expected \(out.count)") }
-            out.append(contentsOf: try recordBytes(f.firstSourceRecord.index + k, stream: .source))
+            out.append(contentsOf: try recordBytes(r, stream: .source))
         }
         guard out.count == Int(f.sourceLength) else { throw FormatError("file \(i): source is \(out.count) bytes, the index says \(f.sourceLength)") }
         return out
@@ -150,9 +147,7 @@ package final class ArchiveReader {
         let f = try archive.file(i)
         guard f.flags.contains(.lineTable) else { return nil }
         var bytes: [UInt8] = []
-        for k in 0..<Int(f.sourceRecordCount) {
-            bytes.append(contentsOf: try recordBytes(f.firstSourceRecord.index + k, stream: .source))
-        }
+        for r in f.sourceRecords { bytes.append(contentsOf: try recordBytes(r, stream: .source)) }
         return try bytes.withUnsafeBytes { raw in try LineTable.decode(raw, sourceLength: Int(f.sourceLength)) }
     }
 
@@ -161,7 +156,7 @@ package final class ArchiveReader {
     /// the nodes actually decoded, so memory does not depend on this claim either).
     func checkNodeCount(_ f: FileEntry, fromRecord k: Int, firstNode: Int, context: String) throws {
         var bytes = 0
-        for r in k..<Int(f.cstRecordCount) { bytes += Int(try archive.record(f.firstCSTRecord.index + r).length) }
+        for r in f.cstRecords.dropFirst(k) { bytes += Int(try archive.record(r).length) }
         guard firstNode <= Int(f.nodeCount), Int(f.nodeCount) - firstNode <= bytes else {
             throw FormatError("\(context): \(f.nodeCount) nodes cannot fit in \(bytes) bytes of records")
         }

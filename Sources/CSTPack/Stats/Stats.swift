@@ -115,13 +115,13 @@ package struct StatsReport: Codable, Sendable {
             perLanguage[l].source_bytes += Int(f.sourceLength)
             guard f.sameAs == nil else { continue }
             perLanguage[l].unique_files += 1
-            for k in 0..<Int(f.cstRecordCount) {
-                let r = try archive.record(f.firstCSTRecord.index + k)
+            for index in f.cstRecords {
+                let r = try archive.record(index)
                 attributed[l] += Double(r.length) * storedPerRawByte[r.segment.index]
                 liveCSTRaw += Int(r.length)
             }
-            for k in 0..<Int(f.sourceRecordCount) {
-                let r = try archive.record(f.firstSourceRecord.index + k)
+            for index in f.sourceRecords {
+                let r = try archive.record(index)
                 let e = try archive.segment(r.segment.index)
                 let share = Double(r.length) * storedPerRawByte[r.segment.index]
                 if e.stream == .source && f.flags.contains(.source) { sourceAttributed[l] += share } else { attributed[l] += share }

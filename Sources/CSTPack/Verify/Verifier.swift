@@ -57,7 +57,7 @@ package enum Verifier {
         // for its language. Bases reference nothing (no base names another), so there can be
         // no cycle; files reach bases only through their language.
         for (b, e) in archive.bases.enumerated() {
-            guard let bytes = try? archive.baseBytes(b), Hash.xxh3(bytes) == e.checksum else {
+            guard (try? archive.verifiedBaseBytes(b)) != nil else {
                 problem("base \(b): checksum mismatch")
                 continue
             }
@@ -156,7 +156,7 @@ package enum Verifier {
     static func oversizedCST(_ i: Int, _ f: FileEntry, reader: ArchiveReader, compressor: inout Compressor?) throws -> String? {
         guard f.cstBytes > f.sourceLength else { return nil }
         var raw: [UInt8] = []
-        for k in 0..<Int(f.cstRecordCount) { raw.append(contentsOf: try reader.recordBytes(f.firstCSTRecord.index + k, stream: .cst)) }
+        for r in f.cstRecords { raw.append(contentsOf: try reader.recordBytes(r, stream: .cst)) }
         let info = reader.archive.buildInfo
         if compressor == nil { compressor = Compressor(codec: info.codec, level: info.level) }
         let packed = info.codec == .none ? raw.count : min(raw.count, try raw.withUnsafeBytes { try compressor!.compress($0) }.count)
