@@ -65,17 +65,23 @@ struct LiveArchiveOption: ParsableArguments {
     /// `file`: the one stored path (not a glob) the answer reads, if it reads one: then only
     /// that file's freshness is checked while it is unchanged.
     func open(file: String? = nil) throws -> Archive {
+        let opening = try openLive(file: file)
+        return try opening.pending.map { try opening.settle($0).archive } ?? opening.base
+    }
+
+    /// The archive, with its freshness check (when one is needed) started on a thread of
+    /// its own: see `LiveOpening.answer`.
+    func openLive(file: String? = nil) throws -> LiveOpening {
         let base = try archiveOption.open()
-        if asBuilt { return base }
-        let overrides = base.treeState?.options.languageOverrides.map(\.1) ?? []
-        var only: [[UInt8]] = []
-        if let f = file.map({ storedPatterns([$0], base)[0] }), !f.contains(where: { "*?[".contains($0) }), !f.hasPrefix(":!") {
-            only = [Array(f.utf8)]
+        if asBuilt { return LiveOpening(base: base, pending: nil) }
+        if let f = file.map({ storedPatterns([$0], base)[0] }), !f.contains(where: { "*?[".contains($0) }), !f.hasPrefix(":!"),
+           try LiveView.isCurrent(base, paths: [Array(f.utf8)]) {
+            return LiveOpening(base: base, pending: nil)
         }
-        let live = try LiveView.open(base, onlyPaths: only,
-                                     grammars: { GrammarRegistry(directories: GrammarRegistry.searchDirectories(explicit: nil), extraNames: overrides) }, parseHelper: ownExecutable(), jobs: defaultJobs())
-        for n in live.notes { writeStderr("cstpack: note: \(n)\n") }
-        return live.archive
+        let overrides = base.treeState?.options.languageOverrides.map(\.1) ?? []
+        let pending = LiveView.Pending(base, grammars: { GrammarRegistry(directories: GrammarRegistry.searchDirectories(explicit: nil), extraNames: overrides) },
+                                       parseHelper: ownExecutable(), jobs: defaultJobs())
+        return LiveOpening(base: base, pending: pending)
     }
 
     /// FILE arguments as stored paths: inside the built tree they are relative to the
@@ -83,6 +89,46 @@ struct LiveArchiveOption: ParsableArguments {
     func storedPatterns(_ arguments: [String], _ archive: Archive) -> [String] {
         let cwd = realpath(".", nil).map { p -> String in defer { free(p) }; return String(cString: p) }
         return arguments.map { Locate.storedPattern($0, archive: archive, cwd: cwd) }
+    }
+}
+
+/// An archive whose freshness is being checked while an answer is worked out from it.
+struct LiveOpening {
+    let base: Archive
+    /// nil when `base` answers as it is (--as-built, or the one file read is unchanged).
+    let pending: LiveView.Pending?
+
+    /// The check's result, its notes printed.
+    func settle(_ pending: LiveView.Pending) throws -> LiveView.Result {
+        let live = try pending.wait()
+        for n in live.notes { writeStderr("cstpack: note: \(n)\n") }
+        return live
+    }
+
+    /// Runs `body` on `base` while the check runs. `body` calls `confirm` before it prints
+    /// anything, and before it returns; when the tree changed since the build, `confirm`
+    /// throws, and `body` runs again on the archive that reads the changed files fresh. An
+    /// error of `body` stands only if `base` was current.
+    func answer(_ body: (Archive, _ confirm: () throws -> Void) throws -> Void) throws {
+        guard let pending else { return try body(base, {}) }
+        struct Stale: Error {}
+        var settled: LiveView.Result? = nil
+        let confirm: () throws -> Void = {
+            let live = try settled ?? settle(pending)
+            settled = live
+            if live.archive !== base { throw Stale() }
+        }
+        do {
+            try body(base, confirm)
+            try confirm()
+            return
+        } catch is Stale {
+        } catch {
+            do { try confirm() } catch is Stale {}
+            if settled?.archive === base { throw error }
+        }
+        guard let fresh = settled?.archive else { return }
+        try body(fresh, {})
     }
 }
 

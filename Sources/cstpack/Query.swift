@@ -141,23 +141,41 @@ struct QueryCommand: ParsableCommand {
             try checkRange(depth, 0...Int(Int32.max), "--depth")
             try checkRange(jobs, 1...256, "-j")
             for (n, name) in [(afterContext, "-A"), (beforeContext, "-B"), (context, "-C")] { try checkRange(n, 0...10_000, name) }
-            if structural { return try runStructural(&found) }
-            // FILE:LINE:COL as one argument, as compilers print it.
-            let (fileArgument, nodeArgument) = queryFile != nil ? (arguments.first ?? "", "")
-                : !all && arguments.count == 1 ? NodeSelector.splitLocation(arguments[0])! : (arguments.first!, arguments.last!)
-            let selector = try queryFile.map(NodeSelector.queryFile) ?? NodeSelector(nodeArgument)
-            let archive = try archiveOption.open(file: all ? nil : fileArgument)
-            let files = try Locate.select(archive, all ? [] : archiveOption.storedPatterns([fileArgument], archive), excludes: exclude)
-            if files.isEmpty { throw CSTPackError("no stored file matches '\(fileArgument)'") }
-            try checkTextStored(archive)
-            let printer = self.printer
-            let result = try QueryRunner.run(archive, files: files, selector: selector, options: options,
-                                             each: { try printer.print($0) }, outputSize: { $0.count }, sink: writeStdout)
-            found = report(result, files: files.count)
+            let opening: LiveOpening
+            if structural {
+                // Pattern text is parsed in the parse helper (a grammar's scanner may crash on
+                // it), started now so that its start overlaps opening the archive.
+                let parser = UntrustedTextParser(helper: ownExecutable())
+                parser.prepare()
+                opening = try archiveOption.openLive(file: all ? nil : arguments.first)
+                try opening.answer { archive, confirm in found = try runStructural(archive, parser: parser, confirm: confirm) }
+            } else {
+                let selector = try queryFile.map(NodeSelector.queryFile) ?? NodeSelector(fileAndNode.node)
+                opening = try archiveOption.openLive(file: all ? nil : fileAndNode.file)
+                try opening.answer { archive, confirm in found = try runQuery(archive, selector, confirm: confirm) }
+            }
         } catch {
             fail(error)
         }
         if found == 0 { throw ExitCode(1) }
+    }
+
+    /// FILE, and NODE (FILE:LINE:COL as one argument, as compilers print it).
+    var fileAndNode: (file: String, node: String) {
+        queryFile != nil ? (arguments.first ?? "", "")
+            : !all && arguments.count == 1 ? NodeSelector.splitLocation(arguments[0])! : (arguments.first!, arguments.last!)
+    }
+
+    /// A tree-sitter query, kind or locator over `archive`; the number of hits.
+    func runQuery(_ archive: Archive, _ selector: NodeSelector, confirm: () throws -> Void) throws -> Int {
+        let fileArgument = fileAndNode.file
+        let files = try Locate.select(archive, all ? [] : archiveOption.storedPatterns([fileArgument], archive), excludes: exclude)
+        if files.isEmpty { throw CSTPackError("no stored file matches '\(fileArgument)'") }
+        try checkTextStored(archive)
+        let printer = self.printer
+        let result = try QueryRunner.run(archive, files: files, selector: selector, options: options, beforeOutput: confirm,
+                                         each: { try printer.print($0) }, outputSize: { $0.count }, sink: writeStdout)
+        return report(result, files: files.count)
     }
 
     /// What the search collects for the chosen output.
@@ -205,17 +223,15 @@ struct QueryCommand: ParsableCommand {
         return result.hits
     }
 
-    /// `--pattern` and `--rule`: compiled once (every error before any file is read).
-    func runStructural(_ found: inout Int) throws {
+    /// `--pattern` and `--rule`: compiled once (every error before any file is read); the
+    /// number of hits.
+    func runStructural(_ archive: Archive, parser: UntrustedTextParser, confirm: () throws -> Void) throws -> Int {
         guard let level = PatternStrictness(rawValue: strictness) else {
             throw CSTPackError("--strictness must be cst, smart, ast, relaxed or signature (got '\(strictness)')")
         }
-        let archive = try archiveOption.open(file: all ? nil : arguments.first)
         var files = try Locate.select(archive, all ? [] : archiveOption.storedPatterns(arguments, archive), excludes: exclude)
         if files.isEmpty { throw CSTPackError("no stored file matches '\(arguments.first ?? "")'") }
         let search: StructuralSearch
-        // Pattern text is parsed in the parse helper: a grammar's scanner may crash on it.
-        let parser = UntrustedTextParser(helper: ownExecutable())
         if let pattern {
             search = try StructuralSearch.pattern(pattern, language: lang, strictness: level, archive: archive, files: files, parser: parser)
         } else {
@@ -224,8 +240,8 @@ struct QueryCommand: ParsableCommand {
         try checkTextStored(archive)
         files = try search.files(files, in: archive)
         let printer = self.printer
-        let result = try QueryRunner.run(archive, files: files, search: search, options: options,
+        let result = try QueryRunner.run(archive, files: files, search: search, options: options, beforeOutput: confirm,
                                          each: { try printer.print($0) }, outputSize: { $0.count }, sink: writeStdout)
-        found = report(result, files: files.count)
+        return report(result, files: files.count)
     }
 }

@@ -293,6 +293,45 @@ final class PatternTests: XCTestCase {
                 regex: ^print$
         """
 
+    /// A file is read only when its text holds the leaves a rule's patterns need: `any`
+    /// needs one branch's, a relation its rule's, `not` nothing; a leaf's text found only in
+    /// a comment lets the file be read, and the tree decides.
+    func testFilesWithoutAPatternsLeavesAreSkippedOnlyWhenNoMatchIsPossible() throws {
+        let files = ["a.py": "foo(1)\nwrap(foo(2))\n", "b.py": "bar(3)\n", "c.py": "# foo(4) bar(5)\nbaz(6)\n", "d.py": "x = 1\n"]
+        let rules = """
+            id: foo-or-bar
+            language: python
+            rule:
+              any:
+                - pattern: foo($A)
+                - pattern: bar($A)
+            ---
+            id: call-not-foo
+            language: python
+            rule:
+              kind: call
+              not:
+                pattern: foo($A)
+            ---
+            id: inside-wrap
+            language: python
+            rule:
+              pattern: foo($A)
+              inside:
+                pattern: wrap($$$)
+                stopBy: end
+            """
+        let found = try runRules(files, rules).map { "\($0.path) \($0.text)" }.sorted()
+        XCTAssertEqual(found, [
+            "a.py call-not-foo: wrap(foo(2))", "a.py foo-or-bar: foo(1)", "a.py foo-or-bar: foo(2)", "a.py inside-wrap: foo(2)",
+            "b.py call-not-foo: bar(3)", "b.py foo-or-bar: bar(3)", "c.py call-not-foo: baz(6)",
+        ])
+        XCTAssertEqual(try search(files, "foo($A)").map(\.text), ["foo(1)", "foo(2)"])
+        XCTAssertEqual(try search(files, "baz($A)").map(\.text), ["baz(6)"])
+        // Signature strictness compares leaves by kind: no text is needed.
+        XCTAssertEqual(try search(files, "foo($A)", strictness: .signature).count, 5)
+    }
+
     func testRuleFileHandChecked() throws {
         let ms = try runRules(Self.ruleSource, Self.ruleFile)
         XCTAssertEqual(ms.map(\.text).sorted(), [

@@ -215,6 +215,14 @@ extension CLITests {
         let (after, note) = try count([])
         XCTAssertEqual(Int(after), Int(before).map { $0 + 3 }, "the changed and the new file are read fresh: \(note)")
         XCTAssertTrue(note.contains("cstpack: note: 2 file(s) changed"), note)
+        // The answer is worked out from the archive while the tree is checked: what it found
+        // there is dropped, and only the fresh answer is printed.
+        let added = try run(["query", "-a", archive, "--all", "--lang", "python", "-p", "def one_more(): $$$"])
+        XCTAssertEqual(added.stdout.split(separator: "\n").count, 1, added.description)
+        XCTAssertTrue(added.stdout.hasPrefix("python/app.py:"), added.description)
+        XCTAssertEqual(added.stderr.components(separatedBy: "cstpack: note:").count, 2, "one note: \(added.stderr)")
+        let lines = try run(["query", "-a", archive, "--all", "function_definition"])
+        XCTAssertEqual(lines.stdout.split(separator: "\n").count, Int(after), lines.description)
         XCTAssertEqual(try count(["--as-built"]).0, before, "--as-built answers from the archive alone")
         // A query of one file reads that file as it is now, and an unchanged file's answer
         // needs no note (only its own stamp is checked).

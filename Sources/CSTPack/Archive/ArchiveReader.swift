@@ -141,6 +141,22 @@ package final class ArchiveReader {
         return out
     }
 
+    /// Calls `body` with file `i`'s stored text, or returns nil when the archive has none
+    /// for it. Text in one record is handed over in place, inside its segment: a scan of
+    /// many files for a literal then copies nothing.
+    package func withSource<R>(ofFile i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        let f = try archive.file(i)
+        guard f.flags.contains(.source) else { return nil }
+        guard f.sourceRecords.count == 1, let r = f.sourceRecords.first else {
+            return try source(ofFile: i).map { try $0.withUnsafeBytes(body) }
+        }
+        let rec = try archive.record(r)
+        guard rec.first == 0 else { throw FormatError("file \(i): source record 0 starts at \(rec.first), expected 0") }
+        let bytes = try recordBytes(r, stream: .source)
+        guard bytes.count == Int(f.sourceLength) else { throw FormatError("file \(i): source is \(bytes.count) bytes, the index says \(f.sourceLength)") }
+        return try bytes.withUnsafeBytes(body)
+    }
+
     /// Row start offsets of file `i` (from the source, or from the stored line table).
     package func lineStarts(ofFile i: Int, source: [UInt8]?) throws -> [UInt32]? {
         if let s = source { return s.withUnsafeBytes { Lines.starts($0) } }

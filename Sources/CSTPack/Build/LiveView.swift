@@ -16,24 +16,19 @@ package enum LiveView {
     /// A parse for one answer is worth suggesting `update` from this many files on.
     static let suggestUpdateAt = 20
 
-    /// Like `open`, for an answer that reads only the stored files `paths`: when each is on
-    /// disk with its recorded stamp, the archive answers without walking the tree (a point
-    /// lookup in a large tree then costs a few lstat calls, not a walk). The grammars are
-    /// loaded only when the tree must be walked (loading them costs more than the lookup).
-    package static func open(_ base: Archive, onlyPaths paths: [[UInt8]], grammars: () -> GrammarRegistry, parseHelper: String?,
-                            jobs: Int) throws -> Result {
-        if let state = base.treeState, !state.root.isEmpty, state.machine == TreeState.machineID(), !paths.isEmpty {
-            let fresh = try paths.allSatisfy { path in
-                guard let i = try base.fileIndex(path: path) else { return false }
-                var st = stat()
-                let full = state.root + [UInt8(ascii: "/")] + path
-                guard full.withCString({ lstat($0, &st) }) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
-                let stamp = FileStamp(st)
-                return stamp == state.files[i].stamp && !stamp.isRacy(takenAt: base.modifiedAt)
-            }
-            if fresh { return Result(archive: base, notes: [], summary: nil) }
+    /// Whether an answer that reads only the stored files `paths` may come from `base`
+    /// without walking the tree: each is on disk with its recorded stamp (a point lookup in
+    /// a large tree then costs a few lstat calls, not a walk, nor loading the grammars).
+    package static func isCurrent(_ base: Archive, paths: [[UInt8]]) throws -> Bool {
+        guard let state = base.treeState, !state.root.isEmpty, state.machine == TreeState.machineID(), !paths.isEmpty else { return false }
+        return try paths.allSatisfy { path in
+            guard let i = try base.fileIndex(path: path) else { return false }
+            var st = stat()
+            let full = state.root + [UInt8(ascii: "/")] + path
+            guard full.withCString({ lstat($0, &st) }) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
+            let stamp = FileStamp(st)
+            return stamp == state.files[i].stamp && !stamp.isRacy(takenAt: base.modifiedAt)
         }
-        return try open(base, grammars: grammars(), parseHelper: parseHelper, jobs: jobs)
     }
 
     package static func open(_ base: Archive, grammars: GrammarRegistry, parseHelper: String?, jobs: Int) throws -> Result {
@@ -71,6 +66,27 @@ package enum LiveView {
             + "(\(s.changed) changed, \(s.added) added, \(s.deleted) deleted, \(s.renamed) renamed; \(s.parsed) parsed)"
         if s.parsed >= suggestUpdateAt { note += "; `cstpack update` makes the archive current" }
         return Result(archive: merged, notes: [note], summary: s)
+    }
+
+    /// `open`, run on a thread of its own while the answer is worked out from `base`: the
+    /// answer is held back until `wait` tells whether `base` was current (almost always: a
+    /// tree's walk then costs no wall time beside the answer's own work).
+    package final class Pending: @unchecked Sendable {
+        private var outcome: Swift.Result<LiveView.Result, Error>? = nil
+        private var join: (() -> Void)?
+
+        package init(_ base: Archive, grammars: @escaping @Sendable () -> GrammarRegistry, parseHelper: String?, jobs: Int) {
+            join = nil
+            join = startThreads(1) { [self] _ in
+                outcome = Swift.Result { try LiveView.open(base, grammars: grammars(), parseHelper: parseHelper, jobs: jobs) }
+            }
+        }
+
+        /// The check's result (once the thread ended: joining orders its write before this read).
+        package func wait() throws -> LiveView.Result {
+            if let j = join { j(); join = nil }
+            return try outcome!.get()
+        }
     }
 
     /// A new path in $TMPDIR (else /tmp) for the merged archive.

@@ -107,6 +107,13 @@ package final class IsolatedParser {
         return CSTPackError("tree-sitter crashed while parsing it (the parse helper exited with status \((status >> 8) & 0xFF))")
     }
 
+    /// Starts the helper now, so that its start overlaps the caller's other work (a
+    /// pattern search opens its archive meanwhile). A failure is left for the first parse
+    /// to report.
+    package func prepare() {
+        if pid == 0 { try? start() }
+    }
+
     /// One file of a batch.
     package struct Job {
         package let source: UnsafeRawBufferPointer

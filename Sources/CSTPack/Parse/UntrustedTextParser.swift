@@ -16,6 +16,9 @@ package final class UntrustedTextParser {
         self.reader = reader
     }
 
+    /// Starts the helper, if there is one, ahead of the first parse.
+    package func prepare() { isolated?.prepare() }
+
     func parse(_ source: [UInt8], grammar: Grammar, timeoutMicros: UInt64) throws -> CSTTree {
         try source.withUnsafeBytes { raw in
             guard let isolated else {

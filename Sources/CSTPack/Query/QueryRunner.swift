@@ -155,8 +155,11 @@ package enum QueryRunner {
     /// `each`, in the worker thread that found them (so that printing is parallel too), and
     /// handed to `sink` in file order. Files without matches are not handed to `each`.
     /// `outputSize` tells how many bytes an output holds: outputs waiting for their turn
-    /// count against the queue's memory bound.
+    /// count against the queue's memory bound. `beforeOutput` is called before the first
+    /// output reaches `sink`, and before the result is returned: when it throws, the search
+    /// stops and the error is thrown.
     package static func run<Output: Sendable>(_ archive: Archive, files: [Int], selector: NodeSelector, options: QueryOptions,
+                                              beforeOutput: () throws -> Void = {},
                                               each: @escaping @Sendable (FileMatches) throws -> Output,
                                               outputSize: @escaping @Sendable (Output) -> Int,
                                               sink: (Output) -> Void) throws -> QueryResult {
@@ -209,21 +212,22 @@ package enum QueryRunner {
 
         let work = QueryWork(archive: archive, files: files, selector: selector, options: options,
                              queries: queries, kindCodes: kindCodes)
-        return try execute(work, result: result, each: each, outputSize: outputSize, sink: sink)
+        return try execute(work, result: result, beforeOutput: beforeOutput, each: each, outputSize: outputSize, sink: sink)
     }
 
     /// Runs a structural search (`--pattern`, `--rule`) over `files`, as `run` does.
     package static func run<Output: Sendable>(_ archive: Archive, files: [Int], search: StructuralSearch, options: QueryOptions,
+                                              beforeOutput: () throws -> Void = {},
                                               each: @escaping @Sendable (FileMatches) throws -> Output,
                                               outputSize: @escaping @Sendable (Output) -> Int,
                                               sink: (Output) -> Void) throws -> QueryResult {
         let work = QueryWork(archive: archive, files: files, selector: nil, options: options, queries: [:], kindCodes: [:],
                              structural: search)
-        return try execute(work, result: QueryResult(), each: each, outputSize: outputSize, sink: sink)
+        return try execute(work, result: QueryResult(), beforeOutput: beforeOutput, each: each, outputSize: outputSize, sink: sink)
     }
 
     /// The files' outcomes, worked out in parallel and handed to `sink` in file order.
-    static func execute<Output: Sendable>(_ work: QueryWork, result: QueryResult,
+    static func execute<Output: Sendable>(_ work: QueryWork, result: QueryResult, beforeOutput: () throws -> Void,
                                           each: @escaping @Sendable (FileMatches) throws -> Output,
                                           outputSize: @escaping @Sendable (Output) -> Int,
                                           sink: (Output) -> Void) throws -> QueryResult {
@@ -247,6 +251,16 @@ package enum QueryRunner {
             }
         }
         var failure: Error? = nil
+        var cleared = false
+        func clear() throws {
+            guard !cleared else { return }
+            cleared = true
+            do { try beforeOutput() } catch {
+                queue.cancel()
+                join()
+                throw error
+            }
+        }
         while let o = queue.next() {
             if let e = o.error {
                 if files.count == 1 { failure = failure ?? e } else { result.warnings.append(e.description) }
@@ -258,9 +272,13 @@ package enum QueryRunner {
             if o.budgetExceeded > 0 {
                 result.warnings.append("\(o.path): \(o.budgetExceeded) match attempt(s) stopped at the step budget; matches there may be missing")
             }
-            if let output = o.output { sink(output) }
+            if let output = o.output {
+                try clear()
+                sink(output)
+            }
         }
         join()
+        try clear()
         if let f = failure { throw f }
         return result
     }

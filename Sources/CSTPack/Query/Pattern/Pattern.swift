@@ -1,3 +1,5 @@
+import Glibc
+
 /// ast-grep's pattern language (https://ast-grep.github.io/guide/pattern-syntax.html): code
 /// with metavariables, parsed once with the target language's grammar and matched against
 /// stored trees node by node.
@@ -53,6 +55,30 @@ package struct CompiledPattern: Sendable {
     let errorKind: UInt16
     /// Whether matching compares text (leaves or repeated metavariables).
     let needsText: Bool
+    /// Byte strings every match contains, its named leaves' texts (none in signature
+    /// strictness, which compares leaves by kind): a file that lacks one is not decoded.
+    let literals: [[UInt8]]
+
+    /// Whether `text` (a whole file) contains every literal, so that a match may be in it.
+    func mayMatch(in text: UnsafeRawBufferPointer) -> Bool {
+        literals.allSatisfy { contains(text, $0) }
+    }
+}
+
+/// Whether `needle` occurs in `haystack` (memchr finds its first byte's places at memory
+/// speed; Glibc's memmem is not in Swift's Glibc module).
+func contains(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
+    guard let first = needle.first else { return true }
+    guard let base = haystack.baseAddress, haystack.count >= needle.count else { return false }
+    return needle.withUnsafeBytes { n in
+        let end = base + (haystack.count - n.count + 1)
+        var p = base
+        while p < end, let hit = memchr(p, Int32(first), end - p) {
+            if memcmp(hit, n.baseAddress!, n.count) == 0 { return true }
+            p = UnsafeRawPointer(hit) + 1
+        }
+        return false
+    }
 }
 
 /// A class box so that the recursive pattern is shared between threads without copying.
@@ -264,7 +290,23 @@ enum PatternCompiler {
         case .metaVariable: break
         }
         return CompiledPattern(root: PatternNodeBox(root), rootKind: rootKind, names: names,
-                               strictness: strictness, errorKind: table.errorKind, needsText: needsText)
+                               strictness: strictness, errorKind: table.errorKind, needsText: needsText,
+                               literals: strictness == .signature ? [] : namedLeafTexts(root))
+    }
+
+    /// The texts of a pattern's named leaves (each once): in every strictness but signature
+    /// a named leaf matches only a node with its text, and no match passes one over.
+    static func namedLeafTexts(_ root: PatternNode) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        var pending = [root]
+        while let node = pending.popLast() {
+            switch node {
+            case .terminal(_, true, let text) where !text.isEmpty && !out.contains(text): out.append(text)
+            case .inner(_, let children): pending += children
+            default: break
+            }
+        }
+        return out
     }
 
     static let maxDepth = 256

@@ -1,8 +1,12 @@
 /// What `query --pattern` (and `--rule`) looks for, compiled for the archive's languages
 /// before any file is read.
 package struct StructuralSearch: Sendable {
-    /// One compiled matcher per archive language index.
-    let rules: [Int: [SearchRule]]
+    /// The compiled rules per archive language index.
+    let rules: [Int: RuleSet]
+
+    init(rules: [Int: [SearchRule]]) {
+        self.rules = rules.mapValues(RuleSet.init)
+    }
 
     /// The files the search reads: those of its languages.
     package func files(_ files: [Int], in archive: Archive) throws -> [Int] {
@@ -59,6 +63,52 @@ struct SearchRule: Sendable {
     let rule: CompiledRule
 }
 
+/// One language's rules, with the rules a node of each kind may match (looked up per node:
+/// asking each rule per node copied the rules, and cost more than decoding the tree).
+struct RuleSet: Sendable {
+    let rules: [SearchRule]
+    /// `list[start[k]..<start[k + 1]]`: the rules a node of kind k may match; kinds past
+    /// the table share its last entry, the rules that take any kind.
+    let start: [Int32]
+    let list: [Int32]
+    /// Whether some rule needs text in the file (patterns' named leaves): the file's text is
+    /// then read first, and the rules that cannot match in it are left out.
+    let hasLiterals: Bool
+
+    init(_ rules: [SearchRule]) {
+        self.rules = rules
+        let kinds = rules.map { $0.rule.kindTable?.count ?? 0 }.max() ?? 0
+        var start: [Int32] = [0], list: [Int32] = []
+        for k in 0...kinds {
+            for (r, rule) in rules.enumerated() where k < kinds ? rule.rule.isCandidate(UInt16(k)) : rule.rule.kindTable == nil {
+                list.append(Int32(r))
+            }
+            start.append(Int32(list.count))
+        }
+        self.start = start
+        self.list = list
+        hasLiterals = rules.contains { $0.rule.rule.hasLiterals }
+    }
+
+    /// Calls `body` with the lookup from a node's kind to the rules it may match.
+    func withCandidates<R>(_ body: ((UInt16) -> UnsafeBufferPointer<Int32>) throws -> R) rethrows -> R {
+        try start.withUnsafeBufferPointer { start in
+            try list.withUnsafeBufferPointer { list in
+                let last = start.count - 2
+                return try body { kind in
+                    let k = min(Int(kind), last)
+                    return UnsafeBufferPointer(rebasing: list[Int(start[k])..<Int(start[k + 1])])
+                }
+            }
+        }
+    }
+
+    /// Per rule, whether it may match in a file with this text.
+    func active(in text: UnsafeRawBufferPointer) -> [Bool] {
+        rules.map { $0.rule.rule.mayMatch(in: text) }
+    }
+}
+
 /// A match's metavariables: each name's node, or nodes for `$$$NAME`.
 package struct MatchVariables {
     package var entries: [(name: String, nodes: [Int], multiple: Bool)]
@@ -79,22 +129,28 @@ extension QueryWorker {
     /// One file's matches of a structural search; nil when the file has none to look at.
     func matchStructural(_ i: Int, _ search: StructuralSearch, path: String) throws -> FileMatches? {
         let language = Int(try work.archive.file(i).language)
-        guard let rules = search.rules[language] else { return nil }
+        guard let set = search.rules[language] else { return nil }
+        // Rules whose patterns' leaves are not in the text cannot match: such a file's tree
+        // is not decoded (for most patterns, most files).
+        var active = [Bool](repeating: true, count: set.rules.count)
+        if set.hasLiterals, let found = try reader.withSource(ofFile: i, set.active(in:)) {
+            active = found
+            guard active.contains(true) else { return nil }
+        }
         buffers = try reader.decode(file: i, reusing: buffers)
         let n = buffers.count
-        // Only nodes of the pattern's root kind can match: most files have few or none.
-        var any = false
         let kinds = UnsafeBufferPointer(start: buffers.kinds, count: n)
-        for j in 0..<n where rules.contains(where: { $0.rule.isCandidate(kinds[j]) }) {
-            any = true
-            break
+        var hits: [(node: Int, rule: Int, vars: MatchVariables?)] = []
+        // Only nodes of the rules' kinds can match: many files have none.
+        let candidate = set.withCandidates { candidates in
+            (0..<n).contains { j in candidates(kinds[j]).contains { active[Int($0)] } }
         }
-        guard any else { return nil }
+        guard candidate else { return nil }
         let source = try reader.source(ofFile: i)
+        let rules = set.rules
         if source == nil && rules.contains(where: { $0.rule.needsText }) {
             throw CSTPackError("the archive does not store this file's text (built with --no-source): patterns compare it")
         }
-        var hits: [(node: Int, rule: Int, vars: MatchVariables?)] = []
         let wantVars = work.options.variables
         let errorKind = work.archive.languages[language].errorKind
         (source ?? []).withUnsafeBufferPointer { text in
@@ -105,26 +161,29 @@ extension QueryWorker {
                 // A bare pattern (`--pattern`) is matched directly, without a rule's named bindings.
                 if rules.count == 1, case .pattern(let p) = rules[0].rule.rule, rules[0].rule.constraints.isEmpty {
                     let matcher = PatternMatcher(pattern: p, view: view)
-                    for j in 0..<n where rules[0].rule.isCandidate(kinds[j]) {
+                    let rule = rules[0].rule
+                    for j in 0..<n where rule.isCandidate(kinds[j]) {
                         if let b = matcher.match(j) { hits.append((j, 0, wantVars ? MatchVariables(b, names: p.names) : nil)) }
                     }
                     return
                 }
                 let evaluator = RuleEvaluator(view: view)
-                for j in 0..<n {
-                    for (r, rule) in rules.enumerated() where rule.rule.isCandidate(kinds[j]) {
-                        if let env = evaluator.match(rule.rule, j) { hits.append((j, r, wantVars ? env.variables : nil)) }
+                set.withCandidates { candidates in
+                    for j in 0..<n {
+                        for r in candidates(kinds[j]) where active[Int(r)] {
+                            if let env = evaluator.match(rules[Int(r)].rule, j) { hits.append((j, Int(r), wantVars ? env.variables : nil)) }
+                        }
                     }
                 }
             } }
         }
-        let found = hits.map { h in
+        let matched = hits.map { h in
             let rule = rules[h.rule]
             return QueryHit(node: h.node, variables: h.vars, rule: rule.id.map { RuleReport(id: $0, message: rule.message, severity: rule.severity) })
         }
-        guard !found.isEmpty, !work.options.countOnly else { return FileMatches(path: path, tree: nil, hits: found, count: found.count) }
+        guard !matched.isEmpty, !work.options.countOnly else { return FileMatches(path: path, tree: nil, hits: matched, count: matched.count) }
         let ft = FileTree(path: try work.archive.path(ofFile: i), table: work.archive.languages[language], tree: buffers.tree(),
                           source: source, lineStarts: try reader.lineStarts(ofFile: i, source: source))
-        return FileMatches(path: path, tree: ft, hits: found, count: found.count)
+        return FileMatches(path: path, tree: ft, hits: matched, count: matched.count)
     }
 }

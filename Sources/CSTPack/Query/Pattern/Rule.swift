@@ -81,6 +81,29 @@ extension Rule {
         }
     }
 
+    /// Whether the rule names text a match implies in the file (a pattern's named leaves).
+    var hasLiterals: Bool {
+        switch self {
+        case .pattern(let p): return !p.literals.isEmpty
+        case .kind, .regex, .not: return false
+        case .relation(_, let r, _, _): return r.hasLiterals
+        case .all(let rs), .any(let rs): return rs.contains { $0.hasLiterals }
+        }
+    }
+
+    /// Whether the rule may match somewhere in a file with this text: every pattern it needs
+    /// finds its literals. A relation's rule matches a node of the same file, so its needs
+    /// are the file's too; what `not` excludes needs nothing.
+    func mayMatch(in text: UnsafeRawBufferPointer) -> Bool {
+        switch self {
+        case .pattern(let p): return p.mayMatch(in: text)
+        case .kind, .regex, .not: return true
+        case .relation(_, let r, _, _): return r.mayMatch(in: text)
+        case .all(let rs): return rs.allSatisfy { $0.mayMatch(in: text) }
+        case .any(let rs): return rs.contains { $0.mayMatch(in: text) }
+        }
+    }
+
     var needsText: Bool {
         switch self {
         case .pattern(let p): return p.needsText
@@ -104,11 +127,18 @@ struct RuleEvaluator {
         return p >= 0 ? p : nil
     }
 
+    /// Node i's parent's children and i's place among them. Children are in preorder, so
+    /// the place is a binary search (a linear one made `follows` quadratic in wide lists).
     func siblings(_ i: Int) -> (list: UnsafeBufferPointer<Int32>, index: Int)? {
         guard let p = parent(i) else { return nil }
         let list = view.children(p)
-        guard let k = list.firstIndex(of: Int32(i)) else { return nil }
-        return (list, k)
+        var lo = 0, hi = list.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if Int(list[mid]) < i { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < list.count, Int(list[lo]) == i else { return nil }
+        return (list, lo)
     }
 
     func matches(_ r: Rule, _ node: Int, _ env: inout RuleEnvironment) -> Bool {
@@ -183,10 +213,13 @@ struct RuleEvaluator {
             return false
         case .follows, .precedes:
             guard let (list, k) = siblings(node) else { return false }
-            let order = relation == .follows ? list[..<k].reversed().map(Int.init) : list[(k + 1)...].map(Int.init)
-            for s in order {
-                if attempt(s) { return true }
-                if stops(s) { return false }
+            // Nearest first: backwards for follows, forwards for precedes.
+            let step = relation == .follows ? -1 : 1
+            var s = k + step
+            while s >= 0 && s < list.count {
+                if attempt(Int(list[s])) { return true }
+                if stops(Int(list[s])) { return false }
+                s += step
             }
             return false
         }
