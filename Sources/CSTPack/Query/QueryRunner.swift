@@ -332,7 +332,7 @@ final class QueryWorker {
         self.work = work
         // A scan's runs of files meet a segment soon after it is read or never again: a
         // small cache lets freed segments' memory be reused (with 32 MiB, most segments
-        // went to fresh pages, and page faults cost more than a third of a pattern search).
+        // went to fresh pages, whose faults took much of a pattern search's time).
         reader = ArchiveReader(work.archive, cacheLimit: 4 << 20, scanning: work.files.count > 1)
     }
 
