@@ -106,11 +106,12 @@ struct LiveOpening {
     }
 
     /// Runs `body` on `base` while the check runs. `body` calls `confirm` before it prints
-    /// anything, and before it returns; when the tree changed since the build, `confirm`
-    /// throws, and `body` runs again on the archive that reads the changed files fresh. An
-    /// error of `body` stands only if `base` was current.
-    func answer(_ body: (Archive, _ confirm: () throws -> Void) throws -> Void) throws {
-        guard let pending else { return try body(base, {}) }
+    /// anything, and before it returns, and stops early when `abandoned` says so (the tree
+    /// is known to have changed); when the tree changed since the build, `confirm` throws,
+    /// and `body` runs again on the archive that reads the changed files fresh. An error of
+    /// `body` stands only if `base` was current.
+    func answer(_ body: (Archive, _ confirm: () throws -> Void, _ abandoned: (@Sendable () -> Bool)?) throws -> Void) throws {
+        guard let pending else { return try body(base, {}, nil) }
         struct Stale: Error {}
         var settled: LiveView.Result? = nil
         let confirm: () throws -> Void = {
@@ -119,7 +120,7 @@ struct LiveOpening {
             if live.archive !== base { throw Stale() }
         }
         do {
-            try body(base, confirm)
+            try body(base, confirm, { pending.knownStale })
             try confirm()
             return
         } catch is Stale {
@@ -128,7 +129,7 @@ struct LiveOpening {
             if settled?.archive === base { throw error }
         }
         guard let fresh = settled?.archive else { return }
-        try body(fresh, {})
+        try body(fresh, {}, nil)
     }
 }
 

@@ -427,6 +427,7 @@ final class PatternTests: XCTestCase {
         "r.c": """
         #include <stdlib.h>
         #define N 10
+        #  define M 11
         int f(int *p) { if (!p) return -1; p = malloc(sizeof(int) * N); free(p); return 0; }
         struct s { int a; };
         """,
@@ -440,7 +441,7 @@ final class PatternTests: XCTestCase {
         ("javascript", "require($M)", nil), ("javascript", "console.log($$$)", nil), ("javascript", "$A === $B", nil),
         ("javascript", "if ($C) { $$$ } else { $$$ }", nil), ("javascript", "($X) => $$$", nil),
         ("javascript", "console.log($A, $B)", "cst"), ("javascript", "console.log($A, $B)", "ast"),
-        ("c", "if ($C) return $X;", nil), ("c", "sizeof($T)", nil), ("c", "free($P);", nil), ("c", "$X = malloc($S)", nil),
+        ("c", "#define $NAME $VALUE", nil), ("c", "if ($C) return $X;", nil), ("c", "sizeof($T)", nil), ("c", "free($P);", nil), ("c", "$X = malloc($S)", nil),
     ]
 
     func testAgreesWithAstGrep() throws {

@@ -31,7 +31,10 @@ package enum LiveView {
         }
     }
 
-    package static func open(_ base: Archive, grammars: GrammarRegistry, parseHelper: String?, jobs: Int) throws -> Result {
+    /// `changed` is called as soon as the tree is known to differ from `base` (before the
+    /// changed files are parsed): work done from `base` meanwhile is wasted from then on.
+    package static func open(_ base: Archive, grammars: GrammarRegistry, parseHelper: String?, jobs: Int,
+                             changed: () -> Void = {}) throws -> Result {
         guard let state = base.treeState, !state.root.isEmpty else { return Result(archive: base, notes: [], summary: nil) }
         let asBuilt = "answering from the archive as built (--as-built says so and skips this check)"
         guard state.machine == TreeState.machineID() else {
@@ -57,6 +60,7 @@ package enum LiveView {
             return Result(archive: base, notes: ["\(error): \(asBuilt)"], summary: nil)
         }
         guard plan.summary.contentChanged else { return Result(archive: base, notes: [], summary: plan.summary) }
+        changed()
         var written = plan
         try Updater.write(plan: &written, base: base, options: options, grammars: grammars, events: { _ in })
         defer { unlink(temporary) }
@@ -74,13 +78,22 @@ package enum LiveView {
     package final class Pending: @unchecked Sendable {
         private var outcome: Swift.Result<LiveView.Result, Error>? = nil
         private var join: (() -> Void)?
+        private let lock = Mutex()
+        private var known = false
 
         package init(_ base: Archive, grammars: @escaping @Sendable () -> GrammarRegistry, parseHelper: String?, jobs: Int) {
             join = nil
             join = startThreads(1) { [self] _ in
-                outcome = Swift.Result { try LiveView.open(base, grammars: grammars(), parseHelper: parseHelper, jobs: jobs) }
+                outcome = Swift.Result {
+                    try LiveView.open(base, grammars: grammars(), parseHelper: parseHelper, jobs: jobs,
+                                      changed: { lock.locked { known = true } })
+                }
             }
         }
+
+        /// Whether the tree is already known to differ from the base (its answer is then
+        /// wasted work: stop it, and `wait` for the fresh archive).
+        package var knownStale: Bool { lock.locked { known } }
 
         /// The check's result (once the thread ended: joining orders its write before this read).
         package func wait() throws -> LiveView.Result {

@@ -104,6 +104,9 @@ package struct QueryOptions: Sendable {
     /// Point lookups may return anonymous nodes.
     package var anonymous = false
     package var jobs = 1
+    /// Polled between runs of files: when it says true the search stops taking files, and
+    /// `beforeOutput` must then throw (the answer is being abandoned for a fresh one).
+    package var abandoned: (@Sendable () -> Bool)? = nil
     package init() {}
 }
 
@@ -243,6 +246,10 @@ package enum QueryRunner {
         let join = startThreads(jobs) { _ in
             let worker = QueryWorker(work)
             while let taken = queue.take(run: run) {
+                if options.abandoned?() == true {
+                    queue.cancel()
+                    break
+                }
                 queue.put(taken.map { k in
                     let outcome = worker.process(k, each: each)
                     // Bytes waiting to be printed count against the queue's memory bound.
@@ -279,6 +286,7 @@ package enum QueryRunner {
         }
         join()
         try clear()
+        if options.abandoned?() == true { throw CSTPackError("internal: a search was abandoned, yet its answer was let out") }
         if let f = failure { throw f }
         return result
     }
