@@ -332,6 +332,36 @@ final class PatternTests: XCTestCase {
         XCTAssertEqual(try search(files, "foo($A)", strictness: .signature).count, 5)
     }
 
+    /// `follows` and `precedes` look at the nearest siblings first and stop as `stopBy`
+    /// says, at the ends of a wide list too (a node's place is found by binary search).
+    func testFollowsAndPrecedesInAWideList() throws {
+        let body = (0..<2000).map { "x\($0) = \($0)" }.joined(separator: "\n")
+        let files = ["w.py": "import a\n" + body + "\nimport b\n"]
+        let rules = """
+            id: after-import
+            language: python
+            rule:
+              kind: expression_statement
+              follows: {kind: import_statement}
+            ---
+            id: before-import
+            language: python
+            rule:
+              kind: expression_statement
+              precedes: {kind: import_statement}
+            ---
+            id: anywhere-after
+            language: python
+            rule:
+              kind: expression_statement
+              follows: {kind: import_statement, stopBy: end}
+            """
+        let found = try runRules(files, rules)
+        XCTAssertEqual(found.filter { $0.text.hasPrefix("after-import:") }.map(\.text), ["after-import: x0 = 0"])
+        XCTAssertEqual(found.filter { $0.text.hasPrefix("before-import:") }.map(\.text), ["before-import: x1999 = 1999"])
+        XCTAssertEqual(found.filter { $0.text.hasPrefix("anywhere-after:") }.count, 2000)
+    }
+
     func testRuleFileHandChecked() throws {
         let ms = try runRules(Self.ruleSource, Self.ruleFile)
         XCTAssertEqual(ms.map(\.text).sorted(), [
