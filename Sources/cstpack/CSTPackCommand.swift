@@ -105,22 +105,24 @@ struct LiveOpening {
         return live
     }
 
-    /// Runs `body` on `base` while the check runs. `body` calls `confirm` before it prints
-    /// anything, and before it returns, and stops early when `abandoned` says so (the tree
-    /// is known to have changed); when the tree changed since the build, `confirm` throws,
-    /// and `body` runs again on the archive that reads the changed files fresh. An error of
-    /// `body` stands only if `base` was current.
-    func answer(_ body: (Archive, _ confirm: () throws -> Void, _ abandoned: (@Sendable () -> Bool)?) throws -> Void) throws {
-        guard let pending else { return try body(base, {}, nil) }
+    /// Runs `body` on `base` while the check runs. `body` passes the gate before it prints
+    /// anything, and before it returns, and stops early when the gate says the work is
+    /// abandoned (the tree is known to have changed); when the tree changed since the build,
+    /// passing throws, and `body` runs again on the archive that reads the changed files
+    /// fresh. An error of `body` stands only if `base` was current.
+    func answer(_ body: (Archive, AnswerGate) throws -> Void) throws {
+        guard let pending else { return try body(base, .open) }
         struct Stale: Error {}
         var settled: LiveView.Result? = nil
+        let base = self.base
         let confirm: () throws -> Void = {
             let live = try settled ?? settle(pending)
             settled = live
             if live.archive !== base { throw Stale() }
         }
+        let gate = AnswerGate(pass: confirm, isOpen: { settled != nil || pending.isFinished }, abandoned: { pending.knownStale })
         do {
-            try body(base, confirm, { pending.knownStale })
+            try body(base, gate)
             try confirm()
             return
         } catch is Stale {
@@ -129,8 +131,21 @@ struct LiveOpening {
             if settled?.archive === base { throw error }
         }
         guard let fresh = settled?.archive else { return }
-        try body(fresh, {}, nil)
+        try body(fresh, .open)
     }
+}
+
+/// What an answer worked out from an archive waits for before it prints.
+struct AnswerGate {
+    /// Waits for the freshness check; throws when the answer must be made again.
+    let pass: () throws -> Void
+    /// Whether `pass` would return at once.
+    let isOpen: () -> Bool
+    /// Whether the tree is already known to have changed (work on the answer is wasted).
+    let abandoned: (@Sendable () -> Bool)?
+
+    /// Nothing to wait for.
+    static var open: AnswerGate { AnswerGate(pass: {}, isOpen: { true }, abandoned: nil) }
 }
 
 /// Prints a one-line `cstpack: error:` and exits 2: the shape of every failure.

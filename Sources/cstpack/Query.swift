@@ -148,15 +148,11 @@ struct QueryCommand: ParsableCommand {
                 let parser = UntrustedTextParser(helper: ownExecutable())
                 parser.prepare()
                 opening = try archiveOption.openLive(file: all ? nil : arguments.first)
-                try opening.answer { archive, confirm, abandoned in
-                    found = try runStructural(archive, parser: parser, confirm: confirm, abandoned: abandoned)
-                }
+                try opening.answer { archive, gate in found = try runStructural(archive, parser: parser, gate: gate) }
             } else {
                 let selector = try queryFile.map(NodeSelector.queryFile) ?? NodeSelector(fileAndNode.node)
                 opening = try archiveOption.openLive(file: all ? nil : fileAndNode.file)
-                try opening.answer { archive, confirm, abandoned in
-                    found = try runQuery(archive, selector, confirm: confirm, abandoned: abandoned)
-                }
+                try opening.answer { archive, gate in found = try runQuery(archive, selector, gate: gate) }
             }
         } catch {
             fail(error)
@@ -171,14 +167,13 @@ struct QueryCommand: ParsableCommand {
     }
 
     /// A tree-sitter query, kind or locator over `archive`; the number of hits.
-    func runQuery(_ archive: Archive, _ selector: NodeSelector, confirm: () throws -> Void,
-                  abandoned: (@Sendable () -> Bool)?) throws -> Int {
+    func runQuery(_ archive: Archive, _ selector: NodeSelector, gate: AnswerGate) throws -> Int {
         let fileArgument = fileAndNode.file
         let files = try Locate.select(archive, all ? [] : archiveOption.storedPatterns([fileArgument], archive), excludes: exclude)
         if files.isEmpty { throw CSTPackError("no stored file matches '\(fileArgument)'") }
         try checkTextStored(archive)
         let printer = self.printer
-        let result = try QueryRunner.run(archive, files: files, selector: selector, options: options(abandoned), beforeOutput: confirm,
+        let result = try QueryRunner.run(archive, files: files, selector: selector, options: options(gate.abandoned), beforeOutput: gate.pass, outputReady: gate.isOpen,
                                          each: { try printer.print($0) }, outputSize: { $0.count }, sink: writeStdout)
         return report(result, files: files.count)
     }
@@ -231,8 +226,7 @@ struct QueryCommand: ParsableCommand {
 
     /// `--pattern` and `--rule`: compiled once (every error before any file is read); the
     /// number of hits.
-    func runStructural(_ archive: Archive, parser: UntrustedTextParser, confirm: () throws -> Void,
-                       abandoned: (@Sendable () -> Bool)?) throws -> Int {
+    func runStructural(_ archive: Archive, parser: UntrustedTextParser, gate: AnswerGate) throws -> Int {
         guard let level = PatternStrictness(rawValue: strictness) else {
             throw CSTPackError("--strictness must be cst, smart, ast, relaxed or signature (got '\(strictness)')")
         }
@@ -247,7 +241,7 @@ struct QueryCommand: ParsableCommand {
         try checkTextStored(archive)
         files = try search.files(files, in: archive)
         let printer = self.printer
-        let result = try QueryRunner.run(archive, files: files, search: search, options: options(abandoned), beforeOutput: confirm,
+        let result = try QueryRunner.run(archive, files: files, search: search, options: options(gate.abandoned), beforeOutput: gate.pass, outputReady: gate.isOpen,
                                          each: { try printer.print($0) }, outputSize: { $0.count }, sink: writeStdout)
         return report(result, files: files.count)
     }

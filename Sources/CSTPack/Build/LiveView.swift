@@ -84,12 +84,16 @@ package enum LiveView {
         package init(_ base: Archive, grammars: @escaping @Sendable () -> GrammarRegistry, parseHelper: String?, jobs: Int) {
             join = nil
             join = startThreads(1) { [self] _ in
-                outcome = Swift.Result {
+                let result = Swift.Result {
                     try LiveView.open(base, grammars: grammars(), parseHelper: parseHelper, jobs: jobs,
                                       changed: { lock.locked { known = true } })
                 }
+                lock.locked { outcome = result }
             }
         }
+
+        /// Whether the check has ended (`wait` then returns at once).
+        package var isFinished: Bool { lock.locked { outcome != nil } }
 
         /// Whether the tree is already known to differ from the base (its answer is then
         /// wasted work: stop it, and `wait` for the fresh archive).
@@ -98,7 +102,7 @@ package enum LiveView {
         /// The check's result (once the thread ended: joining orders its write before this read).
         package func wait() throws -> LiveView.Result {
             if let j = join { j(); join = nil }
-            return try outcome!.get()
+            return try lock.locked { outcome }!.get()
         }
     }
 

@@ -160,9 +160,10 @@ package enum QueryRunner {
     /// `outputSize` tells how many bytes an output holds: outputs waiting for their turn
     /// count against the queue's memory bound. `beforeOutput` is called before the first
     /// output reaches `sink`, and before the result is returned: when it throws, the search
-    /// stops and the error is thrown.
+    /// stops and the error is thrown. Until `outputReady` says it would not wait, outputs
+    /// are held (up to `heldByteLimit` bytes) and the search goes on.
     package static func run<Output: Sendable>(_ archive: Archive, files: [Int], selector: NodeSelector, options: QueryOptions,
-                                              beforeOutput: () throws -> Void = {},
+                                              beforeOutput: () throws -> Void = {}, outputReady: () -> Bool = { true },
                                               each: @escaping @Sendable (FileMatches) throws -> Output,
                                               outputSize: @escaping @Sendable (Output) -> Int,
                                               sink: (Output) -> Void) throws -> QueryResult {
@@ -215,22 +216,26 @@ package enum QueryRunner {
 
         let work = QueryWork(archive: archive, files: files, selector: selector, options: options,
                              queries: queries, kindCodes: kindCodes)
-        return try execute(work, result: result, beforeOutput: beforeOutput, each: each, outputSize: outputSize, sink: sink)
+        return try execute(work, result: result, beforeOutput: beforeOutput, outputReady: outputReady, each: each, outputSize: outputSize, sink: sink)
     }
 
     /// Runs a structural search (`--pattern`, `--rule`) over `files`, as `run` does.
     package static func run<Output: Sendable>(_ archive: Archive, files: [Int], search: StructuralSearch, options: QueryOptions,
-                                              beforeOutput: () throws -> Void = {},
+                                              beforeOutput: () throws -> Void = {}, outputReady: () -> Bool = { true },
                                               each: @escaping @Sendable (FileMatches) throws -> Output,
                                               outputSize: @escaping @Sendable (Output) -> Int,
                                               sink: (Output) -> Void) throws -> QueryResult {
         let work = QueryWork(archive: archive, files: files, selector: nil, options: options, queries: [:], kindCodes: [:],
                              structural: search)
-        return try execute(work, result: QueryResult(), beforeOutput: beforeOutput, each: each, outputSize: outputSize, sink: sink)
+        return try execute(work, result: QueryResult(), beforeOutput: beforeOutput, outputReady: outputReady, each: each, outputSize: outputSize, sink: sink)
     }
+
+    /// Bytes of output held while `beforeOutput` would wait (beyond them, the search waits).
+    static let heldByteLimit = 64 << 20
 
     /// The files' outcomes, worked out in parallel and handed to `sink` in file order.
     static func execute<Output: Sendable>(_ work: QueryWork, result: QueryResult, beforeOutput: () throws -> Void,
+                                          outputReady: () -> Bool,
                                           each: @escaping @Sendable (FileMatches) throws -> Output,
                                           outputSize: @escaping @Sendable (Output) -> Int,
                                           sink: (Output) -> Void) throws -> QueryResult {
@@ -259,6 +264,9 @@ package enum QueryRunner {
         }
         var failure: Error? = nil
         var cleared = false
+        // Outputs found before `beforeOutput` may be called without waiting are held here,
+        // not in the queue: its window would stop the workers until the check ends.
+        var held: [Output] = [], heldBytes = 0
         func clear() throws {
             guard !cleared else { return }
             cleared = true
@@ -267,6 +275,8 @@ package enum QueryRunner {
                 join()
                 throw error
             }
+            for h in held { sink(h) }
+            held = []
         }
         while let o = queue.next() {
             if let e = o.error {
@@ -280,8 +290,13 @@ package enum QueryRunner {
                 result.warnings.append("\(o.path): \(o.budgetExceeded) match attempt(s) stopped at the step budget; matches there may be missing")
             }
             if let output = o.output {
-                try clear()
-                sink(output)
+                if cleared {
+                    sink(output)
+                } else {
+                    held.append(output)
+                    heldBytes += outputSize(output)
+                    if outputReady() || heldBytes > Self.heldByteLimit { try clear() }
+                }
             }
         }
         join()
