@@ -126,35 +126,30 @@ package final class ArchiveReader {
 
     /// The stored source text of file `i`, or nil when the archive has none for it.
     package func source(ofFile i: Int) throws -> [UInt8]? {
-        let f = try archive.file(i)
-        guard f.flags.contains(.source) else { return nil }
-        // No reservation from `source_length`: it is an unchecked claim until the records
-        // are read (fuzzing found a 600 MB reserve from a 6 KB archive); appends grow with
-        // the bytes actually read.
-        var out: [UInt8] = []
-        for (k, r) in f.sourceRecords.enumerated() {
-            let rec = try archive.record(r)
-            guard Int(rec.first) == out.count else { throw FormatError("file \(i): source record \(k) starts at \(rec.first), expected \(out.count)") }
-            out.append(contentsOf: try recordBytes(r, stream: .source))
-        }
-        guard out.count == Int(f.sourceLength) else { throw FormatError("file \(i): source is \(out.count) bytes, the index says \(f.sourceLength)") }
-        return out
+        try withSource(ofFile: i) { [UInt8]($0) }
     }
 
     /// Calls `body` with file `i`'s stored text, or returns nil when the archive has none
-    /// for it. Text in one record is handed over in place, inside its segment: a scan of
-    /// many files for a literal then copies nothing.
+    /// for it. Each record must start where the text has got to, and the whole must be
+    /// `source_length` long (no buffer is reserved from that unchecked claim: fuzzing found
+    /// a 600 MB reserve from a 6 KB archive).
     package func withSource<R>(ofFile i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         let f = try archive.file(i)
         guard f.flags.contains(.source) else { return nil }
-        guard f.sourceRecords.count == 1, let r = f.sourceRecords.first else {
-            return try source(ofFile: i).map { try $0.withUnsafeBytes(body) }
+        var parts: [ArraySlice<UInt8>] = []
+        var length = 0
+        for (k, r) in f.sourceRecords.enumerated() {
+            let rec = try archive.record(r)
+            guard Int(rec.first) == length else { throw FormatError("file \(i): source record \(k) starts at \(rec.first), expected \(length)") }
+            let bytes = try recordBytes(r, stream: .source)
+            length += bytes.count
+            parts.append(bytes)
         }
-        let rec = try archive.record(r)
-        guard rec.first == 0 else { throw FormatError("file \(i): source record 0 starts at \(rec.first), expected 0") }
-        let bytes = try recordBytes(r, stream: .source)
-        guard bytes.count == Int(f.sourceLength) else { throw FormatError("file \(i): source is \(bytes.count) bytes, the index says \(f.sourceLength)") }
-        return try bytes.withUnsafeBytes(body)
+        guard length == Int(f.sourceLength) else { throw FormatError("file \(i): source is \(length) bytes, the index says \(f.sourceLength)") }
+        // Text in one record (the usual case) is handed over in place, inside its segment: a
+        // scan of many files for a literal then copies nothing.
+        if parts.count == 1 { return try parts[0].withUnsafeBytes(body) }
+        return try Array(parts.joined()).withUnsafeBytes(body)
     }
 
     /// Row start offsets of file `i` (from the source, or from the stored line table).

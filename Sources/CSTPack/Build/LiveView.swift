@@ -82,7 +82,6 @@ package enum LiveView {
         private var known = false
 
         package init(_ base: Archive, grammars: @escaping @Sendable () -> GrammarRegistry, parseHelper: String?, jobs: Int) {
-            join = nil
             join = startThreads(1) { [self] _ in
                 let result = Swift.Result {
                     try LiveView.open(base, grammars: grammars(), parseHelper: parseHelper, jobs: jobs,
@@ -99,7 +98,7 @@ package enum LiveView {
         /// wasted work: stop it, and `wait` for the fresh archive).
         package var knownStale: Bool { lock.locked { known } }
 
-        /// The check's result (once the thread ended: joining orders its write before this read).
+        /// The check's result, once its thread has ended.
         package func wait() throws -> LiveView.Result {
             if let j = join { j(); join = nil }
             return try lock.locked { outcome }!.get()

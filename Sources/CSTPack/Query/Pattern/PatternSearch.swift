@@ -87,7 +87,8 @@ struct RuleSet: Sendable {
         }
         self.start = start
         self.list = list
-        hasLiterals = rules.contains { $0.rule.rule.hasLiterals }
+        // A rule that may match in an empty file needs no text: reading it first gains nothing.
+        hasLiterals = rules.contains { !$0.rule.rule.mayMatch(in: UnsafeRawBufferPointer(start: nil, count: 0)) }
     }
 
     /// Calls `body` with the lookup from a node's kind to the rules it may match.

@@ -81,16 +81,6 @@ extension Rule {
         }
     }
 
-    /// Whether the rule names text a match implies in the file (a pattern's named leaves).
-    var hasLiterals: Bool {
-        switch self {
-        case .pattern(let p): return !p.literals.isEmpty
-        case .kind, .regex, .not: return false
-        case .relation(_, let r, _, _): return r.hasLiterals
-        case .all(let rs), .any(let rs): return rs.contains { $0.hasLiterals }
-        }
-    }
-
     /// Whether the rule may match somewhere in a file with this text: every pattern it needs
     /// finds its literals. A relation's rule matches a node of the same file, so its needs
     /// are the file's too; what `not` excludes needs nothing.
