@@ -19,7 +19,8 @@ struct QueryCommand: ParsableCommand {
           identifier   every node of that kind
           '(call function: (identifier) @f)'
                        a tree-sitter query: node patterns, field:, !field,
-                       "tokens", (_) and _, @captures, ? * +, [ ], groups,
+                       "tokens", (_) and _, (MISSING) (MISSING kind)
+                       (MISSING "token"), @captures, ? * +, [ ], groups,
                        anchors ., #eq? #not-eq? #match? #not-match? #any-of?
                        #not-any-of? and #any-eq? ... (regular expressions in
                        Rust's regex syntax); #set!, #is-not? and other

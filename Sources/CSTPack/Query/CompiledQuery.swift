@@ -23,7 +23,7 @@ struct CompiledQuery {
         var triesLater: Bool
     }
 
-    enum Tag: UInt8 { case node, token, any, alternation, group }
+    enum Tag: UInt8 { case node, token, any, missing, alternation, group }
 
     struct Expr {
         var tag: Tag
@@ -150,6 +150,7 @@ struct CompiledQuery {
             case .node(let kinds, let children, let negated) where children.isEmpty && negated.isEmpty: return (.node, kinds)
             case .token(let codes): return (.token, codes)
             case .any: return (.any, nil)
+            case .missing(let kinds): return (.missing, kinds)
             default: return nil
             }
         }
@@ -230,7 +231,7 @@ struct CompiledQuery {
         case .node(_, let children, _): return children.contains(where: hasCaptures)
         case .group(let items): return items.contains(where: hasCaptures)
         case .alternation(let alts): return alts.contains { $0.contains(where: hasCaptures) }
-        case .token, .any: return false
+        case .token, .any, .missing: return false
         }
     }
 
@@ -240,7 +241,7 @@ struct CompiledQuery {
         case .node(_, let children, _): return !children.isEmpty
         case .group(let items): return items.count > 1 || items.contains { hasChildren($0.expr) }
         case .alternation(let alts): return alts.contains { $0.count > 1 || $0.contains { hasChildren($0.expr) } }
-        case .token, .any: return false
+        case .token, .any, .missing: return false
         }
     }
 
@@ -251,6 +252,9 @@ struct CompiledQuery {
         case .token(let codes):
             x.tag = .token
             x.kinds = kindSet(codes)
+        case .missing(let kinds):
+            x.tag = .missing
+            x.kinds = kindSet(kinds)
         case .node(let kinds, let children, let negatedFields):
             x.tag = .node
             x.kinds = kindSet(kinds)

@@ -7,6 +7,9 @@ package struct Query: Sendable {
     /// Predicates tree-sitter's query cursor does not apply either (`#is-not? local`, ...):
     /// accepted, and left to the application, as tree-sitter does.
     var unappliedPredicates: [String] = []
+    /// The query text as tree-sitter 0.20.7 can check it (`(MISSING ...)` as the plain test,
+    /// at the same offsets), or nil when it is the text itself.
+    var plainText: String? = nil
 
     package struct Pattern: Sendable {
         /// Top-level items: one node pattern, or several siblings (a group).
@@ -38,6 +41,9 @@ package struct Query: Sendable {
         case token(Set<UInt16>)
         /// `_`: any node, named or anonymous.
         case any
+        /// `(MISSING)`, `(MISSING kind)`, `(MISSING "token")`: a node error recovery
+        /// inserted (of those kinds; nil: any kind, named or anonymous).
+        case missing(Set<UInt16>?)
         /// `[ a b c ]`: one of the alternatives (each a sequence of items).
         case alternation([[Item]])
         /// `( a b c )`: a sequence of sibling items.

@@ -62,8 +62,8 @@ package struct MatchList: Sendable {
 /// Runs a Query over one file's tree. Patterns that test only the node itself (most of a
 /// highlights query) are decided from the node's kind, flags and field; the others explore
 /// the pattern, never the tree's depth, so matching needs no recursion proportional to
-/// nesting. Each root's search is bounded by a step budget so that no pattern can run away
-/// on a pathological file.
+/// nesting. Each root's search is bounded by a step budget, which grows with the nodes the
+/// root's pattern can reach, so that no pattern can run away on a pathological file.
 package final class QueryMatcher {
     package let query: Query
     let tables: CompiledTables
@@ -73,6 +73,10 @@ package final class QueryMatcher {
     let leafPredicateStarts: [Int32]
     let leafPredicateList: [Unmanaged<TextPredicate>]
     package static let stepBudget = 200_000
+    /// Steps a root may take for each node within its pattern's reach, past `stepBudget`.
+    static let stepsPerNode = 64
+    /// How many levels below its root each pattern looks.
+    let reach: [Int]
     /// Ways of matching one root kept at most; past it the root counts as out of budget.
     /// (`((_)* (_)* …)` can match one root in more ways than steps could ever tell apart.)
     static let resultLimit = 10_000
@@ -108,6 +112,17 @@ package final class QueryMatcher {
         starts.append(Int32(list.count))
         leafPredicateStarts = starts
         leafPredicateList = list
+        reach = query.patterns.map { p in p.items.map { Self.reach($0.expr) }.max() ?? 0 }
+    }
+
+    static func reach(_ e: Query.Expr) -> Int {
+        switch e {
+        case .node(_, let children, _):
+            return children.isEmpty ? 0 : 1 + children.map { reach($0.expr) }.max()!
+        case .token, .any, .missing: return 0
+        case .alternation(let alts): return alts.flatMap { $0 }.map { reach($0.expr) }.max() ?? 0
+        case .group(let items): return items.map { reach($0.expr) }.max() ?? 0
+        }
     }
 
     static func maxKind(_ e: Query.Expr) -> Int {
@@ -115,6 +130,7 @@ package final class QueryMatcher {
         case .node(let kinds, let children, _):
             return max(kinds?.max().map(Int.init) ?? 0, children.map { maxKind($0.expr) }.max() ?? 0)
         case .token(let codes): return codes.max().map(Int.init) ?? 0
+        case .missing(let kinds): return kinds?.max().map(Int.init) ?? 0
         case .any: return 0
         case .alternation(let alts): return alts.flatMap { $0 }.map { maxKind($0.expr) }.max() ?? 0
         case .group(let items): return items.map { maxKind($0.expr) }.max() ?? 0
@@ -125,6 +141,7 @@ package final class QueryMatcher {
         switch e {
         case .node(let kinds, _, _): return kinds
         case .token(let codes): return codes
+        case .missing(let kinds): return kinds
         case .any: return nil
         case .alternation(let alts):
             var all = Set<UInt16>()
@@ -219,10 +236,11 @@ package final class QueryMatcher {
                         out.append(pattern: p, root: node, captureIDs: run.q.captureIDs, Int(leaf.captureStart), Int(leaf.captureCount))
                     }
                 case .single(let item):
-                    run.resetBudget()
+                    run.resetBudget(root: node, reach: reach[p], comparingWays: true)
                     results.removeAll(keepingCapacity: true)
                     run.matchItem(Int(item), node: node, depth: 0) {
                         results.append(run.captures(0, $0))
+                        run.charge($0)
                         if results.count >= Self.resultLimit { run.exhaust() }
                     }
                     if run.exhausted { budgetExceeded += 1 }
@@ -236,9 +254,9 @@ package final class QueryMatcher {
                 case .siblings(let seq):
                     // Sibling sequences start at this node among its parent's children.
                     let parent = Int(parents[node])
-                    run.resetBudget()
-                    results.removeAll(keepingCapacity: true)
                     let leadingOptional = run.q.items[Int(seq.start)].quantifier == .optional || run.q.items[Int(seq.start)].quantifier == .zeroOrMore
+                    run.resetBudget(root: node, reach: -1, comparingWays: leadingOptional)
+                    results.removeAll(keepingCapacity: true)
                     let list = parent < 0
                         ? NodeList(base: run.rootList, start: 0, end: 1)
                         : NodeList(base: run.childIDs.baseAddress!, start: Int(run.offsets[parent]), end: Int(run.offsets[parent + 1]))
@@ -247,6 +265,7 @@ package final class QueryMatcher {
                                       from: start, previous: -1, pinned: start, inParent: parent >= 0,
                                       depth: 0) {
                         results.append(run.captures(0, $0))
+                        run.charge($0)
                         if results.count >= Self.resultLimit { run.exhaust() }
                     }
                     if run.exhausted { budgetExceeded += 1 }
@@ -278,7 +297,7 @@ package final class QueryMatcher {
         var dropped = Set<Int>()
         var representative: [Int: Int] = [:] // a match -> the first with the same captures
         var seen = Set<[Int]>()
-        // Each match's captures as a set, made once; equal ones compared once. The pairs
+        // Each match's captures as a set, made once; equal ones compared once. The captures
         // compared are bounded like the search: past the bound the rest are all reported
         // (and the file warned about), rather than the comparisons taking the square of a
         // huge number of ways of matching.
@@ -294,7 +313,7 @@ package final class QueryMatcher {
             let sets = unique.map { k in Set(sorted[k].2.map { [$0.id, $0.node] }) }
             for (i, a) in unique.enumerated() {
                 for (j, b) in unique.enumerated() where j != i && !dropped.contains(b) {
-                    comparisons += 1
+                    comparisons += 1 + sets[i].count
                     if comparisons > comparisonLimit { budgetExceeded += 1; break compare }
                     if sets[i].count < sets[j].count && sets[i].isSubset(of: sets[j]) { dropped.insert(a); break }
                 }
@@ -455,9 +474,26 @@ struct MatchRun {
     let offsets: UnsafeBufferPointer<Int32>
     let childIDs: UnsafeBufferPointer<Int32>
     let errorKind: UInt16
-    /// steps[0]: steps taken for the current root; steps[1]: frames in use; steps[2]: the
-    /// list index of the last sibling a sequence matched, when it hands over to `k`.
-    private let counters: UnsafeMutablePointer<Int>
+    struct State {
+        /// Steps taken for the current root, and how many it may take.
+        var steps = 0
+        var allowance = 0
+        /// The root, and how deep its pattern reaches below it (-1: the allowance is fixed).
+        var root = 0
+        var reach = -1
+        /// Splice frames in use.
+        var frames = 0
+        /// The list index of the last sibling a sequence matched, when it hands over to `k`,
+        /// and the limit of a skipping way there (`.max`: none).
+        var lastMatched = 0
+        var lastLimit = Int.max
+        /// The end and list of the repeated group whose skipping ways are handed over.
+        var handOverEnd = -1
+        var handOverList = -1
+        /// The current root's ways of matching are compared and the dominated dropped.
+        var comparingWays = false
+    }
+    private let state: UnsafeMutablePointer<State>
     /// The rest of a sequence to continue with once a spliced group or alternation ends.
     struct Frame { var end: Int32; var idx: Int32; var rest: Int32; var tailEmpty: Bool }
     private let frames: UnsafeMutablePointer<Frame>
@@ -474,8 +510,8 @@ struct MatchRun {
         q = t.pointers
         kinds = view.kinds; fields = view.fields; flags = view.flags; self.offsets = offsets; self.childIDs = childIDs
         errorKind = view.errorKind
-        counters = .allocate(capacity: 3)
-        counters.initialize(repeating: 0, count: 3)
+        state = .allocate(capacity: 1)
+        state.initialize(to: State())
         // A frame is live only while its splice is on the call stack, one per spliced
         // item along the path: the item count bounds them.
         frameCapacity = q.items.count + 16
@@ -507,18 +543,55 @@ struct MatchRun {
     }
 
     func release() {
-        counters.deallocate()
+        state.deallocate()
         frames.deallocate()
         rootList.deallocate()
         stack.pointee.base.deallocate()
         stack.deallocate()
     }
 
-    var exhausted: Bool { counters[0] > QueryMatcher.stepBudget }
-    func resetBudget() { counters[0] = 0 }
+    var exhausted: Bool { state.pointee.steps > state.pointee.allowance }
+    /// Starts the search at `root`. `comparingWays`: its ways of matching go through
+    /// `emitUndominated`. `reach`: how many levels below the root its pattern looks; the
+    /// root then gets steps in proportion to the nodes there too (a literal of 20,000
+    /// elements needs more than the fixed budget), which keeps all roots' steps together
+    /// within the pattern's depth times the file's nodes. -1: the fixed budget only.
+    func resetBudget(root: Int, reach: Int, comparingWays: Bool) {
+        state.pointee.steps = 0
+        state.pointee.allowance = QueryMatcher.stepBudget
+        state.pointee.root = root
+        state.pointee.reach = reach
+        state.pointee.comparingWays = comparingWays
+    }
     /// Ends the current root's search as if its steps had run out.
-    func exhaust() { counters[0] = QueryMatcher.stepBudget + 1 }
-    @inline(__always) func step() -> Bool { counters[0] += 1; return counters[0] <= QueryMatcher.stepBudget }
+    func exhaust() { state.pointee.reach = -1; state.pointee.steps = state.pointee.allowance + 1 }
+    /// Counts `n` steps for work outside the search (copying a found match's captures), so
+    /// that a root with many long matches stops within its allowance too.
+    func charge(_ n: Int) {
+        state.pointee.steps += n
+        if state.pointee.steps > state.pointee.allowance { _ = extendAllowance() }
+    }
+
+    @inline(__always) func step() -> Bool {
+        state.pointee.steps += 1
+        return state.pointee.steps <= state.pointee.allowance || extendAllowance()
+    }
+
+    /// Once the fixed budget is spent: the steps the root's nodes within the pattern's reach allow.
+    private func extendAllowance() -> Bool {
+        let reach = state.pointee.reach
+        guard reach >= 0, !offsets.isEmpty else { return false }
+        state.pointee.reach = -1
+        var level = [Int32(state.pointee.root)], nodes = 1
+        for _ in 0..<reach where !level.isEmpty {
+            var below: [Int32] = []
+            for n in level { below.append(contentsOf: childIDs[Int(offsets[Int(n)])..<Int(offsets[Int(n) + 1])]) }
+            nodes += below.count
+            level = below
+        }
+        state.pointee.allowance = max(QueryMatcher.stepBudget, QueryMatcher.stepsPerNode * nodes)
+        return state.pointee.steps <= state.pointee.allowance
+    }
 
     @inline(__always) func inSet(_ set: Int32, _ kind: UInt16) -> Bool {
         let k = Int(kind)
@@ -548,6 +621,7 @@ struct MatchRun {
         switch tag {
         case .any: return kind != errorKind
         case .token: return !isNamed(node) && inSet(set, kind)
+        case .missing: return flags[node].contains(.missing) && (set < 0 || inSet(set, kind))
         case .node: return isNamed(node) && (set < 0 ? kind != errorKind : inSet(set, kind))
         case .alternation, .group: return false
         }
@@ -569,7 +643,7 @@ struct MatchRun {
     func matchExpr(_ e: Int, node: Int, depth: Int, _ k: (Int) -> Void) {
         let x = q.exprs[e]
         switch x.tag {
-        case .any, .token:
+        case .any, .token, .missing:
             if test(x.tag, x.kinds, node) { k(depth) }
         case .node:
             guard test(.node, x.kinds, node) else { return }
@@ -608,20 +682,27 @@ struct MatchRun {
             end = Int(f.end); idx = Int(f.idx); rest = Int(f.rest)
         }
         guard idx < end else {
-            // A skipping state that matched nothing since waits for, and loses to, the longer one.
-            guard limit == .max else { return }
-            counters[2] = previous; k(depth); return
+            // A skipping state that matched nothing since waits for, and loses to, the longer
+            // one; but at the end of a repeated group's siblings it is handed over with its
+            // limit, as leaving the loop may still match up to there.
+            if limit != .max {
+                guard rest < 0 && end == state.pointee.handOverEnd && list.start == state.pointee.handOverList else { return }
+            }
+            state.pointee.lastMatched = previous
+            state.pointee.lastLimit = limit
+            k(depth)
+            return
         }
         let item = q.items[idx]
         let tailEmpty = idx + 1 == end && (rest < 0 || frames[rest].tailEmpty)
 
         // Groups and alternations inside a sequence are spliced into it.
         if item.quantifier == .one && item.spliceCount >= 0 {
-            let slot = counters[1]
-            guard slot < frameCapacity else { counters[0] = QueryMatcher.stepBudget + 1; return }
+            let slot = state.pointee.frames
+            guard slot < frameCapacity else { exhaust(); return }
             frames[slot] = Frame(end: Int32(end), idx: Int32(idx + 1), rest: Int32(rest), tailEmpty: tailEmpty)
-            counters[1] = slot + 1
-            defer { counters[1] = slot }
+            state.pointee.frames = slot + 1
+            defer { state.pointee.frames = slot }
             for s in Int(item.spliceStart)..<Int(item.spliceStart + item.spliceCount) {
                 let r = q.ranges[s]
                 matchSequence(end: Int(r.start + r.count), idx: Int(r.start), rest: slot, list: list, from: from,
@@ -634,33 +715,8 @@ struct MatchRun {
         // is explored (tree-sitter splits its state at each), and matches whose captures
         // another match of the same root holds are dropped afterwards, as tree-sitter does.
         if item.quantifier != .one, q.exprs[Int(item.expr)].tag == .group, q.exprs[Int(item.expr)].count > 1 {
-            let x = q.exprs[Int(item.expr)]
-            let least = item.quantifier == .oneOrMore ? 1 : 0
-            let most = item.quantifier == .optional ? 1 : Int.max
-            func iterate(_ from: Int, _ prev: Int, _ d: Int, _ times: Int) {
-                guard !exhausted else { return }
-                let pin = times == 0 ? pinned : -1
-                let bound = times == 0 ? limit : .max
-                if times >= least {
-                    matchSequence(end: end, idx: idx + 1, rest: rest, list: list, from: from, previous: prev, pinned: pin,
-                                  inParent: inParent, depth: d, limit: bound, k)
-                }
-                guard times < most else { return }
-                // Under `*` and `+` each repetition takes the group's earliest match (as a
-                // quantified single item takes its first run): the alternatives would only add
-                // dominated matches, in a number exponential in the siblings.
-                // A repetition after the first starts at the very next sibling (tree-sitter's
-                // repeat step seeks an immediate match), or not at all.
-                var taken = false
-                matchSequence(end: Int(x.first + x.count), idx: Int(x.first), rest: -1, list: list, from: from, previous: prev,
-                              pinned: times == 0 ? pinned : from, inParent: inParent, depth: d, limit: bound) { c in
-                    let last = counters[2]
-                    guard !taken, last >= from else { return } // an iteration that matched nothing ends the loop
-                    taken = most > 1 // `?`: each way is a match of its own
-                    iterate(last + 1, last, c, times + 1)
-                }
-            }
-            iterate(from, previous, depth, 0)
+            repeatGroup(end: end, idx: idx, rest: rest, list: list, from: from, previous: previous, pinned: pinned,
+                        inParent: inParent, depth: depth, limit: limit, k)
             return
         }
 
@@ -778,4 +834,99 @@ struct MatchRun {
             }
         }
     }
+
+    /// The repetitions of quantified group `idx` (see matchSequence), exits first.
+    private func repeatGroup(end: Int, idx: Int, rest: Int, list: NodeList, from: Int, previous: Int, pinned: Int,
+                             inParent: Bool, depth: Int, limit: Int, _ k: (Int) -> Void) {
+        let item = q.items[idx]
+        let x = q.exprs[Int(item.expr)]
+        let groupEnd = Int(x.first + x.count)
+        if item.quantifier == .optional {
+            // `?`: none, or one repetition in each way the group matches (each a match of its own).
+            matchSequence(end: end, idx: idx + 1, rest: rest, list: list, from: from, previous: previous, pinned: pinned,
+                          inParent: inParent, depth: depth, limit: limit, k)
+            matchSequence(end: groupEnd, idx: Int(x.first), rest: -1, list: list, from: from, previous: previous,
+                          pinned: pinned, inParent: inParent, depth: depth, limit: limit) { c in
+                let last = state.pointee.lastMatched
+                guard last >= from else { return } // a repetition that matched nothing is none
+                matchSequence(end: end, idx: idx + 1, rest: rest, list: list, from: last + 1, previous: last, pinned: -1,
+                              inParent: inParent, depth: c, k)
+            }
+            return
+        }
+        // `*` and `+`, in a loop (a recursion per repetition would grow the stack with the
+        // siblings). Each repetition takes the group's earliest match, as a quantified single
+        // item takes its first run: the alternatives would only add dominated matches, in a
+        // number exponential in the siblings. A repetition after the first starts at the
+        // very next sibling (tree-sitter's repeat step seeks an immediate match), or not at all.
+        let least = item.quantifier == .oneOrMore ? 1 : 0
+        let skippable = exitsMayBeSuperseded(end: end, idx: idx, rest: rest)
+        var from = from, previous = previous, depth = depth, times = 0
+        while !exhausted {
+            let first = times == 0
+            var next: (last: Int, captures: [QueryMatch.Capture])? = nil
+            var others: [(last: Int, limit: Int, captures: [QueryMatch.Capture])] = []
+            let handOver = (state.pointee.handOverEnd, state.pointee.handOverList)
+            (state.pointee.handOverEnd, state.pointee.handOverList) = (groupEnd, list.start)
+            matchSequence(end: groupEnd, idx: Int(x.first), rest: -1, list: list, from: from, previous: previous,
+                          pinned: first ? pinned : from, inParent: inParent, depth: depth, limit: first ? limit : .max) { c in
+                let last = state.pointee.lastMatched, bound = state.pointee.lastLimit
+                guard last >= from else { return } // an iteration that matched nothing ends the loop
+                if next == nil && bound == .max { next = (last, captures(depth, c)) } else { others.append((last, bound, captures(depth, c))) }
+            }
+            (state.pointee.handOverEnd, state.pointee.handOverList) = handOver
+            if times >= least {
+                // Leaving here is the same as leaving after the next repetition, with fewer
+                // captures, when what follows cannot start before that repetition ends:
+                // tree-sitter drops this state when the next one reaches its step. Not
+                // exploring it keeps the search linear in the repetitions.
+                let superseded = skippable && next.map { !nextItemMatches(idx + 1, list, from, through: $0.last, depth: depth) } == true
+                if !superseded {
+                    matchSequence(end: end, idx: idx + 1, rest: rest, list: list, from: from, previous: previous,
+                                  pinned: first ? pinned : -1, inParent: inParent, depth: depth, limit: first ? limit : .max, k)
+                }
+            }
+            // The repetition's other ways are not repeated, but leaving after them may match
+            // what leaving after the first cannot (`,` alone, then `(comment)` at the sibling
+            // the first way took as `(_)?`: a skipping way, with its limit). Only ways that
+            // start where the first does: an unpinned first repetition's later starts are
+            // states tree-sitter drops.
+            for w in others where times + 1 >= least && (!first || pinned >= 0) && !exhausted {
+                if let n = next, w.limit == .max, skippable, w.last < n.last, Set(w.captures).isSubset(of: n.captures),
+                   !nextItemMatches(idx + 1, list, w.last + 1, through: n.last, depth: depth) { continue }
+                restore(w.captures, at: depth)
+                matchSequence(end: end, idx: idx + 1, rest: rest, list: list, from: w.last + 1, previous: w.last, pinned: -1,
+                              inParent: inParent, depth: depth + w.captures.count, limit: w.limit, k)
+            }
+            guard let n = next else { return }
+            restore(n.captures, at: depth)
+            depth += n.captures.count
+            from = n.last + 1
+            previous = n.last
+            times += 1
+        }
+    }
+
+    /// Whether an exit from the group at `idx` that finds nothing before the next repetition
+    /// ends yields only matches the later exit's hold: the current root's ways of matching
+    /// are compared, the group's siblings are followed by a plain, unanchored
+    /// item, and a later item is always captured (so both matches end on the same node).
+    private func exitsMayBeSuperseded(end: Int, idx: Int, rest: Int) -> Bool {
+        guard state.pointee.comparingWays, rest < 0, idx + 1 < end else { return false }
+        let next = q.items[idx + 1]
+        guard next.quantifier == .one, next.spliceCount < 0, !next.anchoredBefore else { return false }
+        return (idx + 1..<end).contains { q.items[$0].quantifier == .one && q.items[$0].captureCount > 0 }
+    }
+
+    /// Whether item `i` matches any of `list[from...through]` (writing captures above `depth`).
+    private func nextItemMatches(_ i: Int, _ list: NodeList, _ from: Int, through last: Int, depth: Int) -> Bool {
+        var found = false
+        var j = from
+        while j <= last && j < list.end && !found {
+            matchItem(i, node: list[j], depth: depth) { _ in found = true }
+            j += 1
+        }
+        return found
+    }
+
 }

@@ -3,6 +3,7 @@ import Foundation
 
 /// Parses tree-sitter query text against one language. Supported: node patterns, fields
 /// `name:`, negated fields `!name`, anonymous `"tokens"`, wildcards `(_)` and `_`,
+/// `(MISSING)` nodes (tree-sitter 0.25's syntax, optionally with a kind or a token),
 /// captures `@name`, quantifiers `? * +`, alternations `[ ]`, groups, anchors `.`, and
 /// the text predicates `#eq?`, `#not-eq?`, `#match?`, `#not-match?`, `#any-of?`,
 /// `#not-any-of?` and their `#any-…?` forms (see TextPredicate). Directives ending in `!`
@@ -15,6 +16,9 @@ package struct QueryParser {
     var i = 0
     var captureNames: [String] = []
     var unapplied: [String] = []
+    /// Each `(MISSING ...)` and the same test without MISSING (`(_)`, `(kind)`, `"token"`),
+    /// which tree-sitter 0.20.7, without the syntax, can check.
+    var missingForms: [(Range<Int>, [UInt8])] = []
     /// Nesting is recursion in this parser and in matching: bounded, with an error.
     var depth = 0
     static let maxDepth = 256
@@ -123,6 +127,11 @@ package struct QueryParser {
         }
         var q = Query(patterns: patterns, captureNames: captureNames)
         q.unappliedPredicates = unapplied
+        if !missingForms.isEmpty {
+            var plain = text
+            for (range, form) in missingForms { plain.replaceSubrange(range, with: form + [UInt8](repeating: 0x20, count: range.count - form.count)) }
+            q.plainText = String(decoding: plain, as: UTF8.self)
+        }
         return q
     }
 
@@ -218,7 +227,7 @@ package struct QueryParser {
         } else {
             let kindStart = i
             let kind = try name()
-            if kind == "MISSING" { throw error("(MISSING ...) patterns are not supported", at: kindStart) }
+            if kind == "MISSING" { return try parseMissing(start: start) }
             let codes = Set(table.kindNames.indices.filter { table.kindNames[$0] == kind && table.kindNamed[$0] }.map { UInt16($0) })
             guard !codes.isEmpty else {
                 let near = nearestNames(kind, in: Array(Set(table.kindNames.enumerated().filter { table.kindNamed[$0.offset] }.map(\.element))))
@@ -265,6 +274,32 @@ package struct QueryParser {
             children.append(item)
         }
         return .node(kinds: kinds, children: children, negatedFields: negated)
+    }
+
+    /// The rest of `(MISSING)`, `(MISSING kind)` or `(MISSING "token")`, after the word.
+    mutating func parseMissing(start: Int) throws(QueryError) -> Query.Expr {
+        skipSpace()
+        var kinds: Set<UInt16>? = nil
+        let at = i
+        var form = Array("(_)".utf8) // not `_`: `((MISSING) @m)` would read as `(_ @m)`
+        if peek == UInt8(ascii: "\"") {
+            let s = try stringLiteral()
+            kinds = Set(table.kindNames.indices.filter { table.kindNames[$0] == s && !table.kindNamed[$0] }.map { UInt16($0) })
+            guard !kinds!.isEmpty else { throw error("no anonymous node \"\(s)\" in \(table.name)", at: at) }
+            form = Array(text[at..<i])
+        } else if peek != UInt8(ascii: ")") && !atEnd {
+            let kind = try name()
+            kinds = Set(table.kindNames.indices.filter { table.kindNames[$0] == kind && table.kindNamed[$0] }.map { UInt16($0) })
+            guard !kinds!.isEmpty else { throw error("no node kind '\(kind)' in \(table.name)", at: at) }
+            form = Array("(\(kind))".utf8)
+        }
+        skipSpace()
+        guard peek == UInt8(ascii: ")") else {
+            throw error(atEnd ? "unterminated node pattern" : "expected ')' after (MISSING ...): a missing node has no children", at: atEnd ? start : i)
+        }
+        i += 1
+        missingForms.append((start..<i, form))
+        return .missing(kinds)
     }
 
     func nextNonSpace(after k: Int) -> UInt8 {

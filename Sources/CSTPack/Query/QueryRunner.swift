@@ -181,7 +181,7 @@ package enum QueryRunner {
             case .query(let text):
                 do {
                     let q = try QueryParser.parse(text, table: table)
-                    try TreeSitterQueryCheck.check(text, table: table)
+                    try TreeSitterQueryCheck.check(q.plainText ?? text, table: table)
                     // Compiles the predicates' regular expressions too: a bad one is one
                     // error before any file is read, not a warning per file.
                     _ = try QueryMatcher(q)
