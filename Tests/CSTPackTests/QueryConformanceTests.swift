@@ -135,6 +135,31 @@ final class QueryConformanceTests: XCTestCase {
         XCTAssertGreaterThan(total, 15)
     }
 
+    /// A token and a named node that share a field as two children of the production
+    /// (C++'s `field('name', seq(optional('template'), $.identifier))`): a state waiting
+    /// for `name: (identifier)` goes on past the token (libstdc++'s `char_type::template
+    /// from(__i)` in highlights.scm).
+    func testFieldsOverATokenAndANodeMatchTreeSitter() throws {
+        let source = """
+        template <class C> struct S {
+          typedef typename C::template rebind<int>::other other;
+          void f(int i) { x = C::template from(i); y = C::from(i); z = C::template to<int>(i); }
+        };
+
+        """
+        var total = 0
+        for query in [
+            "(qualified_identifier name: (identifier) @function)",
+            "(qualified_identifier name: (template_function) @t)",
+            #"(qualified_identifier name: "template" @kw)"#,
+            #"(qualified_identifier scope: (_) @s name: (_) @n)"#,
+            "(call_expression function: (qualified_identifier name: (identifier) @f))",
+        ] {
+            total += try assertSameMatches("cpp", query, source)
+        }
+        XCTAssertGreaterThan(total, 4)
+    }
+
     /// A step without captures or children takes the first sibling it matches (tree-sitter
     /// keeps no state waiting for a later one), and a repetition after the first starts at
     /// the very next sibling: a comment after a separator ends `("," @sep (_))*` (Go's

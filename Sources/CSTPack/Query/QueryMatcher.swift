@@ -297,12 +297,12 @@ package final class QueryMatcher {
         var dropped = Set<Int>()
         var representative: [Int: Int] = [:] // a match -> the first with the same captures
         var seen = Set<[Int]>()
-        // Each match's captures as a set, made once; equal ones compared once. The captures
-        // compared are bounded like the search: past the bound the rest are all reported
-        // (and the file warned about), rather than the comparisons taking the square of a
-        // huge number of ways of matching.
-        var comparisons = 0
-        let comparisonLimit = Self.stepBudget * 10
+        // Each match's captures as a set, made once; equal ones compared once. The pairs
+        // compared, and the captures they hold, are bounded like the search: past the bound
+        // the rest are all reported (and the file warned about), rather than the comparisons
+        // taking the square of a huge number of ways of matching.
+        var comparisons = 0, compared = 0
+        let comparisonLimit = Self.stepBudget * 10, comparedLimit = Self.stepBudget * 1000
         compare: for (_, members) in groups where members.count > 1 {
             var unique: [Int] = []
             var firstOf: [[Int]: Int] = [:]
@@ -313,8 +313,9 @@ package final class QueryMatcher {
             let sets = unique.map { k in Set(sorted[k].2.map { [$0.id, $0.node] }) }
             for (i, a) in unique.enumerated() {
                 for (j, b) in unique.enumerated() where j != i && !dropped.contains(b) {
-                    comparisons += 1 + sets[i].count
-                    if comparisons > comparisonLimit { budgetExceeded += 1; break compare }
+                    comparisons += 1
+                    compared += sets[i].count
+                    if comparisons > comparisonLimit || compared > comparedLimit { budgetExceeded += 1; break compare }
                     if sets[i].count < sets[j].count && sets[i].isSubset(of: sets[j]) { dropped.insert(a); break }
                 }
             }
@@ -751,7 +752,8 @@ struct MatchRun {
         /// the parent's production has no later child of that field. Nodes under one hidden
         /// child share its field, so a run of siblings with the field counts as one child,
         /// but for its first node when a separator of the field follows it (`name: a, b`
-        /// is `a` then a hidden repetition of `, b`).
+        /// is `a` then a hidden repetition of `, b`), or when it is a token before a named
+        /// node (C++'s `name: template identifier`, two children of the production).
         var fieldRun = (start: -1, end: -1, last: false)  // the run of siblings of the field last looked at
         func lastOfField(_ j: Int) -> Bool {
             let f = item.field
@@ -763,7 +765,7 @@ struct MatchRun {
             while m < list.end && fields[list[m]] == f { m += 1 }
             fieldRun = (first, m, true)
             while m < list.end { if fields[list[m]] == f { fieldRun.last = false; break }; m += 1 }
-            if j == first && first + 1 < fieldRun.end && !isNamed(list[first + 1]) { return false }
+            if j == first && first + 1 < fieldRun.end && (!isNamed(list[first + 1]) || !isNamed(list[first])) { return false }
             return fieldRun.last
         }
         func continueAfter(_ j: Int, _ c: Int) {
@@ -872,7 +874,13 @@ struct MatchRun {
                           pinned: first ? pinned : from, inParent: inParent, depth: depth, limit: first ? limit : .max) { c in
                 let last = state.pointee.lastMatched, bound = state.pointee.lastLimit
                 guard last >= from else { return } // an iteration that matched nothing ends the loop
-                if next == nil && bound == .max { next = (last, captures(depth, c)) } else { others.append((last, bound, captures(depth, c))) }
+                if next == nil && bound == .max {
+                    next = (last, captures(depth, c))
+                } else if !first || pinned >= 0 {
+                    // Only ways that start where the first does: an unpinned first
+                    // repetition's later starts are states tree-sitter drops.
+                    others.append((last, bound, captures(depth, c)))
+                }
             }
             (state.pointee.handOverEnd, state.pointee.handOverList) = handOver
             if times >= least {
@@ -888,10 +896,8 @@ struct MatchRun {
             }
             // The repetition's other ways are not repeated, but leaving after them may match
             // what leaving after the first cannot (`,` alone, then `(comment)` at the sibling
-            // the first way took as `(_)?`: a skipping way, with its limit). Only ways that
-            // start where the first does: an unpinned first repetition's later starts are
-            // states tree-sitter drops.
-            for w in others where times + 1 >= least && (!first || pinned >= 0) && !exhausted {
+            // the first way took as `(_)?`: a skipping way, with its limit).
+            for w in others where times + 1 >= least && !exhausted {
                 if let n = next, w.limit == .max, skippable, w.last < n.last, Set(w.captures).isSubset(of: n.captures),
                    !nextItemMatches(idx + 1, list, w.last + 1, through: n.last, depth: depth) { continue }
                 restore(w.captures, at: depth)
