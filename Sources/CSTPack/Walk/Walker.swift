@@ -128,7 +128,11 @@ package struct Walker {
                 if name.first == UInt8(ascii: ".") { continue } // ".", "..", hidden files and VCS folders
                 names.append((name, entry.pointee.d_type))
             }
-            closedir(dir)
+            // Entries are stat'ed relative to the open directory: the kernel then resolves
+            // one name, not the whole path, for each (the staleness check of every glob
+            // query walks the tree).
+            let fd = dirfd(dir)
+            defer { closedir(dir) }
             for (name, type) in names.sorted(by: { $0.name.lexicographicallyPrecedes($1.name) }) {
                 let childRel = rel.isEmpty ? name : rel + [UInt8(ascii: "/")] + name
                 if type == UInt8(DT_REG), !excludes.isEmpty, isExcluded(file: childRel, name: name) {
@@ -143,8 +147,7 @@ package struct Walker {
                     continue
                 }
                 var st = stat()
-                let full = rootBytes + [UInt8(ascii: "/")] + childRel
-                guard full.withCString({ lstat($0, &st) }) == 0 else { continue }
+                guard name.withCString({ fstatat(fd, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { continue }
                 switch st.st_mode & S_IFMT {
                 case S_IFDIR:
                     // An excluded directory excludes everything under it: not walked at all.

@@ -147,15 +147,13 @@ extension QueryWorker {
             (0..<n).contains { j in candidates(kinds[j]).contains { active[Int($0)] } }
         }
         guard candidate else { return nil }
-        let source = try reader.source(ofFile: i)
         let rules = set.rules
-        if source == nil && rules.contains(where: { $0.rule.needsText }) {
-            throw CSTPackError("the archive does not store this file's text (built with --no-source): patterns compare it")
-        }
         let wantVars = work.options.variables
         let errorKind = work.archive.languages[language].errorKind
-        (source ?? []).withUnsafeBufferPointer { text in
-            let tree = TreeView(buffers, source: source == nil ? nil : text, errorKind: errorKind)
+        // Matched on the text in place (inside its cached segment; nothing else is read
+        // meanwhile): only a file with output to print gets a copy.
+        func matchAll(_ text: UnsafeBufferPointer<UInt8>?) {
+            let tree = TreeView(buffers, source: text, errorKind: errorKind)
             CSTTree.childLists(parents: tree.parents, offsets: &childOffsets, children: &childList)
             childOffsets.withUnsafeBufferPointer { offsets in childList.withUnsafeBufferPointer { kids in
                 let view = SyntaxView(tree: tree, offsets: offsets, kids: kids)
@@ -178,11 +176,18 @@ extension QueryWorker {
                 }
             } }
         }
+        if try reader.withSource(ofFile: i, { matchAll($0.assumingMemoryBound(to: UInt8.self)) }) == nil {
+            if rules.contains(where: { $0.rule.needsText }) {
+                throw CSTPackError("the archive does not store this file's text (built with --no-source): patterns compare it")
+            }
+            matchAll(nil)
+        }
         let matched = hits.map { h in
             let rule = rules[h.rule]
             return QueryHit(node: h.node, variables: h.vars, rule: rule.id.map { RuleReport(id: $0, message: rule.message, severity: rule.severity) })
         }
         guard !matched.isEmpty, !work.options.countOnly else { return FileMatches(path: path, tree: nil, hits: matched, count: matched.count) }
+        let source = try reader.source(ofFile: i)
         let ft = FileTree(path: try work.archive.path(ofFile: i), table: work.archive.languages[language], tree: buffers.tree(),
                           source: source, lineStarts: try reader.lineStarts(ofFile: i, source: source))
         return FileMatches(path: path, tree: ft, hits: matched, count: matched.count)
