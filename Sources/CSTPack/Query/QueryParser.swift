@@ -163,10 +163,7 @@ package struct QueryParser {
             guard !alternatives.isEmpty else { throw error("empty alternation", at: start) }
             expr = .alternation(alternatives)
         case UInt8(ascii: "\""):
-            let s = try stringLiteral()
-            let codes = Set(table.kindNames.indices.filter { table.kindNames[$0] == s && !table.kindNamed[$0] }.map { UInt16($0) })
-            guard !codes.isEmpty else { throw error("no anonymous node \"\(s)\" in \(table.name)", at: start) }
-            expr = .token(codes)
+            expr = .token(try tokenKinds(at: start))
         case UInt8(ascii: "_"):
             i += 1
             expr = .any
@@ -225,15 +222,11 @@ package struct QueryParser {
             i += 1
             kinds = nil
         } else {
-            let kindStart = i
-            let kind = try name()
-            if kind == "MISSING" { return try parseMissing(start: start) }
-            let codes = Set(table.kindNames.indices.filter { table.kindNames[$0] == kind && table.kindNamed[$0] }.map { UInt16($0) })
-            guard !codes.isEmpty else {
-                let near = nearestNames(kind, in: Array(Set(table.kindNames.enumerated().filter { table.kindNamed[$0.offset] }.map(\.element))))
-                throw error("no node kind '\(kind)' in \(table.name)" + (near.isEmpty ? "" : " (nearest: \(near.joined(separator: ", ")))"), at: kindStart)
+            if text[i...].starts(with: "MISSING".utf8) && (i + 7 >= text.count || !Self.isNameByte(text[i + 7])) {
+                i += 7
+                return try parseMissing(start: start)
             }
-            kinds = codes
+            kinds = try namedKinds()
         }
         var children: [Query.Item] = []
         var negated: [UInt16] = []
@@ -276,6 +269,24 @@ package struct QueryParser {
         return .node(kinds: kinds, children: children, negatedFields: negated)
     }
 
+    /// The named kinds called by the name that follows (a grammar may give one name several ids).
+    mutating func namedKinds() throws(QueryError) -> Set<UInt16> {
+        let at = i
+        let kind = try name()
+        let codes = Set(table.kindNames.indices.filter { table.kindNames[$0] == kind && table.kindNamed[$0] }.map { UInt16($0) })
+        guard codes.isEmpty else { return codes }
+        let near = nearestNames(kind, in: Array(Set(table.kindNames.enumerated().filter { table.kindNamed[$0.offset] }.map(\.element))))
+        throw error("no node kind '\(kind)' in \(table.name)" + (near.isEmpty ? "" : " (nearest: \(near.joined(separator: ", ")))"), at: at)
+    }
+
+    /// The anonymous kinds whose text is the string literal that follows (`start`: for the error).
+    mutating func tokenKinds(at start: Int) throws(QueryError) -> Set<UInt16> {
+        let s = try stringLiteral()
+        let codes = Set(table.kindNames.indices.filter { table.kindNames[$0] == s && !table.kindNamed[$0] }.map { UInt16($0) })
+        guard !codes.isEmpty else { throw error("no anonymous node \"\(s)\" in \(table.name)", at: start) }
+        return codes
+    }
+
     /// The rest of `(MISSING)`, `(MISSING kind)` or `(MISSING "token")`, after the word.
     mutating func parseMissing(start: Int) throws(QueryError) -> Query.Expr {
         skipSpace()
@@ -283,15 +294,11 @@ package struct QueryParser {
         let at = i
         var form = Array("(_)".utf8) // not `_`: `((MISSING) @m)` would read as `(_ @m)`
         if peek == UInt8(ascii: "\"") {
-            let s = try stringLiteral()
-            kinds = Set(table.kindNames.indices.filter { table.kindNames[$0] == s && !table.kindNamed[$0] }.map { UInt16($0) })
-            guard !kinds!.isEmpty else { throw error("no anonymous node \"\(s)\" in \(table.name)", at: at) }
+            kinds = try tokenKinds(at: at)
             form = Array(text[at..<i])
         } else if peek != UInt8(ascii: ")") && !atEnd {
-            let kind = try name()
-            kinds = Set(table.kindNames.indices.filter { table.kindNames[$0] == kind && table.kindNamed[$0] }.map { UInt16($0) })
-            guard !kinds!.isEmpty else { throw error("no node kind '\(kind)' in \(table.name)", at: at) }
-            form = Array("(\(kind))".utf8)
+            kinds = try namedKinds()
+            form = [UInt8(ascii: "(")] + text[at..<i] + [UInt8(ascii: ")")]
         }
         skipSpace()
         guard peek == UInt8(ascii: ")") else {
