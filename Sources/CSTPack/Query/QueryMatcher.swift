@@ -311,13 +311,19 @@ package final class QueryMatcher {
                 if let first = firstOf[key] { representative[k] = first } else { firstOf[key] = k; unique.append(k) }
             }
             let sets = unique.map { k in Set(sorted[k].2.map { [$0.id, $0.node] }) }
-            for (i, a) in unique.enumerated() {
-                for (j, b) in unique.enumerated() where j != i && !dropped.contains(b) {
+            // Largest first: a set's strict supersets all come before it, and each is kept or
+            // held by a kept one, so only the kept (the maximal) sets need comparing: the
+            // work is the ways times the maximal ones (usually one), not the ways squared.
+            var kept: [Int] = []
+            for i in sets.indices.sorted(by: { sets[$0].count > sets[$1].count }) {
+                var held = false
+                for j in kept where sets[j].count > sets[i].count {
                     comparisons += 1
                     compared += sets[i].count
                     if comparisons > comparisonLimit || compared > comparedLimit { budgetExceeded += 1; break compare }
-                    if sets[i].count < sets[j].count && sets[i].isSubset(of: sets[j]) { dropped.insert(a); break }
+                    if sets[i].isSubset(of: sets[j]) { held = true; break }
                 }
+                if held { dropped.insert(unique[i]) } else { kept.append(i) }
             }
         }
         for (k, m) in sorted.enumerated() where !dropped.contains(representative[k] ?? k) {
