@@ -80,6 +80,8 @@ package final class QueryMatcher {
     /// Ways of matching one root kept at most; past it the root counts as out of budget.
     /// (`((_)* (_)* …)` can match one root in more ways than steps could ever tell apart.)
     static let resultLimit = 10_000
+    /// Captures of one root's ways of matching kept at most (64 MB of them).
+    static let copiedLimit = 1 << 22
     static let noSource = CSTPackError("text predicates need the source, and this archive was built with --no-source")
     /// Roots whose search ran out of steps (reported, never silent).
     package private(set) var budgetExceeded = 0
@@ -240,7 +242,7 @@ package final class QueryMatcher {
                     results.removeAll(keepingCapacity: true)
                     run.matchItem(Int(item), node: node, depth: 0) {
                         results.append(run.captures(0, $0))
-                        run.charge($0)
+                        run.copied($0)
                         if results.count >= Self.resultLimit { run.exhaust() }
                     }
                     if run.exhausted { budgetExceeded += 1 }
@@ -265,7 +267,7 @@ package final class QueryMatcher {
                                       from: start, previous: -1, pinned: start, inParent: parent >= 0,
                                       depth: 0) {
                         results.append(run.captures(0, $0))
-                        run.charge($0)
+                        run.copied($0)
                         if results.count >= Self.resultLimit { run.exhaust() }
                     }
                     if run.exhausted { budgetExceeded += 1 }
@@ -485,6 +487,8 @@ struct MatchRun {
         /// Steps taken for the current root, and how many it may take.
         var steps = 0
         var allowance = 0
+        /// Captures of the current root's found ways, copied out.
+        var copied = 0
         /// The root, and how deep its pattern reaches below it (-1: the allowance is fixed).
         var root = 0
         var reach = -1
@@ -565,6 +569,7 @@ struct MatchRun {
     /// within the pattern's depth times the file's nodes. -1: the fixed budget only.
     func resetBudget(root: Int, reach: Int, comparingWays: Bool) {
         state.pointee.steps = 0
+        state.pointee.copied = 0
         state.pointee.allowance = QueryMatcher.stepBudget
         state.pointee.root = root
         state.pointee.reach = reach
@@ -572,11 +577,12 @@ struct MatchRun {
     }
     /// Ends the current root's search as if its steps had run out.
     func exhaust() { state.pointee.reach = -1; state.pointee.steps = state.pointee.allowance + 1 }
-    /// Counts `n` steps for work outside the search (copying a found match's captures), so
-    /// that a root with many long matches stops within its allowance too.
-    func charge(_ n: Int) {
-        state.pointee.steps += n
-        if state.pointee.steps > state.pointee.allowance { _ = extendAllowance() }
+    /// Counts the `n` captures of a found way of matching, copied out: a root whose ways
+    /// hold more than `QueryMatcher.copiedLimit` captures in all stops there, as if its steps
+    /// had run out (many long ways would otherwise take memory without bound).
+    func copied(_ n: Int) {
+        state.pointee.copied += n
+        if state.pointee.copied > QueryMatcher.copiedLimit { exhaust() }
     }
 
     @inline(__always) func step() -> Bool {
