@@ -22,9 +22,7 @@ final class QueryConformanceTests: XCTestCase {
         let bytes = Array(source.utf8)
         let expected = try QueryTests.treeSitterMatches(grammar, tsQuery, bytes).sorted()
         let q = try QueryParser.parse(query, table: grammar.table)
-        let parsed = try bytes.withUnsafeBytes { try TreeSitterParser().parse($0, grammar: grammar, timeoutMicros: 0) }
-        let ft = FileTree(path: Array("t".utf8), table: grammar.table, tree: parsed.tree, source: bytes,
-                          lineStarts: bytes.withUnsafeBytes { Lines.starts($0) })
+        let ft = try Self.parsed(bytes, grammar)
         let ours = try QueryMatcher(q).matches(in: ft).map { m in
             Found(pattern: m.pattern, captures: m.captures.map {
                 "\(q.captureNames[$0.id])=\(ft.kindName($0.node))@\(ft.tree.starts[$0.node])-\(ft.tree.ends[$0.node])"
@@ -35,6 +33,13 @@ final class QueryConformanceTests: XCTestCase {
                     file: file, line: line)
         }
         return expected.count
+    }
+
+    /// `bytes` as tree-sitter parses them, as a file's tree.
+    static func parsed(_ bytes: [UInt8], _ grammar: Grammar) throws -> FileTree {
+        let parsed = try bytes.withUnsafeBytes { try TreeSitterParser().parse($0, grammar: grammar, timeoutMicros: 0) }
+        return FileTree(path: Array("t".utf8), table: grammar.table, tree: parsed.tree, source: bytes,
+                        lineStarts: bytes.withUnsafeBytes { Lines.starts($0) })
     }
 
     static let goSource = """
@@ -212,9 +217,7 @@ final class QueryConformanceTests: XCTestCase {
             + "func f() { g(" + elements.joined(separator: " ") + ") }\n"
         let grammar = try TestGrammars.require("go")
         let bytes = Array(source.utf8)
-        let parsed = try bytes.withUnsafeBytes { try TreeSitterParser().parse($0, grammar: grammar, timeoutMicros: 0) }
-        let ft = FileTree(path: Array("t".utf8), table: grammar.table, tree: parsed.tree, source: bytes,
-                          lineStarts: bytes.withUnsafeBytes { Lines.starts($0) })
+        let ft = try Self.parsed(bytes, grammar)
         func budgetExceeded(_ query: String) throws -> Int {
             let matcher = try QueryMatcher(try QueryParser.parse(query, table: grammar.table))
             _ = try matcher.matchList(in: ft, storing: false)
@@ -265,12 +268,10 @@ final class QueryConformanceTests: XCTestCase {
         for (language, source, queries) in cases {
             let grammar = try TestGrammars.require(language)
             let path = NSTemporaryDirectory() + "cstpack-missing-\(getpid()).\(language)"
-            try writeBytes(Array(source.utf8), to: path)
-            defer { try? FileManager.default.removeItem(atPath: path) }
             let bytes = Array(source.utf8)
-            let parsed = try bytes.withUnsafeBytes { try TreeSitterParser().parse($0, grammar: grammar, timeoutMicros: 0) }
-            let ft = FileTree(path: Array("t".utf8), table: grammar.table, tree: parsed.tree, source: bytes,
-                              lineStarts: bytes.withUnsafeBytes { Lines.starts($0) })
+            try writeBytes(bytes, to: path)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let ft = try Self.parsed(bytes, grammar)
             for query in queries {
                 let q = try QueryParser.parse(query, table: grammar.table)
                 try TreeSitterQueryCheck.check(q.plainText ?? query, table: grammar.table)

@@ -240,11 +240,7 @@ package final class QueryMatcher {
                 case .single(let item):
                     run.resetBudget(root: node, reach: reach[p], comparingWays: true)
                     results.removeAll(keepingCapacity: true)
-                    run.matchItem(Int(item), node: node, depth: 0) {
-                        results.append(run.captures(0, $0))
-                        run.copied($0)
-                        if results.count >= Self.resultLimit { run.exhaust() }
-                    }
+                    run.matchItem(Int(item), node: node, depth: 0) { run.keep($0, in: &results) }
                     if run.exhausted { budgetExceeded += 1 }
                     if results.count > 1 {
                         // Ways of matching that end together at the same step keep only the
@@ -265,11 +261,7 @@ package final class QueryMatcher {
                     let start = parent < 0 ? 0 : Int(position[node])
                     run.matchSequence(end: Int(seq.start + seq.count), idx: Int(seq.start), rest: -1, list: list,
                                       from: start, previous: -1, pinned: start, inParent: parent >= 0,
-                                      depth: 0) {
-                        results.append(run.captures(0, $0))
-                        run.copied($0)
-                        if results.count >= Self.resultLimit { run.exhaust() }
-                    }
+                                      depth: 0) { run.keep($0, in: &results) }
                     if run.exhausted { budgetExceeded += 1 }
                     if leadingOptional {
                         for caps in results { deferred.append((p, node, caps)) }
@@ -564,8 +556,8 @@ struct MatchRun {
     var exhausted: Bool { state.pointee.steps > state.pointee.allowance }
     /// Starts the search at `root`. `comparingWays`: its ways of matching go through
     /// `emitUndominated`. `reach`: how many levels below the root its pattern looks; the
-    /// root then gets steps in proportion to the nodes there too (a literal of 20,000
-    /// elements needs more than the fixed budget), which keeps all roots' steps together
+    /// root then gets steps in proportion to the nodes there too (a generated table's
+    /// literal needs more than the fixed budget), which keeps all roots' steps together
     /// within the pattern's depth times the file's nodes. -1: the fixed budget only.
     func resetBudget(root: Int, reach: Int, comparingWays: Bool) {
         state.pointee.steps = 0
@@ -577,12 +569,14 @@ struct MatchRun {
     }
     /// Ends the current root's search as if its steps had run out.
     func exhaust() { state.pointee.reach = -1; state.pointee.steps = state.pointee.allowance + 1 }
-    /// Counts the `n` captures of a found way of matching, copied out: a root whose ways
-    /// hold more than `QueryMatcher.copiedLimit` captures in all stops there, as if its steps
-    /// had run out (many long ways would otherwise take memory without bound).
-    func copied(_ n: Int) {
-        state.pointee.copied += n
-        if state.pointee.copied > QueryMatcher.copiedLimit { exhaust() }
+    /// Keeps a way of matching the current root (its captures at depths `0..<c`). A root
+    /// whose ways hold more than `QueryMatcher.copiedLimit` captures in all, or number
+    /// `QueryMatcher.resultLimit`, stops there as if its steps had run out (many long ways
+    /// would otherwise take memory without bound).
+    func keep(_ c: Int, in results: inout [[QueryMatch.Capture]]) {
+        results.append(captures(0, c))
+        state.pointee.copied += c
+        if state.pointee.copied > QueryMatcher.copiedLimit || results.count >= QueryMatcher.resultLimit { exhaust() }
     }
 
     @inline(__always) func step() -> Bool {
@@ -909,7 +903,7 @@ struct MatchRun {
             // The repetition's other ways are not repeated, but leaving after them may match
             // what leaving after the first cannot (`,` alone, then `(comment)` at the sibling
             // the first way took as `(_)?`: a skipping way, with its limit).
-            for w in others where times + 1 >= least && !exhausted {
+            for w in others where !exhausted {
                 if let n = next, w.limit == .max, skippable, w.last < n.last, Set(w.captures).isSubset(of: n.captures),
                    !nextItemMatches(idx + 1, list, w.last + 1, through: n.last, depth: depth) { continue }
                 restore(w.captures, at: depth)

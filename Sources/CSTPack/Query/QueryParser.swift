@@ -222,10 +222,9 @@ package struct QueryParser {
             i += 1
             kinds = nil
         } else {
-            if text[i...].starts(with: "MISSING".utf8) && (i + 7 >= text.count || !Self.isNameByte(text[i + 7])) {
-                i += 7
-                return try parseMissing(start: start)
-            }
+            let kindStart = i
+            if try name() == "MISSING" { return try parseMissing(start: start) }
+            i = kindStart
             kinds = try namedKinds()
         }
         var children: [Query.Item] = []
