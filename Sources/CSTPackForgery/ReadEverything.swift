@@ -38,6 +38,11 @@ package enum ReadEverything {
                 let source = attempt { try reader.source(ofFile: i) } ?? nil
                 _ = attempt { try reader.lineStarts(ofFile: i, source: source) }
             }
+            // The summary a search reads first, and what it says of a few texts.
+            if let summary = attempt({ try archive.summary(ofFile: i) }), let summary {
+                _ = summary.count(of: [true, false, true])
+                for text in [[], Array("self".utf8), [UInt8](repeating: 0x61, count: 65)] { _ = summary.mayHaveLeaf(text) }
+            }
             if let f = attempt({ try archive.file(i) }) {
                 let n = Int(f.nodeCount)
                 for id in Set([1, n / 2, n - 1, n]) { _ = attempt { try reader.node(ofFile: i, id: id) } }

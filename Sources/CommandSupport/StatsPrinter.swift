@@ -40,6 +40,9 @@ extension StatsReport {
         } else if phase2.applied {
             out.append("  (--measure re-encodes every tree without phase 2 to measure its compressed gain)")
         }
+        if summary_bytes > 0 {
+            out.append("search summaries (kind counts, leaf-text filters; not in the CST bytes): \(summary_bytes) B, \(fmt(Double(summary_bytes) / Double(max(total.nodes, 1)), 3)) B/node, \(fmt(Double(summary_bytes) * 100 / Double(max(total.archive_bytes, 1)), 1))% of the archive")
+        }
         out.append("segments: \(segments.cst_segments) CST + \(segments.source_segments) source, \(segments.codec) level \(segments.level), size \(segments.segment_size), mean fill \(fmt(segments.mean_fill * 100, 1))%")
         out.append("  CST: \(mb(segments.cst_raw_bytes)) raw -> \(mb(segments.cst_stored_bytes)) stored; source: \(mb(segments.source_raw_bytes)) raw -> \(mb(segments.source_stored_bytes)) stored")
         out.append("sections: " + sections.sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }.joined(separator: ", "))

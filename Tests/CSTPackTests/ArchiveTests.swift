@@ -460,10 +460,13 @@ final class ArchiveTests: XCTestCase {
         XCTAssertEqual(python["files"] as? Int, pyFiles)
         XCTAssertEqual(pyFiles, 7)
         XCTAssertEqual(python["unique_files"] as? Int, 6)
-        // Per-language sizes add up to the totals (up to rounding).
+        // Per-language sizes and the summaries (an index of the whole archive, counted on
+        // their own) add up to the total (up to rounding).
+        let summaries = try XCTUnwrap(object["summary_bytes"] as? Int)
+        XCTAssertEqual(summaries, Int(archive.sections[.summaries]!.length))
         var langSum = 0
         for (_, v) in languages { langSum += ((v as? [String: Any])?["archive_bytes"] as? Int) ?? 0 }
-        XCTAssertEqual(Double(langSum), Double(archive.size), accuracy: Double(languages.count) + 1)
+        XCTAssertEqual(Double(langSum + summaries), Double(archive.size), accuracy: Double(languages.count) + 1)
         XCTAssertFalse(report.text().isEmpty)
     }
 }

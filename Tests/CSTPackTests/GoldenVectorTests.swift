@@ -152,7 +152,7 @@ final class GoldenVectorTests: XCTestCase {
         let maxRaw = field(36, UInt32.self), tableChecksum = field(40, UInt64.self)
         out.append("header version=\(version) flags=\(flags) file_length=\(length) table_offset=\(tableOffset) section_count=\(sectionCount) max_segment_raw=\(maxRaw) table_checksum=\(hex64(tableChecksum))")
         XCTAssertEqual(Int(version), Int(a.version)); XCTAssertEqual(Int(maxRaw), a.maxSegmentRaw); XCTAssertEqual(Int(length), a.size)
-        let sectionNames = [1: "STRINGS", 2: "LANGUAGES", 3: "BASES", 4: "SEGMENTS", 5: "SEGMENT_TABLE", 6: "RECORDS", 7: "FILES", 8: "BUILD_INFO", 9: "TREE"]
+        let sectionNames = [1: "STRINGS", 2: "LANGUAGES", 3: "BASES", 4: "SEGMENTS", 5: "SEGMENT_TABLE", 6: "RECORDS", 7: "FILES", 8: "BUILD_INFO", 9: "TREE", 10: "SUMMARIES"]
         for s in a.sections.values.sorted(by: { $0.offset < $1.offset }) {
             out.append("section \(s.id.rawValue) \(sectionNames[Int(s.id.rawValue)] ?? "?") codec=\(s.codec.rawValue) offset=\(s.offset) length=\(s.length) checksum=\(hex64(s.checksum))")
         }
@@ -188,6 +188,10 @@ final class GoldenVectorTests: XCTestCase {
             if let source { out.append("  text \(quoted(source))") }
             if let rows = try reader.lineStarts(ofFile: i, source: source), source == nil {
                 out.append("  rows " + rows.map(String.init).joined(separator: " "))
+            }
+            if let summary = try a.summary(ofFile: i), let bytes = try a.summaryBytes(ofFile: i) {
+                let kinds = summary.kinds.map { "\(table.kindNames[Int($0.kind)])=\($0.count)\($0.inner ? "+" : "")" }
+                out.append("  summary bytes=\(bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()) kinds=\(quoted(Array(kinds.joined(separator: " ").utf8))) filter=\(summary.filter.map { String($0, radix: 16).leftPadded(to: 16) }.joined(separator: ","))")
             }
         }
         let info = a.buildInfo

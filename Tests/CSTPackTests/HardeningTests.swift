@@ -354,12 +354,12 @@ final class HardeningTests: XCTestCase {
             }
             return b
         }
-        for v: UInt32 in [0, 1, 4, 7, 0xFFFF_FFFF] where !Format.readableVersions.contains(v) {
+        for v: UInt32 in [0, 1, 5, 7, 0xFFFF_FFFF] where !Format.readableVersions.contains(v) {
             for resum in [true, false] {
                 let p = dir + "/v\(v)-\(resum).cstpack"
                 try writeBytes(withVersion(v, resum: resum), to: p)
                 XCTAssertThrowsError(try Archive(path: p)) { e in
-                    XCTAssertEqual("\(e)", "\(p): archive format version \(v); this cstpack reads versions 2 to 3")
+                    XCTAssertEqual("\(e)", "\(p): archive format version \(v); this cstpack reads versions 2 to 4")
                 }
             }
         }

@@ -332,6 +332,63 @@ final class PatternTests: XCTestCase {
         XCTAssertEqual(try search(files, "foo($A)", strictness: .signature).count, 5)
     }
 
+    /// The summaries (FORMAT.md 19) pass over a file only where no match is possible: the
+    /// same searches over the same archive without them (as version 3) find the same.
+    func testSummariesPassOverFilesOnlyWhenNoMatchIsPossible() throws {
+        let long = String(repeating: "a", count: 70)
+        let files = [
+            "long.py": "\(long)(1)\nx = '\(long)'\n",
+            "comment.py": "# isinstance(a, b)\ny = 2\n",
+            "strings.py": "print('hi')\nprint(\"a\\n\")\n",
+            "none.py": "if a == None:\n    pass\nz = [i for i in range(3)]\n",
+            "broken.py": "def f(:\n    isinstance(q, r)\n",
+            "s.go": "package p\nfunc g() { f(\"abc\"); f(\"a\\tb\") }\n",
+            "e.js": "console.log(`x${1}`); console.log('y')\n",
+        ]
+        let archive = try archive(files)
+        XCTAssertTrue(archive.hasSummaries)
+        let without = try Archive(path: try downgraded(archive.path, to: 3))
+        XCTAssertFalse(without.hasSummaries)
+        let cases: [(String?, String, PatternStrictness)] = [
+            (nil, "\(long)($A)", .smart), (nil, "'\(long)'", .smart), (nil, "isinstance($A, $B)", .smart),
+            (nil, "print('hi')", .smart), (nil, "print(\"a\\n\")", .smart), (nil, "$A == None", .smart),
+            (nil, "[$E for $X in $Y]", .smart), (nil, "lambda: $A", .smart), (nil, "y = 2", .cst), (nil, "y = 3", .signature),
+            (nil, "$A($$$)", .relaxed), ("go", "f(\"abc\")", .smart), ("go", "f(\"a\\tb\")", .smart), ("go", "f($S)", .ast),
+            ("javascript", "console.log(`x${1}`)", .smart), ("javascript", "console.log('y')", .smart),
+        ]
+        var found = 0
+        for (lang, pattern, strictness) in cases {
+            let l = lang ?? "python"
+            var results: [[String]] = []
+            for a in [archive, without] {
+                let all = Array(0..<a.fileCount)
+                let s = try StructuralSearch.pattern(pattern, language: l, strictness: strictness, archive: a, files: all,
+                                                     parser: UntrustedTextParser(helper: CLITests.executable))
+                results.append(try matches(a, try s.files(all, in: a), s, QueryOptions()) { ft, hit in
+                    Match(path: ft.displayPath, text: Self.text(ft, hit.node), start: Int(ft.tree.starts[hit.node]),
+                          end: Int(ft.tree.ends[hit.node]), vars: [:])
+                }.map(\.description))
+            }
+            XCTAssertEqual(results[0], results[1], "\(l) \(pattern) \(strictness)")
+            found += results[0].count
+        }
+        XCTAssertGreaterThan(found, 12, "the cases find matches")
+        // A kind count from summaries equals the decoded one, per file.
+        for kind in ["call", "identifier", "string", "ERROR"] {
+            var counts: [[Int]] = []
+            for a in [archive, without] {
+                let all = Array(0..<a.fileCount)
+                var options = QueryOptions()
+                options.countOnly = true
+                var perFile: [Int] = []
+                _ = try QueryRunner.run(a, files: all, selector: .kind(kind), options: options, each: { $0.count },
+                                        outputSize: { _ in 0 }, sink: { perFile.append($0) })
+                counts.append(perFile)
+            }
+            XCTAssertEqual(counts[0], counts[1], kind)
+        }
+    }
+
     /// `follows` and `precedes` look at the nearest siblings first and stop as `stopBy`
     /// says, at the ends of a wide list too (a node's place is found by binary search).
     func testFollowsAndPrecedesInAWideList() throws {

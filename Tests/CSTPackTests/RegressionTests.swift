@@ -190,3 +190,59 @@ final class RegressionTests: XCTestCase {
         XCTAssertTrue(lines.contains { $0.hasPrefix("source failures: ") && $0 != "source failures: 0" }, "\(lines)")
     }
 }
+
+extension CLITests {
+    /// Forged summaries (checksums recomputed): a wrong count or filter is a `verify`
+    /// problem naming the file, a malformed one an error for that file in a search, and a
+    /// bad table an error on opening; never a trap or a silently wrong archive.
+    func testForgedSummariesAreCaught() throws {
+        let dir = try makeTempDir("cstpack-forged-summaries")
+        try FileManager.default.createDirectory(atPath: dir + "/tree", withIntermediateDirectories: true)
+        try writeBytes(Array("def f(x):\n    return [x, x + 1]\n".utf8), to: dir + "/tree/a.py")
+        try writeBytes(Array("print(1)\n".utf8), to: dir + "/tree/b.py")
+        try buildArchive(root: dir + "/tree", output: dir + "/a.cstpack", grammars: try TestGrammars.require()) { $0.noIgnore = true }
+        let archive = try Archive(path: dir + "/a.cstpack")
+        let bytes = try readBytes(dir + "/a.cstpack")
+        func section(_ summaries: [[UInt8]]) -> [UInt8] { SummaryTable.write(summaries) }
+        let good = try (0..<archive.fileCount).map { try archive.summaryBytes(ofFile: $0)! }
+        func forged(_ change: (inout [FileSummary]) -> Void) throws -> Archive {
+            var all = try (0..<archive.fileCount).map { try archive.summary(ofFile: $0)! }
+            change(&all)
+            let b = RegressionTests.replacingSections([.summaries: section(all.map(\.bytes))], in: bytes)
+            return try b.withUnsafeBytes { try Archive(copying: $0, name: "forged") }
+        }
+        // Counts moved from one kind to another (still summing to the node count).
+        let moved = try forged { s in
+            let j = s[0].kinds.firstIndex { $0.count >= 2 }!
+            s[0].kinds[j].count -= 1
+            s[0].kinds[j == 0 ? 1 : 0].count += 1
+        }
+        var report = Verifier.run(moved, options: VerifyOptions(), grammars: nil)
+        XCTAssertTrue(report.problems.contains { $0.hasPrefix("a.py: summary (19): ") && $0.contains("nodes of kind") }, "\(report.problems)")
+        // A filter that says no leaf text is there.
+        let blind = try forged { s in s[1].filter = s[1].filter.map { _ in 0 } }
+        report = Verifier.run(blind, options: VerifyOptions(), grammars: nil)
+        XCTAssertTrue(report.problems.contains { $0.hasPrefix("b.py: summary (19): the leaf-text filter") }, "\(report.problems)")
+        // Counts that do not sum to the node count: the file's summary does not read.
+        let short = try forged { s in s[0].kinds[0].count += 1 }
+        XCTAssertThrowsError(try short.summary(ofFile: 0)) { XCTAssertTrue("\($0)".contains("sum to"), "\($0)") }
+        report = Verifier.run(short, options: VerifyOptions(), grammars: nil)
+        XCTAssertTrue(report.problems.contains { $0.hasPrefix("a.py: ") && $0.contains("sum to") }, "\(report.problems)")
+        // Table damage: ends past the body, a count other than the files', trailing bytes.
+        var table = section(good)
+        table[8] = 0xFF
+        for bad in [table, section([good[0]]), section(good) + [0]] {
+            let b = RegressionTests.replacingSections([.summaries: bad], in: bytes)
+            XCTAssertThrowsError(try b.withUnsafeBytes { try Archive(copying: $0, name: "forged") })
+        }
+        // Through the command line: a malformed summary is one error line for that file, exit 2.
+        let path = dir + "/short.cstpack"
+        var tooMany = try archive.summary(ofFile: 0)!
+        tooMany.kinds[0].count += 1
+        try writeBytes(RegressionTests.replacingSections([.summaries: section([tooMany.bytes, good[1]])], in: bytes), to: path)
+        let q = try run(["query", "-a", path, "--all", "--as-built", "identifier", "--count"])
+        XCTAssertEqual(q.status, 2, q.description)
+        XCTAssertTrue(q.stderr.contains("a.py: summary of file 0: kind counts sum to"), q.description)
+        ReadEverything.run(short)
+    }
+}

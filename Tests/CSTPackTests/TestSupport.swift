@@ -248,3 +248,28 @@ func runIsolatedCollecting(_ body: (_ mark: (String) -> Void) -> Int32) -> (outc
     if termSig == 0 { return (.exited((status >> 8) & 0xFF), lines) }
     return (.signalled(termSig), lines)
 }
+
+/// `archive` as an older cstpack wrote it: version 3 without SUMMARIES, version 2 also
+/// without TREE (the sections dropped from the table, the header resealed).
+func downgraded(_ archive: String, to version: UInt32) throws -> String {
+    let a = try Archive(path: archive)
+    var bytes = try readBytes(archive)
+    let tableOffset = Int(bytes[24..<32].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.1) << (8 * UInt64($1.0)) })
+    let dropped: Set<UInt32> = version <= 2 ? [Format.SectionID.tree.rawValue, Format.SectionID.summaries.rawValue]
+                                            : [Format.SectionID.summaries.rawValue]
+    var table: [UInt8] = []
+    for k in 0..<a.sections.count {
+        let entry = Array(bytes[(tableOffset + 32 * k)..<(tableOffset + 32 * k + 32)])
+        if !dropped.contains(UInt32(entry[0])) { table += entry }
+    }
+    bytes.replaceSubrange(tableOffset..<bytes.count, with: table)
+    func put(_ v: UInt64, at o: Int, width: Int) { for k in 0..<width { bytes[o + k] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(k))) } }
+    put(UInt64(version), at: 8, width: 4)
+    put(UInt64(bytes.count), at: 16, width: 8)
+    put(UInt64(table.count / 32), at: 32, width: 4)
+    put(Hash.xxh3(table), at: 40, width: 8)
+    put(Hash.xxh3(Array(bytes[0..<56])), at: 56, width: 8)
+    let path = archive + ".v\(version)"
+    try writeBytes(bytes, to: path)
+    return path
+}

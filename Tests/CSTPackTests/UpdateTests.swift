@@ -276,24 +276,7 @@ extension CLITests {
 
     func testAVersion2ArchiveStillReadsButCannotBeUpdated() throws {
         let (_, archive) = try liveTree()
-        // The same archive as version 2 wrote it: no TREE section in the table.
-        let a = try Archive(path: archive)
-        var bytes = try readBytes(archive)
-        let tableOffset = Int(bytes[24..<32].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.1) << (8 * UInt64($1.0)) })
-        var table: [UInt8] = []
-        for k in 0..<a.sections.count {
-            let entry = Array(bytes[(tableOffset + 32 * k)..<(tableOffset + 32 * k + 32)])
-            if entry[0] != UInt8(Format.SectionID.tree.rawValue) { table += entry }
-        }
-        bytes.replaceSubrange(tableOffset..<bytes.count, with: table)
-        func put(_ v: UInt64, at o: Int, width: Int) { for k in 0..<width { bytes[o + k] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(k))) } }
-        put(2, at: 8, width: 4)
-        put(UInt64(bytes.count), at: 16, width: 8)
-        put(UInt64(table.count / 32), at: 32, width: 4)
-        put(Hash.xxh3(table), at: 40, width: 8)
-        put(Hash.xxh3(Array(bytes[0..<56])), at: 56, width: 8)
-        let v2 = archive + ".v2"
-        try writeBytes(bytes, to: v2)
+        let v2 = try downgraded(archive, to: 2)
         let old = try Archive(path: v2)
         XCTAssertEqual(old.version, 2)
         XCTAssertNil(old.treeState)
@@ -305,6 +288,43 @@ extension CLITests {
         let u = try run(["update", "-a", v2])
         XCTAssertEqual(u.status, 2, u.description)
         XCTAssertTrue(u.stderr.contains("records no source tree"), u.description)
+    }
+
+    /// A version 3 archive (no summaries) answers as a version 4 one does, decoding instead;
+    /// `update` makes it version 4, with the summaries a fresh build writes.
+    func testAVersion3ArchiveAnswersAlikeAndUpdatesToVersion4() throws {
+        let (root, archive) = try liveTree()
+        let v3 = try downgraded(archive, to: 3)
+        let old = try Archive(path: v3)
+        XCTAssertEqual(old.version, 3)
+        XCTAssertFalse(old.hasSummaries)
+        XCTAssertEqual(try run(["verify", "-a", v3]).status, 0)
+        for args in [["--all", "function_definition", "--count", "--by-file"], ["--all", "identifier", "--count"],
+                     ["--all", "function_definition"], ["--all", "-p", "print($$$)", "--lang", "python"],
+                     ["--all", "-p", "len($X)", "--lang", "python", "--count", "--by-file"]] {
+            let a = try run(["query", "-a", archive, "--as-built"] + args)
+            let b = try run(["query", "-a", v3, "--as-built"] + args)
+            XCTAssertEqual(a.status, b.status, "\(args): \(a.description) \(b.description)")
+            XCTAssertEqual(a.stdout, b.stdout, "\(args)")
+            XCTAssertFalse(a.stdout.isEmpty, "\(args): \(a.description)")
+        }
+        // An edit, so that update writes; the summaries of the files it takes over are
+        // worked out from their trees, and match a fresh build's.
+        try writeBytes(Array("def added(x):\n    return len(x)\n".utf8), to: root + "/python/added.py")
+        let u = try run(["update", "-a", v3, "-q"])
+        XCTAssertEqual(u.status, 0, u.description)
+        let updated = try Archive(path: v3)
+        XCTAssertEqual(updated.version, Format.version)
+        XCTAssertTrue(updated.hasSummaries)
+        XCTAssertEqual(try run(["verify", "-a", v3]).status, 0)
+        let fresh = root + "/../fresh.cstpack"
+        XCTAssertEqual(try run(["build", root, "-q", "--no-ignore", "-o", fresh]).status, 0)
+        let f = try Archive(path: fresh)
+        XCTAssertEqual(f.fileCount, updated.fileCount)
+        for i in 0..<f.fileCount {
+            XCTAssertEqual(try f.path(ofFile: i), try updated.path(ofFile: i))
+            XCTAssertEqual(try f.summaryBytes(ofFile: i), try updated.summaryBytes(ofFile: i), "file \(i)")
+        }
     }
 
     func testKillDuringUpdateLeavesThePreviousArchive() throws {

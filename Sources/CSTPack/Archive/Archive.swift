@@ -35,6 +35,8 @@ package final class Archive: @unchecked Sendable {
     private let segmentTable: ByteReader
     private let recordTable: ByteReader
     private let fileTable: ByteReader
+    /// The SUMMARIES section's end offsets and body (nil before version 4).
+    private let summaryTable: (ends: ByteReader, body: ByteReader)?
 
     /// The archive the reading commands use when none is named.
     package static let defaultPath = "index.cstpack"
@@ -117,6 +119,7 @@ package final class Archive: @unchecked Sendable {
             (fileTable, fileCount) = try Self.table(try section(.files), entrySize: Format.fileEntrySize, name: "file index")
             buildInfo = try BuildInfo.read(try section(.buildInfo), languageCount: languages.count)
             treeState = found[.tree] == nil ? nil : try TreeState.read(try section(.tree), strings: strings, fileCount: fileCount)
+            summaryTable = found[.summaries] == nil ? nil : try SummaryTable.read(try section(.summaries), fileCount: fileCount)
             _ = try section(.segments)
             ownedSections = owned
         } catch let e as FormatError {
@@ -246,6 +249,32 @@ package final class Archive: @unchecked Sendable {
         guard i >= 0, i < fileCount else { throw FormatError("file \(i) outside the \(fileCount) files") }
         var r = try fileTable.slice(at: i * Format.fileEntrySize, length: Format.fileEntrySize, context: "file \(i)")
         return try FileEntry.read(&r, file: i, languageCount: languages.count, recordCount: recordCount)
+    }
+
+    /// Whether the archive has file summaries (version 4).
+    package var hasSummaries: Bool { summaryTable != nil }
+
+    /// File `i`'s summary (checked against its entry), or nil in an archive without them.
+    package func summary(ofFile i: Int) throws(FormatError) -> FileSummary? {
+        guard var r = try summaryReader(ofFile: i) else { return nil }
+        let entry = try file(i)
+        return try FileSummary.read(&r, kindCount: languages[Int(entry.language)].kindCount, nodeCount: Int(entry.nodeCount))
+    }
+
+    /// File `i`'s summary bytes as stored (nil in an archive without summaries).
+    package func summaryBytes(ofFile i: Int) throws(FormatError) -> [UInt8]? {
+        guard var r = try summaryReader(ofFile: i) else { return nil }
+        return Array(try r.bytes(r.count))
+    }
+
+    private func summaryReader(ofFile i: Int) throws(FormatError) -> ByteReader? {
+        guard let (ends, body) = summaryTable else { return nil }
+        guard i >= 0, i < fileCount else { throw FormatError("file \(i) outside the \(fileCount) files") }
+        var e = ends
+        var start = 0
+        if i > 0 { try e.seek(to: 4 * (i - 1)); start = Int(try e.u32()) }
+        let end = Int(try e.u32())
+        return try body.slice(at: start, length: end - start, context: "summary of file \(i)")
     }
 
     package func path(ofFile i: Int) throws(FormatError) -> [UInt8] {

@@ -124,6 +124,15 @@ package final class ArchiveReader {
         return try d.finishInPlace(context: context)
     }
 
+    /// File `i`'s summary worked out from its stored tree and text (what a build writes in
+    /// SUMMARIES for it).
+    package func computedSummary(ofFile i: Int, reusing: TreeDecoder.Buffers? = nil) throws -> FileSummary {
+        let buffers = try decode(file: i, reusing: reusing)
+        let kindCount = archive.languages[Int(try archive.file(i).language)].kindCount
+        return try withSource(ofFile: i) { FileSummary(buffers, kindCount: kindCount, source: $0) }
+            ?? FileSummary(buffers, kindCount: kindCount, source: nil)
+    }
+
     /// The stored source text of file `i`, or nil when the archive has none for it.
     package func source(ofFile i: Int) throws -> [UInt8]? {
         try withSource(ofFile: i) { [UInt8]($0) }

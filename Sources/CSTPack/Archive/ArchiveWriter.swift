@@ -15,6 +15,8 @@ package struct EncodedFile: Sendable {
     package var sourcePayload: [UInt8]
     package var sourceFlags: Format.FileFlags
     package var treeSitterBytes: Int
+    /// The file's summary (SUMMARIES), as stored.
+    package var summary: [UInt8]
 }
 
 /// Writes an archive to a temporary file beside the destination and renames it into
@@ -53,6 +55,8 @@ package final class ArchiveWriter {
     /// The TREE section's content but the per-file states, which `add` collects.
     private var tree: TreeState? = nil
     private var fileStates: [StoredFileState] = []
+    /// Each file's summary bytes, in FILES order.
+    private var summaries: [[UInt8]] = []
     /// Whether `finish` syncs to disk and compresses metadata (an archive for one answer,
     /// deleted after, needs neither).
     private let durable: Bool
@@ -143,7 +147,7 @@ package final class ArchiveWriter {
                               lineCount: UInt32(file.lineCount), nodeCount: UInt32(file.nodeCount),
                               cstBytes: UInt32(file.cst.byteCount), firstCSTRecord: RecordID(0), cstRecordCount: 0,
                               firstSourceRecord: RecordID(0), sourceRecordCount: 0, sameAs: nil)
-        try add(file.path, entry, state: state) {
+        try add(file.path, entry, state: state, summary: file.summary) {
             for (record, first) in zip(file.cst.records, file.cst.firstNodes) {
                 try place(record[...], stream: .cst, first: first)
             }
@@ -167,8 +171,8 @@ package final class ArchiveWriter {
 
     /// Appends a file whose records come from another archive, unchanged (`update`,
     /// `build --reuse`). `entry` is that archive's entry (its language already this
-    /// archive's index); its records are placed in the order given.
-    package func add(copied path: [UInt8], _ entry: FileEntry, state: StoredFileState,
+    /// archive's index), `summary` its summary; its records are placed in the order given.
+    package func add(copied path: [UInt8], _ entry: FileEntry, state: StoredFileState, summary: [UInt8],
                     cst: () throws -> [CopiedRecord], source: () throws -> [CopiedRecord]) throws {
         var e = entry
         e.pathID = strings.intern(path)
@@ -183,7 +187,7 @@ package final class ArchiveWriter {
                 }
             }
         }
-        try add(path, e, state: state) {
+        try add(path, e, state: state, summary: summary) {
             let r = try cst()
             try put(r, .cst)
             return r.count
@@ -192,7 +196,7 @@ package final class ArchiveWriter {
         }
     }
 
-    private func add(_ path: [UInt8], _ fileEntry: FileEntry, state: StoredFileState,
+    private func add(_ path: [UInt8], _ fileEntry: FileEntry, state: StoredFileState, summary: [UInt8],
                      placeCST: () throws -> Int, placeSource: () throws -> Void) throws {
         if let last = lastPath { precondition(last.lexicographicallyPrecedes(path), "files out of order") }
         lastPath = path
@@ -224,6 +228,7 @@ package final class ArchiveWriter {
         }
         files.append(entry)
         fileStates.append(state)
+        summaries.append(summary)
     }
 
     /// Segments written whole from another archive, by their index here.
@@ -306,6 +311,7 @@ package final class ArchiveWriter {
             buildInfo.write(to: &info)
             try section(.buildInfo, info.bytes)
             try section(.tree, treeBytes)
+            try section(.summaries, SummaryTable.write(summaries))
 
             let table = SectionEntry.writeTable(sections)
             let tableOffset = offset

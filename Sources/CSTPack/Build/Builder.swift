@@ -496,7 +496,8 @@ final class WorkList: @unchecked Sendable {
                     path: file.path, stamp: file.stamp, language: language, contentHash: Hash.content(raw), sourceLength: raw.count,
                     lineCount: Lines.count(raw), nodeCount: parsed.tree.count,
                     syntaxErrors: parsed.tree.flags[0].contains(.hasError), cst: encoded,
-                    sourcePayload: payload, sourceFlags: flags, treeSitterBytes: parsed.treeSitterBytes))
+                    sourcePayload: payload, sourceFlags: flags, treeSitterBytes: parsed.treeSitterBytes,
+                    summary: FileSummary(parsed.tree, kindCount: grammar.table.kindCount, source: options.storeSource ? raw : nil).bytes))
             }
         } catch {
             return .skipped(reason: "parse failed", message: "\(file.displayPath): skipped: \(error)")

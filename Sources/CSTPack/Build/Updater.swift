@@ -370,7 +370,9 @@ package enum Updater {
                     let old = baseStates[i]
                     let st = StoredFileState(stamp: stamp, treeSitterBytes: old.treeSitterBytes, phase1Bytes: old.phase1Bytes,
                                              unmodelledBytes: old.unmodelledBytes)
-                    try writer.add(copied: chosen[k].file.path, f, state: st,
+                    // A version 3 archive has no summaries: they are worked out from its trees.
+                    let summary = try base.summaryBytes(ofFile: i) ?? reader.computedSummary(ofFile: i).bytes
+                    try writer.add(copied: chosen[k].file.path, f, state: st, summary: summary,
                                    cst: { try records(f.cstRecords, .cst) },
                                    source: { try records(f.sourceRecords, .source) })
                     plan.summary.reused += 1

@@ -391,6 +391,10 @@ final class QueryWorker {
         // Counting kinds needs neither text nor rows: decode into reused buffers.
         if work.options.countOnly, case .kind = work.selector {
             guard let table = work.isKind[language] else { return nil }
+            // The summary counts every kind: nothing to decode.
+            if let summary = try work.archive.summary(ofFile: i) {
+                return FileMatches(path: path, tree: nil, hits: [], count: summary.count(of: table))
+            }
             buffers = try reader.decode(file: i, reusing: buffers)
             var n = 0
             for j in 0..<buffers.count where work.selects(buffers.kinds[j], in: table) { n += 1 }
@@ -411,7 +415,10 @@ final class QueryWorker {
             budgetExceeded = m.budgetExceeded - before
             return FileMatches(path: path, tree: nil, hits: [], count: ms.nodeCount)
         }
-        if case .kind = work.selector, work.isKind[language] == nil { return nil }
+        if case .kind = work.selector {
+            guard let table = work.isKind[language] else { return nil }
+            if let summary = try work.archive.summary(ofFile: i), summary.count(of: table) == 0 { return nil }
+        }
         // A node at a point needs the tree only up to that node's end.
         var located: (tree: FileTree, node: Int)? = nil
         switch work.selector {

@@ -7,13 +7,13 @@ package struct StatsReport: Codable, Sendable {
         package var lines = 0
         package var nodes = 0
         package var source_bytes = 0
-        /// Everything in the archive but stored source text.
+        /// Everything in the archive but stored source text and the search summaries.
         package var cst_bytes = 0
         package var archive_bytes = 0
         package var bytes_per_node = 0.0
         package var lines_per_mb_of_cst = 0.0
         /// How `cst_bytes` was found. The total: "measured" (the archive's bytes less its
-        /// stored source). A language: "estimated" (each segment's compressed size shared out
+        /// stored source and summaries). A language: "estimated" (each segment's compressed size shared out
         /// over its records by raw size, the index and tables by node count), or with
         /// `--measure` "measured" (the language's CST records compressed on their own as the
         /// build compresses segments, plus its tag model; the index and tables not counted).
@@ -45,6 +45,8 @@ package struct StatsReport: Codable, Sendable {
     package var segments = Segments()
     package var phases: [Phase] = []
     package var phase2 = Phase2()
+    /// The SUMMARIES section as stored (a search index, like the text: not in the CST bytes).
+    package var summary_bytes = 0
     package var skipped: [String: Int] = [:]
 
     /// Phase 2 (delta bases): what it was given and what each kind of base contributed.
@@ -99,7 +101,9 @@ package struct StatsReport: Codable, Sendable {
         s.mean_fill = count == 0 || s.segment_size == 0 ? 0 : Double(s.cst_raw_bytes + s.source_raw_bytes) / Double(count) / Double(s.segment_size)
         report.segments = s
 
-        let metadataBytes = archive.size - Int(archive.sections[.segments]!.length)
+        let summaryBytes = archive.sections[.summaries].map { Int($0.length) } ?? 0
+        report.summary_bytes = summaryBytes
+        let metadataBytes = archive.size - Int(archive.sections[.segments]!.length) - summaryBytes
         var totals = Totals()
         var perLanguage = [Totals](repeating: Totals(), count: archive.languages.count)
         var attributed = [Double](repeating: 0, count: archive.languages.count)
@@ -141,7 +145,7 @@ package struct StatsReport: Codable, Sendable {
         }
         let sourceStored = archive.fileCount == 0 ? 0 : try storedSourceBytes(archive)
         totals.archive_bytes = archive.size
-        totals.cst_bytes = archive.size - sourceStored
+        totals.cst_bytes = archive.size - sourceStored - summaryBytes
         report.total = finish(totals)
         var measuredLanguages: [Int]? = nil
         if measure { measuredLanguages = try languageBytesMeasured(archive) }

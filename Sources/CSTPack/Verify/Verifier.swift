@@ -126,10 +126,20 @@ package enum Verifier {
                           e.nodeCount == f.nodeCount, e.sourceLength == f.sourceLength, e.flags == f.flags else {
                         throw FormatError("shares the records of file \(owner), but their entries disagree")
                     }
+                    // Its tree and text are the owner's, so is its summary.
+                    if try archive.summaryBytes(ofFile: i) != archive.summaryBytes(ofFile: owner.index) {
+                        throw FormatError("shares the records of file \(owner), but its summary differs from that file's (19)")
+                    }
                     if options.sourceDirectory == nil { continue }
                 }
                 let ft = try reader.fileTree(i)
                 try checkInvariants(ft, entry: f)
+                if let stored = try archive.summary(ofFile: i) {
+                    let table = archive.languages[Int(f.language)]
+                    let computed = ft.source.map { text in text.withUnsafeBytes { FileSummary(ft.tree, kindCount: table.kindCount, source: $0) } }
+                        ?? FileSummary(ft.tree, kindCount: table.kindCount, source: nil)
+                    if let problem = stored.difference(from: computed, table: table) { throw FormatError("summary (19): \(problem)") }
+                }
                 if f.sameAs == nil {
                     if let w = try oversizedCST(i, f, reader: reader, compressor: &compressor) { report.warnings.append("\(where_): \(w)") }
                     report.uniqueFiles += 1

@@ -3,10 +3,11 @@
 package enum Format {
     package static let magic: [UInt8] = [0x89, 0x43, 0x53, 0x54, 0x50, 0x4B, 0x0D, 0x0A] // \x89 C S T P K \r \n
     /// The version this cstpack writes.
-    package static let version: UInt32 = 3
-    /// The versions it reads: version 2 is version 3 without the TREE section (and with
-    /// records that tile their segments exactly).
-    package static let readableVersions: ClosedRange<UInt32> = 2...3
+    package static let version: UInt32 = 4
+    /// The versions it reads: version 3 is version 4 without the SUMMARIES section, version
+    /// 2 is version 3 without the TREE section (and with records that tile their segments
+    /// exactly).
+    package static let readableVersions: ClosedRange<UInt32> = 2...4
     package static let headerSize = 64
     package static let sectionEntrySize = 32
     package static let segmentEntrySize = 32
@@ -36,9 +37,13 @@ package enum Format {
         case strings = 1, languages = 2, bases = 3, segments = 4, segmentTable = 5, records = 6, files = 7, buildInfo = 8
         /// The built directory, build options and file stamps (version 3).
         case tree = 9
+        /// Per file, its kind counts and leaf-text filter (version 4).
+        case summaries = 10
 
         /// The sections an archive of `version` must have, each exactly once.
-        static func required(version: UInt32) -> [SectionID] { version >= 3 ? allCases : allCases.filter { $0 != .tree } }
+        static func required(version: UInt32) -> [SectionID] {
+            allCases.filter { ($0 != .tree || version >= 3) && ($0 != .summaries || version >= 4) }
+        }
     }
 
     /// How a section's bytes are stored (the section table entry's second field).

@@ -58,6 +58,24 @@ package struct CompiledPattern: Sendable {
     /// Byte strings every match contains, its named leaves' texts (none in signature
     /// strictness, which compares leaves by kind): a file that lacks one is not decoded.
     let literals: [[UInt8]]
+    /// Kinds every match has nodes of: its named nodes' (but ERROR's, which stands for any).
+    let requiredKinds: [UInt16]
+    /// Its named leaves, as (kind, text): each needs a node of that kind with that text
+    /// (not in signature strictness).
+    let leaves: [(kind: UInt16, text: [UInt8])]
+
+    /// Whether a file with this summary may hold a match: it has every required kind, and,
+    /// when `text` (the file's text is stored, so its filter was made), a node for each
+    /// named leaf (a leaf with its text in the filter, or a kind that is not always a leaf).
+    func mayMatch(_ summary: FileSummary, text: Bool) -> Bool {
+        for k in requiredKinds where summary.entry(k) == nil { return false }
+        guard text else { return true }
+        for (k, t) in leaves {
+            guard let e = summary.entry(k) else { return false }
+            if !e.inner && !summary.mayHaveLeaf(t) { return false }
+        }
+        return true
+    }
 
     /// Whether `text` (a whole file) contains every literal, so that a match may be in it.
     func mayMatch(in text: UnsafeRawBufferPointer) -> Bool {
@@ -291,7 +309,41 @@ enum PatternCompiler {
         }
         return CompiledPattern(root: PatternNodeBox(root), rootKind: rootKind, names: names,
                                strictness: strictness, errorKind: table.errorKind, needsText: needsText,
-                               literals: strictness == .signature ? [] : namedLeafTexts(root))
+                               literals: strictness == .signature ? [] : namedLeafTexts(root),
+                               requiredKinds: namedKinds(root, errorKind: table.errorKind),
+                               leaves: strictness == .signature ? [] : namedLeaves(root, errorKind: table.errorKind))
+    }
+
+    /// The kinds of a pattern's named nodes but ERROR (each once): no strictness passes a
+    /// named pattern node over, and each matches only a node of its kind.
+    static func namedKinds(_ root: PatternNode, errorKind: UInt16) -> [UInt16] {
+        var out = Set<UInt16>()
+        var pending = [root]
+        while let node = pending.popLast() {
+            switch node {
+            case .terminal(let k, true, _) where k != errorKind: out.insert(k)
+            case .inner(let k, let children):
+                if k != errorKind { out.insert(k) }
+                pending += children
+            default: break
+            }
+        }
+        return out.sorted()
+    }
+
+    /// A pattern's named leaves but ERROR's, as (kind, text), each once.
+    static func namedLeaves(_ root: PatternNode, errorKind: UInt16) -> [(kind: UInt16, text: [UInt8])] {
+        var out: [(kind: UInt16, text: [UInt8])] = []
+        var pending = [root]
+        while let node = pending.popLast() {
+            switch node {
+            case .terminal(let k, true, let text) where k != errorKind && !out.contains(where: { $0.kind == k && $0.text == text }):
+                out.append((k, text))
+            case .inner(_, let children): pending += children
+            default: break
+            }
+        }
+        return out
     }
 
     /// The texts of a pattern's named leaves (each once): in every strictness but signature

@@ -104,6 +104,14 @@ struct RuleSet: Sendable {
         }
     }
 
+    /// Per rule, whether it may match in a file with this summary: it may (`Rule.mayMatch`),
+    /// and the file has nodes of a kind it can match.
+    func active(in summary: FileSummary, text: Bool) -> [Bool] {
+        rules.map { r in
+            r.rule.rule.mayMatch(summary, text: text) && (r.rule.kindTable == nil || summary.kinds.contains { r.rule.isCandidate($0.kind) })
+        }
+    }
+
     /// Per rule, whether it may match in a file with this text.
     func active(in text: UnsafeRawBufferPointer) -> [Bool] {
         rules.map { $0.rule.rule.mayMatch(in: text) }
@@ -129,13 +137,19 @@ package struct MatchVariables {
 extension QueryWorker {
     /// One file's matches of a structural search; nil when the file has none to look at.
     func matchStructural(_ i: Int, _ search: StructuralSearch, path: String) throws -> FileMatches? {
-        let language = Int(try work.archive.file(i).language)
+        let entry = try work.archive.file(i)
+        let language = Int(entry.language)
         guard let set = search.rules[language] else { return nil }
-        // Rules whose patterns' leaves are not in the text cannot match: such a file's tree
-        // is not decoded (for most patterns, most files).
+        // Rules that need kinds the file lacks, or leaves its filter lacks, cannot match:
+        // such a file's text and tree are not read (for most patterns, most files).
         var active = [Bool](repeating: true, count: set.rules.count)
+        if let summary = try work.archive.summary(ofFile: i) {
+            active = set.active(in: summary, text: entry.flags.contains(.source))
+            guard active.contains(true) else { return nil }
+        }
+        // Then rules whose patterns' leaves are not in the text.
         if set.hasLiterals, let found = try reader.withSource(ofFile: i, set.active(in:)) {
-            active = found
+            active = zip(active, found).map { $0 && $1 }
             guard active.contains(true) else { return nil }
         }
         buffers = try reader.decode(file: i, reusing: buffers)

@@ -94,6 +94,20 @@ extension Rule {
         }
     }
 
+    /// Whether the rule may match somewhere in a file with this summary (`text`: the file's
+    /// text is stored, and its leaf filter made): as `mayMatch(in:)`, and a `kind` rule
+    /// needs one of its kinds.
+    func mayMatch(_ summary: FileSummary, text: Bool) -> Bool {
+        switch self {
+        case .pattern(let p): return p.mayMatch(summary, text: text)
+        case .kind(let k): return summary.kinds.contains { k.contains($0.kind) }
+        case .regex, .not: return true
+        case .relation(_, let r, _, _): return r.mayMatch(summary, text: text)
+        case .all(let rs): return rs.allSatisfy { $0.mayMatch(summary, text: text) }
+        case .any(let rs): return rs.contains { $0.mayMatch(summary, text: text) }
+        }
+    }
+
     var needsText: Bool {
         switch self {
         case .pattern(let p): return p.needsText
