@@ -219,7 +219,7 @@ enum FuzzForged {
     }
 
     static func writerRank(_ id: UInt32) -> Int {
-        [1, 2, 3, 5, 6, 7, 8, 9].firstIndex(of: id) ?? 99
+        [1, 2, 3, 5, 6, 7, 8, 9, 10].firstIndex(of: id) ?? 99
     }
 
     static func put<T: FixedWidthInteger>(_ bytes: inout [UInt8], _ v: T, at offset: Int) {

@@ -327,12 +327,15 @@ final class QueryWork: @unchecked Sendable {
     /// Per language, whether each kind code is a selected kind (a table: hashing each
     /// node's kind cost 15% of a scan).
     let isKind: [Int: [Bool]]
+    /// Per language, what a file must have for the query to match in it (`Query.needs`).
+    let queryNeeds: [Int: [[Set<UInt16>]]]
 
     init(archive: Archive, files: [Int], selector: NodeSelector?, options: QueryOptions,
          queries: [Int: Query], kindCodes: [Int: Set<UInt16>], structural: StructuralSearch? = nil) {
         self.archive = archive; self.files = files; self.selector = selector; self.options = options
         self.queries = queries
         self.structural = structural
+        queryNeeds = queries.compactMapValues(\.needs)
         isKind = kindCodes.mapValues { codes in
             let n = Int(codes.max() ?? 0) + 1
             return (0..<n).map { codes.contains(UInt16($0)) }
@@ -401,6 +404,11 @@ final class QueryWorker {
             return FileMatches(path: path, tree: nil, hits: [], count: n)
         }
         if case .query = work.selector, work.queries[language] == nil { return nil }
+        // A query none of whose patterns can match here (the summary lacks a kind each needs).
+        if case .query = work.selector, let needs = work.queryNeeds[language], let summary = try work.archive.summary(ofFile: i),
+           !needs.contains(where: { pattern in pattern.allSatisfy { kinds in summary.kinds.contains { kinds.contains($0.kind) } } }) {
+            return nil
+        }
         // Counting a query's matches: the same, from reused buffers and without a FileTree.
         if work.options.countOnly, case .query = work.selector {
             let m = try matcher(language)
@@ -493,5 +501,33 @@ final class QueryWorker {
 extension String {
     var trimmingSpaces: String {
         String(self.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}
+
+extension Query {
+    /// Per pattern, the kind sets a file needs a node of (one kind of each set) for the
+    /// pattern to match in it: the kinds of its node and token tests that are not optional,
+    /// nor inside an alternation. Nil when some pattern needs nothing (it may match in any file).
+    var needs: [[Set<UInt16>]]? {
+        var all: [[Set<UInt16>]] = []
+        for p in patterns {
+            var sets: [Set<UInt16>] = []
+            var pending = p.items
+            while let item = pending.popLast() {
+                guard item.quantifier == .one || item.quantifier == .oneOrMore else { continue }
+                switch item.expr {
+                case .node(let kinds, let children, _):
+                    if let kinds { sets.append(kinds) }
+                    pending += children
+                case .token(let kinds): sets.append(kinds)
+                case .missing(let kinds?): sets.append(kinds)
+                case .group(let items): pending += items
+                case .any, .missing(nil), .alternation: break
+                }
+            }
+            if sets.isEmpty { return nil }
+            all.append(sets)
+        }
+        return all
     }
 }
