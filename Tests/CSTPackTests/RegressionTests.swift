@@ -231,9 +231,24 @@ extension CLITests {
         // Table damage: ends past the body, a count other than the files', trailing bytes.
         var table = section(good)
         table[8] = 0xFF
-        for bad in [table, section([good[0]]), section(good) + [0]] {
+        // The table is read on first use (a point lookup never reads it): each is one error
+        // there, one problem for verify, and one error line for a search.
+        for (k, bad) in [table, section([good[0]]), section(good) + [0]].enumerated() {
             let b = RegressionTests.replacingSections([.summaries: bad], in: bytes)
-            XCTAssertThrowsError(try b.withUnsafeBytes { try Archive(copying: $0, name: "forged") })
+            let a = try b.withUnsafeBytes { try Archive(copying: $0, name: "forged") }
+            XCTAssertNoThrow(try ArchiveReader(a).fileTree(0), "\(k)")
+            XCTAssertThrowsError(try a.summaryTable(), "\(k)")
+            XCTAssertThrowsError(try a.summary(ofFile: 0), "\(k)")
+            let r = Verifier.run(a, options: VerifyOptions(), grammars: nil)
+            XCTAssertEqual(r.problems.count, 1, "\(k): \(r.problems)")
+            XCTAssertTrue(r.problems.first?.contains("SUMMARIES") == true || r.problems.first?.contains("summar") == true, "\(k): \(r.problems)")
+            let path = dir + "/table\(k).cstpack"
+            try writeBytes(b, to: path)
+            let q = try run(["query", "-a", path, "--all", "--as-built", "identifier", "--count"])
+            XCTAssertEqual(q.status, 2, q.description)
+            XCTAssertEqual(q.stderr.split(separator: "\n").count, 1, q.description)
+            XCTAssertTrue(q.stderr.hasPrefix("cstpack: error: "), q.description)
+            ReadEverything.run(a)
         }
         // Through the command line: a malformed summary is one error line for that file, exit 2.
         let path = dir + "/short.cstpack"

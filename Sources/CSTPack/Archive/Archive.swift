@@ -35,8 +35,13 @@ package final class Archive: @unchecked Sendable {
     private let segmentTable: ByteReader
     private let recordTable: ByteReader
     private let fileTable: ByteReader
-    /// The SUMMARIES section's end offsets and body (nil before version 4).
-    private let summaryTable: (ends: ByteReader, body: ByteReader)?
+    /// The SUMMARIES section's entry (nil before version 4). Its checksum is checked, its
+    /// content decompressed and validated, when first used: a point lookup never reads it
+    /// (and checking its ~0.5 MB on every open cost a cold lookup 1 ms).
+    private let summariesEntry: SectionEntry?
+    private let summariesLock = Mutex()
+    private var summariesRead: Result<(ends: ByteReader, body: ByteReader), FormatError>? = nil
+    private var summariesBuffer: UnsafeMutableRawBufferPointer? = nil
 
     /// The archive the reading commands use when none is named.
     package static let defaultPath = "index.cstpack"
@@ -119,7 +124,7 @@ package final class Archive: @unchecked Sendable {
             (fileTable, fileCount) = try Self.table(try section(.files), entrySize: Format.fileEntrySize, name: "file index")
             buildInfo = try BuildInfo.read(try section(.buildInfo), languageCount: languages.count)
             treeState = found[.tree] == nil ? nil : try TreeState.read(try section(.tree), strings: strings, fileCount: fileCount)
-            summaryTable = found[.summaries] == nil ? nil : try SummaryTable.read(try section(.summaries), fileCount: fileCount)
+            summariesEntry = found[.summaries]
             _ = try section(.segments)
             ownedSections = owned
         } catch let e as FormatError {
@@ -136,6 +141,7 @@ package final class Archive: @unchecked Sendable {
     deinit {
         Self.release(base, size: size, storage: storage)
         for b in ownedSections { b.deallocate() }
+        summariesBuffer?.deallocate()
     }
 
     private static func release(_ m: UnsafeMutableRawPointer, size: Int, storage: Storage) {
@@ -252,7 +258,22 @@ package final class Archive: @unchecked Sendable {
     }
 
     /// Whether the archive has file summaries (version 4).
-    package var hasSummaries: Bool { summaryTable != nil }
+    package var hasSummaries: Bool { summariesEntry != nil }
+
+    /// The SUMMARIES table, read and checked on first use (nil when the archive has none):
+    /// a search calls this once before its files, so that a damaged table is one error.
+    package func summaryTable() throws(FormatError) -> (ends: ByteReader, body: ByteReader)? {
+        guard let entry = summariesEntry else { return nil }
+        return try summariesLock.locked { () throws(FormatError) -> (ends: ByteReader, body: ByteReader) in
+            if summariesRead == nil {
+                let all = ByteReader(UnsafeRawBufferPointer(start: base, count: size), context: path)
+                summariesRead = Result { () throws(FormatError) -> (ends: ByteReader, body: ByteReader) in
+                    try SummaryTable.read(try entry.content(of: all, path: path) { summariesBuffer = $0 }, fileCount: fileCount)
+                }
+            }
+            return try summariesRead!.get()
+        }
+    }
 
     /// File `i`'s summary (checked against its entry), or nil in an archive without them.
     package func summary(ofFile i: Int) throws(FormatError) -> FileSummary? {
@@ -268,7 +289,7 @@ package final class Archive: @unchecked Sendable {
     }
 
     private func summaryReader(ofFile i: Int) throws(FormatError) -> ByteReader? {
-        guard let (ends, body) = summaryTable else { return nil }
+        guard let (ends, body) = try summaryTable() else { return nil }
         guard i >= 0, i < fileCount else { throw FormatError("file \(i) outside the \(fileCount) files") }
         var e = ends
         var start = 0

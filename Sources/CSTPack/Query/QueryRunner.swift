@@ -241,6 +241,11 @@ package enum QueryRunner {
                                           sink: (Output) -> Void) throws -> QueryResult {
         var result = result
         let files = work.files, options = work.options
+        // Searches read the summaries, once here: a damaged table is one error, not one per
+        // file. A lookup by position or id never does.
+        if work.readsSummaries {
+            do { _ = try work.archive.summaryTable() } catch { throw CSTPackError(error.description) }
+        }
         let jobs = max(1, min(options.jobs, files.count))
         // Runs of consecutive files, whose records share segments (a 256 KiB segment holds
         // the trees of dozens of files): alternating files between threads made each
@@ -343,6 +348,14 @@ final class QueryWork: @unchecked Sendable {
     }
 
     func selects(_ kind: UInt16, in table: [Bool]) -> Bool { Int(kind) < table.count && table[Int(kind)] }
+
+    /// Whether the search reads file summaries (kinds, queries, patterns and rules).
+    var readsSummaries: Bool {
+        switch selector {
+        case .kind?, .query?, nil: return true
+        case .id?, .point?, .span?, .byte?: return false
+        }
+    }
 }
 
 /// One thread's reader, decode buffers and compiled matchers.

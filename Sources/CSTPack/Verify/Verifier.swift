@@ -99,6 +99,9 @@ package enum Verifier {
             }
         }
 
+        // The summaries' table (19), read on first use: checked once here.
+        var summariesReadable = true
+        do { _ = try archive.summaryTable() } catch { problem("\(error)"); summariesReadable = false }
         // Files: sorted, unique, consistent; every unique CST decodes and keeps its invariants.
         var compressor: Compressor? = nil
         var previousPath: [UInt8]? = nil
@@ -127,14 +130,14 @@ package enum Verifier {
                         throw FormatError("shares the records of file \(owner), but their entries disagree")
                     }
                     // Its tree and text are the owner's, so is its summary.
-                    if try archive.summaryBytes(ofFile: i) != archive.summaryBytes(ofFile: owner.index) {
+                    if summariesReadable, try archive.summaryBytes(ofFile: i) != archive.summaryBytes(ofFile: owner.index) {
                         throw FormatError("shares the records of file \(owner), but its summary differs from that file's (19)")
                     }
                     if options.sourceDirectory == nil { continue }
                 }
                 let ft = try reader.fileTree(i)
                 try checkInvariants(ft, entry: f)
-                if let stored = try archive.summary(ofFile: i) {
+                if summariesReadable, let stored = try archive.summary(ofFile: i) {
                     let table = archive.languages[Int(f.language)]
                     let computed = ft.source.map { text in text.withUnsafeBytes { FileSummary(ft.tree, kindCount: table.kindCount, source: $0) } }
                         ?? FileSummary(ft.tree, kindCount: table.kindCount, source: nil)
