@@ -290,14 +290,17 @@ package enum Updater {
             let files = toParse.map { (chosen[$0].file, languageIndex[chosen[$0].language]!) }
             guard files.allSatisfy({ grammarsByIndex[$0.1] != nil }) else { throw CSTPackError("a grammar went missing during the update") }
             let work = WorkList(files: files, grammars: grammarsByIndex.map { $0! }, preParsed: nil, options: options)
-            // Each worker starts a parse helper (tens of ms): one more per MiB of source to parse.
+            // Each worker starts a parse helper (about 12 ms of CPU): one more per 256 KiB of
+            // source to parse (some 40 ms of parsing), and runs short enough that each worker
+            // gets two (a live answer waits for the slowest).
             let bytes = files.reduce(0) { $0 + $1.0.size }
-            let jobs = max(1, min(options.jobs, (files.count + Builder.parseRun - 1) / Builder.parseRun, 1 + bytes / (1 << 20)))
+            let jobs = max(1, min(options.jobs, files.count, 1 + bytes / (256 << 10)))
+            let run = max(1, min(Builder.parseRun, (files.count + 2 * jobs - 1) / (2 * jobs)))
             let parsers = FileParsers(count: jobs, options: options)
             let queue = OrderedWorkQueue<Builder.Outcome>(total: files.count, window: jobs * 256)
             let join = startThreads(jobs) { worker in
-                while let run = queue.take(run: Builder.parseRun) {
-                    for (i, stage) in zip(run, work.parse(run, parser: parsers[worker])) {
+                while let taken = queue.take(run: run) {
+                    for (i, stage) in zip(taken, work.parse(taken, parser: parsers[worker])) {
                         switch stage {
                         case .done(let outcome): queue.put(i, outcome, bytes: outcome.bytes)
                         case .parsed(let p):
