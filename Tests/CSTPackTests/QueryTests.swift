@@ -275,6 +275,29 @@ final class QueryTests: XCTestCase {
         XCTAssertGreaterThan(matcher.budgetExceeded, 0, "the bound is reported")
     }
 
+    /// A live answer found stale only after the search's workers ended (summaries make a
+    /// kind count end before the tree's walk does): the search throws the check's error and
+    /// lets nothing out. It used to join its threads a second time there, and crash.
+    func testAnAnswerAbandonedAfterTheWorkersEndedThrowsTheChecksError() throws {
+        let out = try makeTempDir("cstpack-abandoned") + "/a.cstpack"
+        try buildArchive(root: TestPaths.fixturesPath, output: out, grammars: try TestGrammars.require()) { $0.noIgnore = true }
+        let archive = try Archive(path: out)
+        struct Stale: Error {}
+        for selector in [NodeSelector.kind("identifier"), .query("(identifier) @i")] {
+            for countOnly in [true, false] {
+                var options = QueryOptions()
+                options.jobs = 2
+                options.countOnly = countOnly
+                XCTAssertThrowsError(try QueryRunner.run(archive, files: Array(0..<archive.fileCount), selector: selector, options: options,
+                                                         beforeOutput: { throw Stale() }, outputReady: { false },
+                                                         each: { $0.count }, outputSize: { _ in 0 },
+                                                         sink: { _ in XCTFail("an abandoned answer was let out") })) {
+                    XCTAssertTrue($0 is Stale, "\($0)")
+                }
+            }
+        }
+    }
+
     func testQueryErrorsPointAtTheProblem() throws {
         let g = try TestGrammars.require("python")
         func error(_ q: String) -> QueryError? {

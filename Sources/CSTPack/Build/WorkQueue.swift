@@ -91,7 +91,8 @@ final class OrderedWorkQueue<Result>: @unchecked Sendable {
     }
 }
 
-/// Starts `count` threads running `body(workerIndex)` and returns a function that joins them.
+/// Starts `count` threads running `body(workerIndex)` and returns a function that joins them
+/// (once: later calls return at once).
 package func startThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> () -> Void {
     final class Box: @unchecked Sendable {
         let body: @Sendable (Int) -> Void
@@ -117,5 +118,13 @@ package func startThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Voi
             b.body(b.index)
         }
     }
-    return { for t in threads { pthread_join(t, nil) } }
+    // Joining twice is harmless (a search that stops after its workers ended joins again on
+    // the way out; joining a thread twice is undefined, and crashed).
+    final class Joined: @unchecked Sendable { var done = false }
+    let joined = Joined()
+    return {
+        guard !joined.done else { return }
+        joined.done = true
+        for t in threads { pthread_join(t, nil) }
+    }
 }

@@ -277,32 +277,42 @@ package enum QueryRunner {
             cleared = true
             do { try beforeOutput() } catch {
                 queue.cancel()
-                join()
                 throw error
             }
             for h in held { sink(h) }
             held = []
         }
-        while let o = queue.next() {
-            if let e = o.error {
-                if files.count == 1 { failure = failure ?? e } else { result.warnings.append(e.description) }
-                result.failedFiles += 1
-                continue
-            }
-            result.hits += o.hits
-            if o.hits > 0 { result.files += 1 }
-            if o.budgetExceeded > 0 {
-                result.warnings.append("\(o.path): \(o.budgetExceeded) match attempt(s) stopped at the step budget; matches there may be missing")
-            }
-            if let output = o.output {
-                if cleared {
-                    sink(output)
-                } else {
-                    held.append(output)
-                    heldBytes += outputSize(output)
-                    if outputReady() || heldBytes > Self.heldByteLimit { try clear() }
+        /// Takes the outcomes in file order until the queue ends.
+        func collect() throws {
+            while let o = queue.next() {
+                if let e = o.error {
+                    if files.count == 1 { failure = failure ?? e } else { result.warnings.append(e.description) }
+                    result.failedFiles += 1
+                    continue
+                }
+                result.hits += o.hits
+                if o.hits > 0 { result.files += 1 }
+                if o.budgetExceeded > 0 {
+                    result.warnings.append("\(o.path): \(o.budgetExceeded) match attempt(s) stopped at the step budget; matches there may be missing")
+                }
+                if let output = o.output {
+                    if cleared {
+                        sink(output)
+                    } else {
+                        held.append(output)
+                        heldBytes += outputSize(output)
+                        if outputReady() || heldBytes > Self.heldByteLimit { try clear() }
+                    }
                 }
             }
+        }
+        // The workers are joined once, on every way out (a check that fails after they
+        // ended, as a kind count from summaries often does, used to join them twice).
+        do {
+            try collect()
+        } catch {
+            join()
+            throw error
         }
         join()
         try clear()
