@@ -67,6 +67,8 @@ final class CorruptionTests: XCTestCase {
             } catch { readsFailed = true }
         }
         do { _ = try StatsReport.compute(archive).json() } catch { readsFailed = true }
+        // What a search reads first (SUMMARIES: read on first use, checksum included).
+        do { for i in 0..<archive.fileCount { _ = try archive.summary(ofFile: i) } } catch { readsFailed = true }
         return (report.ok ? .undetected : .verifyFailed, readsFailed)
     }
 
