@@ -126,8 +126,8 @@ package final class ArchiveReader {
 
     /// File `i`'s summary worked out from its stored tree and text (what a build writes in
     /// SUMMARIES for it).
-    package func computedSummary(ofFile i: Int, reusing: TreeDecoder.Buffers? = nil) throws -> FileSummary {
-        let buffers = try decode(file: i, reusing: reusing)
+    package func computedSummary(ofFile i: Int) throws -> FileSummary {
+        let buffers = try decode(file: i, reusing: nil)
         let kindCount = archive.languages[Int(try archive.file(i).language)].kindCount
         return try withSource(ofFile: i) { FileSummary(buffers, kindCount: kindCount, source: $0) }
             ?? FileSummary(buffers, kindCount: kindCount, source: nil)

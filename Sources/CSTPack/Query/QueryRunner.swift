@@ -277,44 +277,37 @@ package enum QueryRunner {
             cleared = true
             do { try beforeOutput() } catch {
                 queue.cancel()
+                join()
                 throw error
             }
             for h in held { sink(h) }
             held = []
         }
-        /// Takes the outcomes in file order until the queue ends.
-        func collect() throws {
-            while let o = queue.next() {
-                if let e = o.error {
-                    if files.count == 1 { failure = failure ?? e } else { result.warnings.append(e.description) }
-                    result.failedFiles += 1
-                    continue
-                }
-                result.hits += o.hits
-                if o.hits > 0 { result.files += 1 }
-                if o.budgetExceeded > 0 {
-                    result.warnings.append("\(o.path): \(o.budgetExceeded) match attempt(s) stopped at the step budget; matches there may be missing")
-                }
-                if let output = o.output {
-                    if cleared {
-                        sink(output)
-                    } else {
-                        held.append(output)
-                        heldBytes += outputSize(output)
-                        if outputReady() || heldBytes > Self.heldByteLimit { try clear() }
-                    }
+        while let o = queue.next() {
+            if let e = o.error {
+                if files.count == 1 { failure = failure ?? e } else { result.warnings.append(e.description) }
+                result.failedFiles += 1
+                continue
+            }
+            result.hits += o.hits
+            if o.hits > 0 { result.files += 1 }
+            if o.budgetExceeded > 0 {
+                result.warnings.append("\(o.path): \(o.budgetExceeded) match attempt(s) stopped at the step budget; matches there may be missing")
+            }
+            if let output = o.output {
+                if cleared {
+                    sink(output)
+                } else {
+                    held.append(output)
+                    heldBytes += outputSize(output)
+                    if outputReady() || heldBytes > Self.heldByteLimit { try clear() }
                 }
             }
         }
-        // The workers are joined once, on every way out (a check that fails after they
-        // ended, as a kind count from summaries often does, used to join them twice).
-        do {
-            try collect()
-        } catch {
-            join()
-            throw error
-        }
         join()
+        // A check that fails only now (the workers ended first, as a kind count from
+        // summaries often does) joins them again in `clear`: `join` does nothing the
+        // second time.
         try clear()
         if options.abandoned?() == true { throw CSTPackError("internal: a search was abandoned, yet its answer was let out") }
         if let f = failure { throw f }
@@ -429,7 +422,7 @@ final class QueryWorker {
         if case .query = work.selector, work.queries[language] == nil { return nil }
         // A query none of whose patterns can match here (the summary lacks a kind each needs).
         if case .query = work.selector, let needs = work.queryNeeds[language], let summary = try work.archive.summary(ofFile: i),
-           !needs.contains(where: { pattern in pattern.allSatisfy { kinds in summary.kinds.contains { kinds.contains($0.kind) } } }) {
+           !needs.contains(where: { pattern in pattern.allSatisfy(summary.has(anyOf:)) }) {
             return nil
         }
         // Counting a query's matches: the same, from reused buffers and without a FileTree.

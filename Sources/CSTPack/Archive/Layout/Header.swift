@@ -117,13 +117,6 @@ extension SectionEntry {
         return (.zstd, w.bytes)
     }
 
-    /// Checks the section's checksum against `stored`, its bytes in the file.
-    package func checkStored(_ stored: ByteReader, path: String) throws(FormatError) {
-        guard Hash.xxh3(UnsafeRawBufferPointer(start: stored.base, count: stored.count)) == checksum else {
-            throw FormatError("\(path): \(id) section checksum mismatch (corrupt)")
-        }
-    }
-
     /// The section's content in `file`, its checksum checked and, when stored compressed,
     /// decompressed into a buffer handed to `keep` (the caller owns and frees it). SEGMENTS
     /// is returned as it is: each segment is checked when it is read.
@@ -134,7 +127,8 @@ extension SectionEntry {
             guard codec == .stored else { throw FormatError("\(context): segments cannot be compressed as a section") }
             return r
         }
-        try checkStored(r, path: path)
+        let sum = Hash.xxh3(UnsafeRawBufferPointer(start: r.base, count: r.count))
+        guard sum == checksum else { throw FormatError("\(path): \(id) section checksum mismatch (corrupt)") }
         guard codec == .zstd else { return r }
         let raw = try r.u64()
         let stored = try r.bytes(r.remaining)

@@ -27,10 +27,11 @@ package struct FileSummary: Equatable, Sendable {
         self.filter = filter
     }
 
-    /// The summary of a tree (preorder arrays of `count` nodes); `source` is the file's text
+    /// The summary of a tree (preorder arrays, one entry per node); `source` is the file's text
     /// when it is stored (the filter is empty without it).
-    init(count n: Int, kinds: UnsafePointer<UInt16>, flags: UnsafePointer<CSTTree.Flags>, starts: UnsafePointer<UInt32>,
-         ends: UnsafePointer<UInt32>, parents: UnsafePointer<Int32>, kindCount: Int, source: UnsafeRawBufferPointer?) {
+    init(kinds: UnsafeBufferPointer<UInt16>, flags: UnsafeBufferPointer<CSTTree.Flags>, starts: UnsafeBufferPointer<UInt32>,
+         ends: UnsafeBufferPointer<UInt32>, parents: UnsafeBufferPointer<Int32>, kindCount: Int, source: UnsafeRawBufferPointer?) {
+        let n = kinds.count
         var counts = [UInt32](repeating: 0, count: kindCount)
         var inner = [Bool](repeating: false, count: kindCount)
         var texts = Set<UInt64>()
@@ -59,7 +60,8 @@ package struct FileSummary: Equatable, Sendable {
 
     /// The summary of a decoded tree.
     init(_ b: TreeDecoder.Buffers, kindCount: Int, source: UnsafeRawBufferPointer?) {
-        self.init(count: b.count, kinds: b.kinds, flags: b.flags, starts: b.starts, ends: b.ends, parents: b.parents,
+        func view<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeBufferPointer<T> { UnsafeBufferPointer(start: p, count: b.count) }
+        self.init(kinds: view(b.kinds), flags: view(b.flags), starts: view(b.starts), ends: view(b.ends), parents: view(b.parents),
                   kindCount: kindCount, source: source)
     }
 
@@ -67,9 +69,7 @@ package struct FileSummary: Equatable, Sendable {
     package init(_ t: CSTTree, kindCount: Int, source: UnsafeRawBufferPointer?) {
         self = t.kinds.withUnsafeBufferPointer { k in t.flags.withUnsafeBufferPointer { f in
             t.starts.withUnsafeBufferPointer { s in t.ends.withUnsafeBufferPointer { e in t.parents.withUnsafeBufferPointer { p in
-                FileSummary(count: t.count, kinds: k.baseAddress ?? UnsafePointer(bitPattern: 8)!, flags: f.baseAddress ?? UnsafePointer(bitPattern: 8)!,
-                            starts: s.baseAddress ?? UnsafePointer(bitPattern: 8)!, ends: e.baseAddress ?? UnsafePointer(bitPattern: 8)!,
-                            parents: p.baseAddress ?? UnsafePointer(bitPattern: 8)!, kindCount: kindCount, source: source)
+                FileSummary(kinds: k, flags: f, starts: s, ends: e, parents: p, kindCount: kindCount, source: source)
             } } }
         } }
     }
@@ -87,6 +87,11 @@ package struct FileSummary: Equatable, Sendable {
         var n = 0
         for e in kinds where Int(e.kind) < isKind.count && isKind[Int(e.kind)] { n += Int(e.count) }
         return n
+    }
+
+    /// Whether the tree has a node of one of these kinds.
+    package func has(anyOf codes: Set<UInt16>) -> Bool {
+        kinds.contains { codes.contains($0.kind) }
     }
 
     /// The entry of `kind`, if the tree has nodes of it.

@@ -307,58 +307,40 @@ enum PatternCompiler {
         case .terminal(let k, _, _), .inner(let k, _): rootKind = rootKind ?? k
         case .metaVariable: break
         }
+        let named = namedParts(root, errorKind: table.errorKind)
         return CompiledPattern(root: PatternNodeBox(root), rootKind: rootKind, names: names,
                                strictness: strictness, errorKind: table.errorKind, needsText: needsText,
-                               literals: strictness == .signature ? [] : namedLeafTexts(root),
-                               requiredKinds: namedKinds(root, errorKind: table.errorKind),
-                               leaves: strictness == .signature ? [] : namedLeaves(root, errorKind: table.errorKind))
+                               literals: strictness == .signature ? [] : named.texts,
+                               requiredKinds: named.kinds,
+                               leaves: strictness == .signature ? [] : named.leaves)
     }
 
-    /// The kinds of a pattern's named nodes but ERROR (each once): no strictness passes a
-    /// named pattern node over, and each matches only a node of its kind.
-    static func namedKinds(_ root: PatternNode, errorKind: UInt16) -> [UInt16] {
-        var out = Set<UInt16>()
+    /// A pattern's named nodes, in one walk:
+    /// - `kinds`: their kinds but ERROR (which stands for any), each once: no strictness
+    ///   passes a named pattern node over, and each matches only a node of its kind;
+    /// - `texts`: its named leaves' texts, each once: in every strictness but signature a
+    ///   named leaf matches only a node with its text, and no match passes one over;
+    /// - `leaves`: those leaves but ERROR's, as (kind, text), each once.
+    static func namedParts(_ root: PatternNode, errorKind: UInt16)
+        -> (kinds: [UInt16], texts: [[UInt8]], leaves: [(kind: UInt16, text: [UInt8])]) {
+        var kinds = Set<UInt16>()
+        var texts: [[UInt8]] = []
+        var leaves: [(kind: UInt16, text: [UInt8])] = []
         var pending = [root]
         while let node = pending.popLast() {
             switch node {
-            case .terminal(let k, true, _) where k != errorKind: out.insert(k)
+            case .terminal(let k, true, let text):
+                if !text.isEmpty && !texts.contains(text) { texts.append(text) }
+                guard k != errorKind else { break }
+                kinds.insert(k)
+                if !leaves.contains(where: { $0.kind == k && $0.text == text }) { leaves.append((k, text)) }
             case .inner(let k, let children):
-                if k != errorKind { out.insert(k) }
+                if k != errorKind { kinds.insert(k) }
                 pending += children
             default: break
             }
         }
-        return out.sorted()
-    }
-
-    /// A pattern's named leaves but ERROR's, as (kind, text), each once.
-    static func namedLeaves(_ root: PatternNode, errorKind: UInt16) -> [(kind: UInt16, text: [UInt8])] {
-        var out: [(kind: UInt16, text: [UInt8])] = []
-        var pending = [root]
-        while let node = pending.popLast() {
-            switch node {
-            case .terminal(let k, true, let text) where k != errorKind && !out.contains(where: { $0.kind == k && $0.text == text }):
-                out.append((k, text))
-            case .inner(_, let children): pending += children
-            default: break
-            }
-        }
-        return out
-    }
-
-    /// The texts of a pattern's named leaves (each once): in every strictness but signature
-    /// a named leaf matches only a node with its text, and no match passes one over.
-    static func namedLeafTexts(_ root: PatternNode) -> [[UInt8]] {
-        var out: [[UInt8]] = []
-        var pending = [root]
-        while let node = pending.popLast() {
-            switch node {
-            case .terminal(_, true, let text) where !text.isEmpty && !out.contains(text): out.append(text)
-            case .inner(_, let children): pending += children
-            default: break
-            }
-        }
-        return out
+        return (kinds.sorted(), texts, leaves)
     }
 
     static let maxDepth = 256

@@ -100,7 +100,7 @@ extension Rule {
     func mayMatch(_ summary: FileSummary, text: Bool) -> Bool {
         switch self {
         case .pattern(let p): return p.mayMatch(summary, text: text)
-        case .kind(let k): return summary.kinds.contains { k.contains($0.kind) }
+        case .kind(let k): return summary.has(anyOf: k)
         case .regex, .not: return true
         case .relation(_, let r, _, _): return r.mayMatch(summary, text: text)
         case .all(let rs): return rs.allSatisfy { $0.mayMatch(summary, text: text) }
